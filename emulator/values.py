@@ -1,0 +1,82 @@
+"""Qlik's value model: NULL, text, numbers and dual values.
+
+Every script value is either ``None`` (Qlik's NULL) or a :class:`Dual`: a text
+representation plus an optional number. A plain string has ``num is None``; a
+plain number has the text Qlik would show for it; ``Dual('Jan', 1)`` is both.
+See https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/Scripting/data-types-in-scripts.htm
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+# Qlik's TRUE is -1 and FALSE is 0 (both numbers).
+TRUE_NUM = -1.0
+FALSE_NUM = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Dual:
+    text: str
+    num: float | None = None
+
+    @property
+    def is_num(self) -> bool:
+        return self.num is not None
+
+    def __str__(self) -> str:
+        return self.text
+
+
+Value = Dual | None
+
+
+def format_number(n: float) -> str:
+    """The text Qlik shows for a number with no explicit format."""
+    if math.isnan(n) or math.isinf(n):
+        return "-" if math.isnan(n) else ("+Inf" if n > 0 else "-Inf")
+    if n == int(n) and abs(n) < 1e15:
+        return str(int(n))
+    return f"{n:.14g}"
+
+
+def text(s: str) -> Dual:
+    return Dual(s, None)
+
+
+def number(n: float) -> Dual:
+    n = float(n)
+    return Dual(format_number(n), n)
+
+
+def boolean(b: bool) -> Dual:
+    return number(TRUE_NUM if b else FALSE_NUM)
+
+
+def parse_number(s: str) -> float | None:
+    """Interpret text as a number the way the script's default interpretation does
+    (decimal point '.', optional sign and exponent); None if it is not a number."""
+    t = s.strip()
+    if not t:
+        return None
+    try:
+        n = float(t)
+    except ValueError:
+        return None
+    if t.lower() in ("nan", "inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"):
+        return None
+    return n
+
+
+def from_text(s: str) -> Dual:
+    """A value read from a source (inline table, variable, JSON text): text that is
+    also a number when it reads as one, keeping the original text."""
+    return Dual(s, parse_number(s))
+
+
+def is_true(v: Value) -> bool:
+    """Qlik's truth: a non-zero number is true; NULL and non-numeric text are false."""
+    if v is None:
+        return False
+    n = v.num if v.num is not None else parse_number(v.text)
+    return n is not None and n != 0
