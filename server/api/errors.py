@@ -1,0 +1,82 @@
+"""One JSON error shape for every failure: {"statusCode", "error", "message"}.
+
+No stack trace and no HTML page ever reaches a client, whatever the URL or the fault.
+"""
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+
+from flask import Flask, Response, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from server.kv import InvalidInput, KvError, NamespaceFull, NotFound
+
+log = logging.getLogger(__name__)
+
+KV_STATUS = {InvalidInput: 400, NotFound: 400, NamespaceFull: 409}
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def error_response(status: int, message: str) -> Response:
+    body = {"statusCode": status, "error": HTTPStatus(status).phrase, "message": message}
+    response = jsonify(body)
+    response.status_code = status
+    return response
+
+
+def _validation_message(messages: dict) -> str:
+    """Flatten webargs/marshmallow messages ({"json": {"ttl": ["..."]}}) into one line."""
+    parts = []
+    for location, fields in messages.items():
+        where = {"json": "body", "query": "query parameter"}.get(location, location)
+        if isinstance(fields, dict):
+            for field, problems in fields.items():
+                text = "; ".join(map(str, problems)) if isinstance(problems, list) else str(problems)
+                parts.append(f"{where} field {field!r}: {text}" if field != "_schema" else f"{where}: {text}")
+        else:
+            parts.append(f"{where}: {fields}")
+    return "invalid request: " + "; ".join(parts)
+
+
+def _http_message(e: HTTPException) -> str:
+    if e.code == 404:
+        return (f"no endpoint at {request.path}; the API is described at /openapi.json "
+                "(is the endpoint enabled in the configuration?)")
+    if e.code == 405:
+        allowed = ", ".join(sorted(getattr(e, "valid_methods", None) or []))
+        return f"method {request.method} is not allowed on {request.path}; allowed: {allowed}"
+    if e.code == 413:
+        return f"request body is larger than the limit of {request.max_content_length} bytes"
+    data = getattr(e, "data", None) or {}
+    if "messages" in data:
+        return _validation_message(data["messages"])
+    return data.get("message") or e.description or HTTPStatus(e.code).phrase
+
+
+def handle_http_exception(e: HTTPException) -> Response:
+    status = 400 if e.code == 422 else (e.code or 500)
+    return error_response(status, _http_message(e))
+
+
+def register(app: Flask) -> None:
+    @app.errorhandler(ApiError)
+    def _api_error(e: ApiError) -> Response:
+        return error_response(e.status, e.message)
+
+    @app.errorhandler(KvError)
+    def _kv_error(e: KvError) -> Response:
+        return error_response(KV_STATUS[type(e)], e.message)
+
+    @app.errorhandler(Exception)
+    def _unexpected(e: Exception) -> Response:
+        if isinstance(e, HTTPException):
+            return handle_http_exception(e)
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response(500, "internal error; the server log has the details")

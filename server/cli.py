@@ -1,0 +1,38 @@
+"""`python -m server`: serve the API (see the README for every option)."""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from server import config as config_module
+from server.serve import serve_gunicorn, serve_waitress
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m server",
+                                description="Valet: key-value store and task starts for Qlik Sense")
+    p.add_argument("--config", metavar="FILE", help="YAML config file (default: $VALET_CONFIG)")
+    p.add_argument("--host", help="address to listen on (Butler.restServerConfig.serverHost)")
+    p.add_argument("--port", type=int, help="port to listen on (Butler.restServerConfig.serverPort)")
+    p.add_argument("--workers", type=int, default=0, metavar="N",
+                   help="Linux only: N gunicorn worker processes instead of one waitress process")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    overrides = {k: v for k, v in (("Butler.restServerConfig.serverHost", args.host),
+                                   ("Butler.restServerConfig.serverPort", args.port)) if v is not None}
+    try:
+        config = config_module.load(args.config).with_overrides(overrides)
+    except config_module.ConfigError as e:
+        print(f"valet: configuration error: {e}", file=sys.stderr)
+        return 2
+    if args.workers > 0:
+        serve_gunicorn(config, args.workers)
+    else:
+        serve_waitress(config)
+    return 0

@@ -1,0 +1,214 @@
+"""The key-value store's rules: what may be stored, for how long, and how much.
+
+Namespaces and keys are any Unicode text within the configured lengths; values are
+strings (numbers and booleans are stored as their JSON text, null as ""); a TTL is in
+milliseconds, and a key whose `expires_at_ms` has passed is never returned, listed or
+counted, whether or not the background sweep has deleted it yet. Every write is one
+transaction; a new key beyond `maxKeysPerNamespace` is refused, an overwrite never is.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from sqlalchemy import Engine, and_, delete, func, insert, or_, select, update
+
+from server.db import write_transaction
+from server.models import KeyValue
+
+T = KeyValue.__table__
+MAX_TTL_MS = 100 * 365 * 24 * 3600 * 1000  # a hundred years
+
+
+class KvError(Exception):
+    """A request the store refuses; `message` says what was wrong and how to fix it."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidInput(KvError):
+    pass
+
+
+class NotFound(KvError):
+    pass
+
+
+class NamespaceFull(KvError):
+    pass
+
+
+@dataclass(frozen=True)
+class Limits:
+    namespace_chars: int = 255
+    key_chars: int = 1024
+    value_bytes: int = 1024 * 1024
+    max_keys_per_namespace: int = 1000
+
+
+@dataclass(frozen=True)
+class Entry:
+    namespace: str
+    key: str
+    value: str
+    ttl_ms: int
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _storable(what: str, s: str) -> None:
+    if "\x00" in s:
+        raise InvalidInput(f"{what} contains a NUL character, which cannot be stored; remove it")
+    try:
+        s.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput(f"{what} is not valid Unicode text (it holds a lone surrogate)") from None
+
+
+def check_name(what: str, name: Any, max_chars: int) -> str:
+    """A namespace or key: non-empty text of at most `max_chars` characters."""
+    if not isinstance(name, str):
+        raise InvalidInput(f"{what} must be a string, got {type(name).__name__}")
+    if name == "":
+        raise InvalidInput(f"{what} is empty; give a non-empty {what}")
+    if len(name) > max_chars:
+        raise InvalidInput(f"{what} is {len(name)} characters long; the limit is {max_chars}")
+    _storable(what, name)
+    return name
+
+
+def _number_text(n: int | float) -> str:
+    # As JavaScript (and so Butler) writes numbers: 1.0 -> "1", 0.5 -> "0.5".
+    if isinstance(n, float) and n.is_integer() and abs(n) < 1e21:
+        return str(int(n))
+    return repr(n) if isinstance(n, float) else str(n)
+
+
+def normalize_value(value: Any) -> str:
+    """The stored text of a JSON value: strings as they are, numbers and booleans as
+    their text, null as ""; objects and arrays are refused."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise InvalidInput("value must be a finite number")
+        return _number_text(value)
+    if isinstance(value, str):
+        _storable("value", value)
+        return value
+    raise InvalidInput("value must be a string, number or boolean; objects and arrays are not "
+                       "stored (JSON-encode them into a string first)")
+
+
+def parse_ttl(ttl: Any) -> int:
+    """TTL in ms from a number, a numeric string, "" or None (absent). <= 0 means no
+    expiry; fractions are truncated."""
+    if ttl is None or ttl == "":
+        return 0
+    if isinstance(ttl, bool):
+        raise InvalidInput("ttl must be a number of milliseconds, got a boolean")
+    if isinstance(ttl, str):
+        try:
+            ttl = float(ttl.strip())
+        except ValueError:
+            raise InvalidInput(f"ttl must be a number of milliseconds, got {ttl!r}") from None
+    if not isinstance(ttl, (int, float)):
+        raise InvalidInput(f"ttl must be a number of milliseconds, got {type(ttl).__name__}")
+    if isinstance(ttl, float) and not math.isfinite(ttl):
+        raise InvalidInput("ttl must be a finite number of milliseconds")
+    ms = int(ttl)
+    if ms > MAX_TTL_MS:
+        raise InvalidInput(f"ttl {ms} ms is more than the maximum of {MAX_TTL_MS} ms (100 years)")
+    return max(ms, 0)
+
+
+class KeyValueStore:
+    def __init__(self, engine: Engine, limits: Limits = Limits(),
+                 clock: Callable[[], int] = now_ms) -> None:
+        self.engine = engine
+        self.limits = limits
+        self.clock = clock
+
+    def _live(self, now: int):
+        return or_(T.c.expires_at_ms.is_(None), T.c.expires_at_ms > now)
+
+    def _where(self, namespace: str, key: str):
+        return and_(T.c.namespace == namespace, T.c.key == key)
+
+    def check_namespace(self, namespace: Any) -> str:
+        return check_name("namespace", namespace, self.limits.namespace_chars)
+
+    def check_key(self, key: Any) -> str:
+        return check_name("key", key, self.limits.key_chars)
+
+    def set(self, namespace: str, key: str, value: Any, ttl: Any = None) -> Entry:
+        """Store a key (overwriting any old value and TTL)."""
+        self.check_namespace(namespace)
+        self.check_key(key)
+        text = normalize_value(value)
+        if len(text.encode("utf-8")) > self.limits.value_bytes:
+            raise InvalidInput(f"value is larger than the limit of {self.limits.value_bytes} bytes")
+        ttl_ms = parse_ttl(ttl)
+        with write_transaction(self.engine) as conn:
+            now = self.clock()
+            conn.execute(delete(T).where(T.c.namespace == namespace, T.c.expires_at_ms <= now))
+            row = {"value": text, "ttl_ms": ttl_ms, "updated_at_ms": now,
+                   "expires_at_ms": now + ttl_ms if ttl_ms > 0 else None}
+            if conn.execute(update(T).where(self._where(namespace, key)).values(row)).rowcount:
+                return Entry(namespace, key, text, ttl_ms)
+            count = conn.execute(select(func.count()).where(T.c.namespace == namespace)).scalar_one()
+            if count >= self.limits.max_keys_per_namespace:
+                raise NamespaceFull(
+                    f"namespace {namespace!r} already holds {count} keys, the limit "
+                    f"(Butler.keyValueStore.maxKeysPerNamespace = "
+                    f"{self.limits.max_keys_per_namespace}); delete keys or raise the limit")
+            conn.execute(insert(T).values(namespace=namespace, key=key, **row))
+        return Entry(namespace, key, text, ttl_ms)
+
+    def get(self, namespace: str, key: str) -> Entry | None:
+        query = select(T.c.value, T.c.ttl_ms).where(self._where(namespace, key),
+                                                    self._live(self.clock()))
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        return Entry(namespace, key, row.value, row.ttl_ms) if row else None
+
+    def keys(self, namespace: str) -> list[str]:
+        query = (select(T.c.key).where(T.c.namespace == namespace, self._live(self.clock()))
+                 .order_by(T.c.key))
+        with self.engine.connect() as conn:
+            return list(conn.execute(query).scalars())
+
+    def namespaces(self) -> list[str]:
+        query = (select(T.c.namespace).where(self._live(self.clock())).distinct()
+                 .order_by(T.c.namespace))
+        with self.engine.connect() as conn:
+            return list(conn.execute(query).scalars())
+
+    def delete(self, namespace: str, key: str) -> None:
+        with write_transaction(self.engine) as conn:
+            gone = conn.execute(delete(T).where(self._where(namespace, key),
+                                                self._live(self.clock()))).rowcount
+            conn.execute(delete(T).where(self._where(namespace, key)))
+        if not gone:
+            raise NotFound(f"key {key!r} does not exist in namespace {namespace!r}")
+
+    def delete_namespace(self, namespace: str) -> None:
+        with write_transaction(self.engine) as conn:
+            gone = conn.execute(delete(T).where(T.c.namespace == namespace,
+                                                self._live(self.clock()))).rowcount
+            conn.execute(delete(T).where(T.c.namespace == namespace))
+        if not gone:
+            raise NotFound(f"namespace {namespace!r} does not exist (it has no keys)")
+
+    def sweep(self) -> int:
+        """Delete expired keys; returns how many. Reads never depend on it having run."""
+        with write_transaction(self.engine) as conn:
+            return conn.execute(delete(T).where(T.c.expires_at_ms <= self.clock())).rowcount

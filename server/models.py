@@ -1,0 +1,39 @@
+"""The database schema (SQLAlchemy 2 declarative models). Alembic migrations in
+server/migrations/ create and version it; keep to portable SQL (SQLite and PostgreSQL)."""
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Index, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class KeyValue(Base):
+    """One key of the key-value store. Times are milliseconds since the Unix epoch."""
+
+    __tablename__ = "kv_entries"
+
+    namespace: Mapped[str] = mapped_column(String(255), primary_key=True)
+    key: Mapped[str] = mapped_column(String(1024), primary_key=True)
+    value: Mapped[str] = mapped_column(Text, nullable=False)
+    ttl_ms: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    # NULL: never expires.
+    expires_at_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    updated_at_ms: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+    __table_args__ = (Index("ix_kv_entries_expires_at_ms", "expires_at_ms"),)
+
+
+class TaskStartAudit(Base):
+    """One task-start request: who asked, what was asked, what matched, the outcome."""
+
+    __tablename__ = "task_start_audit"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at_ms: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    caller: Mapped[str] = mapped_column(String(255), nullable=False)
+    entry_point: Mapped[str] = mapped_column(String(32), nullable=False)
+    request: Mapped[str] = mapped_column(Text, nullable=False)
+    outcome: Mapped[str] = mapped_column(Text, nullable=False)

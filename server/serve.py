@@ -1,0 +1,91 @@
+"""Serving the app: waitress (default, any OS) or gunicorn workers (Linux), plus the
+background sweep of expired keys. SIGTERM and SIGINT stop it cleanly."""
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+
+import waitress
+
+from server.app import create_app
+from server.config import Config
+from server.services import Services
+
+log = logging.getLogger("valet")
+
+
+class Sweeper(threading.Thread):
+    """Deletes expired keys every `interval` seconds. Only housekeeping: reads already
+    hide expired keys, so nothing depends on when (or in which process) it runs."""
+
+    def __init__(self, services: Services, interval: float) -> None:
+        super().__init__(name="valet-sweeper", daemon=True)
+        self.services = services
+        self.interval = interval
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.wait(self.interval):
+            try:
+                removed = self.services.store.sweep()
+                if removed:
+                    log.info("sweep: removed %d expired key(s)", removed)
+            except Exception:  # keep sweeping after a transient database error
+                log.exception("sweep failed")
+
+    def stop(self) -> None:
+        self.stopped.set()
+
+
+def _stop_on_signals() -> None:
+    def _raise(signum, _frame):
+        raise SystemExit(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, _raise)
+    signal.signal(signal.SIGINT, _raise)
+
+
+def serve_waitress(config: Config) -> None:
+    app = create_app(config)
+    services: Services = app.extensions["valet"]
+    host, port = config["Butler.restServerConfig.serverHost"], config["Butler.restServerConfig.serverPort"]
+    server = waitress.create_server(app, host=host, port=port, threads=config["Valet.threads"],
+                                    max_request_body_size=config["Valet.limits.requestBodyBytes"] + 1,
+                                    ident="valet")
+    sweeper = Sweeper(services, config["Valet.sweepIntervalSeconds"])
+    _stop_on_signals()
+    sweeper.start()
+    log.info("Valet listening on http://%s:%s (database %s)", host, server.effective_port,
+             services.engine.url.render_as_string(hide_password=True))
+    try:
+        server.run()  # returns after SIGTERM/SIGINT, once running requests have finished
+    finally:
+        sweeper.stop()
+        server.close()
+        services.engine.dispose()
+        log.info("Valet stopped")
+
+
+def serve_gunicorn(config: Config, workers: int) -> None:
+    """Several worker processes on one port and one database (Linux only)."""
+    from gunicorn.app.base import BaseApplication
+
+    create_app(config).extensions["valet"].engine.dispose()  # migrate once, before forking
+
+    class _Valet(BaseApplication):
+        def load_config(self) -> None:
+            host = config["Butler.restServerConfig.serverHost"]
+            self.cfg.set("bind", f"{host}:{config['Butler.restServerConfig.serverPort']}")
+            self.cfg.set("workers", workers)
+            self.cfg.set("worker_class", "gthread")
+            self.cfg.set("threads", config["Valet.threads"])
+            self.cfg.set("graceful_timeout", 10)
+            self.cfg.set("limit_request_line", 8190)
+
+        def load(self):
+            app = create_app(config)
+            Sweeper(app.extensions["valet"], config["Valet.sweepIntervalSeconds"]).start()
+            return app
+
+    _Valet().run()
