@@ -1,0 +1,800 @@
+"""Qlik script functions: ONE table (``FUNCTIONS``) and ONE place for NULL handling.
+
+Each function is registered with :func:`script_function`, which records its arity and its
+NULL policy. :func:`call_function` checks the arity, applies the policy, and turns an
+argument outside a function's domain (``_Undefined``) into NULL, so the functions themselves
+contain neither NULL checks nor error plumbing. Qlik's rule, from
+https://help.qlik.com/en-US/qlikview/May2023/Subsystems/Client/Content/QV_QlikView/Scripting/propagate-null-values-expressions.htm :
+"functions return NULL when the parameters fall outside the range for which the function is
+defined" and "functions generally return NULL when any of the parameters necessary for the
+evaluation are NULL", except the type-testing and conditional functions.
+
+Date and time values are Qlik serial numbers: days since 1899-12-30, the time as the fraction.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+try:
+    from emulator.errors import ScriptError
+except ImportError:  # E1 commits emulator/errors.py; this stand-in goes away then
+    class ScriptError(Exception):
+        code = 1
+
+        def __init__(self, message: str, file: str | None = None, line: int | None = None,
+                     statement: str | None = None) -> None:
+            super().__init__(message)
+            self.message, self.file, self.line, self.statement = message, file, line, statement
+from emulator.values import Dual, Value, boolean, number, parse_number, text
+
+
+class FunctionContext(Protocol):
+    """What context-dependent functions need from the running script (E1's runner)."""
+
+    def peek(self, field: str, row: int, table: str | None) -> Value: ...
+    def no_of_rows(self, table: str) -> int | None: ...
+    def no_of_fields(self, table: str) -> int | None: ...
+    def no_of_tables(self) -> int: ...
+    def table_name(self, index: int) -> str | None: ...
+    def field_name(self, index: int, table: str) -> str | None: ...
+    def field_number(self, field: str, table: str) -> int: ...
+    def field_values(self, field: str) -> list[Value]: ...
+    def row_no(self) -> int | None: ...
+    def rec_no(self) -> int | None: ...
+    def mapping(self, name: str) -> dict[str, Value] | None: ...
+    def now(self) -> dt.datetime: ...
+
+
+class Nulls(enum.Enum):
+    PROPAGATE = "any NULL argument makes the result NULL"
+    AS_EMPTY = "a NULL argument is read as the empty string"
+    PASS = "the function sees NULL itself (type tests, conditionals, lookups)"
+
+
+@dataclass(frozen=True)
+class ScriptFunction:
+    name: str
+    impl: Callable[..., Value]
+    min_args: int
+    max_args: int | None  # None: any number
+    nulls: Nulls
+    uses_context: bool
+
+
+FUNCTIONS: dict[str, ScriptFunction] = {}
+
+
+class _Undefined(Exception):
+    """An argument outside the function's domain: the call returns NULL."""
+
+
+def script_function(name: str, min_args: int, max_args: int | None = -1, *,
+                    nulls: Nulls = Nulls.PROPAGATE, context: bool = False):
+    """Register the decorated function in FUNCTIONS under ``name`` (case-insensitive).
+    ``max_args`` defaults to ``min_args``; None means variadic."""
+    def register(impl: Callable[..., Value]) -> Callable[..., Value]:
+        upper = min_args if max_args == -1 else max_args
+        FUNCTIONS[name.lower()] = ScriptFunction(name, impl, min_args, upper, nulls, context)
+        return impl
+    return register
+
+
+def call_function(name: str, args: list[Value], ctx: FunctionContext) -> Value:
+    spec = FUNCTIONS.get(name.lower())
+    if spec is None:
+        raise ScriptError(f"Unknown function: {name}")
+    if len(args) < spec.min_args or (spec.max_args is not None and len(args) > spec.max_args):
+        raise ScriptError(f"Wrong number of arguments to {spec.name}: {len(args)} "
+                          f"(expected {_arity_text(spec)})")
+    if spec.nulls is Nulls.PROPAGATE and any(a is None for a in args):
+        return None
+    if spec.nulls is Nulls.AS_EMPTY:
+        args = [text("") if a is None else a for a in args]
+    try:
+        return spec.impl(ctx, *args) if spec.uses_context else spec.impl(*args)
+    except _Undefined:
+        return None
+
+
+def _arity_text(spec: ScriptFunction) -> str:
+    if spec.max_args is None:
+        return f"at least {spec.min_args}"
+    if spec.max_args == spec.min_args:
+        return str(spec.min_args)
+    return f"{spec.min_args} to {spec.max_args}"
+
+
+# ---------------------------------------------------------------- argument conversions
+
+def _num(v: Value) -> float:
+    """The number of a value (a text that reads as a number counts); else undefined."""
+    if v is None:
+        raise _Undefined
+    n = v.num if v.num is not None else parse_number(v.text)
+    if n is None:
+        raise _Undefined
+    return n
+
+
+def _int(v: Value) -> int:
+    """Qlik truncates non-integer counts and positions."""
+    return int(_num(v))
+
+
+def _opt_num(v: Value | None, default: float) -> float:
+    return default if v is None else _num(v)
+
+
+def _str(v: Value) -> str:
+    if v is None:
+        raise _Undefined
+    return v.text
+
+
+def _clean(n: float) -> float:
+    """Drop binary noise such as 3.9000000000000004 from stepped arithmetic."""
+    return float(f"{n:.15g}")
+
+
+def _num_result(n: float) -> Dual:
+    if math.isnan(n) or math.isinf(n):
+        raise _Undefined
+    return number(_clean(n))
+
+
+# ---------------------------------------------------------------- string functions
+# https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/Scripting/StringFunctions/string-functions.htm
+
+@script_function("Len", 1, nulls=Nulls.AS_EMPTY)
+def _len(s: Value) -> Value:
+    return number(len(s.text))
+
+
+@script_function("Left", 2)
+def _left(s: Value, n: Value) -> Value:
+    return text(s.text[:max(_int(n), 0)])
+
+
+@script_function("Right", 2)
+def _right(s: Value, n: Value) -> Value:
+    count = max(_int(n), 0)
+    return text(s.text[len(s.text) - count:] if count else "")
+
+
+@script_function("Mid", 2, 3)
+def _mid(s: Value, start: Value, count: Value | None = None) -> Value:
+    begin = max(_int(start), 1) - 1
+    if count is None:
+        return text(s.text[begin:])
+    return text(s.text[begin:begin + max(_int(count), 0)])
+
+
+@script_function("Index", 2, 3)
+def _index(s: Value, sub: Value, count: Value | None = None) -> Value:
+    return number(_nth_occurrence(s.text, sub.text, int(_opt_num(count, 1))))
+
+
+def _nth_occurrence(haystack: str, needle: str, n: int) -> int:
+    """1-based position of the n-th occurrence (n<0: counted from the end), 0 if none."""
+    if not needle or n == 0:
+        return 0
+    positions = [i for i in range(len(haystack)) if haystack.startswith(needle, i)]
+    if abs(n) > len(positions):
+        return 0
+    return positions[n - 1 if n > 0 else n] + 1
+
+
+@script_function("Replace", 3)
+def _replace(s: Value, old: Value, new: Value) -> Value:
+    return text(s.text.replace(old.text, new.text) if old.text else s.text)
+
+
+@script_function("Upper", 1)
+def _upper(s: Value) -> Value:
+    return text(s.text.upper())
+
+
+@script_function("Lower", 1)
+def _lower(s: Value) -> Value:
+    return text(s.text.lower())
+
+
+# Trim functions remove spaces only (the help pages say "spaces").
+@script_function("Trim", 1)
+def _trim(s: Value) -> Value:
+    return text(s.text.strip(" "))
+
+
+@script_function("LTrim", 1)
+def _ltrim(s: Value) -> Value:
+    return text(s.text.lstrip(" "))
+
+
+@script_function("RTrim", 1)
+def _rtrim(s: Value) -> Value:
+    return text(s.text.rstrip(" "))
+
+
+def subfield_all(s: str, delimiter: str) -> list[str]:
+    """Every substring, for a Load that calls SubField without field_no (one row each)."""
+    return s.split(delimiter) if delimiter else [s]
+
+
+# SubField(Null, ';', 1) returns an empty string (documented), hence AS_EMPTY.
+# Without field_no outside a Load there is one value to return: the first substring.
+# A field_no beyond the number of substrings gives NULL (our choice; not documented).
+@script_function("SubField", 2, 3, nulls=Nulls.AS_EMPTY)
+def _subfield(s: Value, delimiter: Value, field_no: Value | None = None) -> Value:
+    parts = subfield_all(s.text, delimiter.text)
+    n = 1 if field_no is None else _int(field_no)
+    if n == 0 or abs(n) > len(parts):
+        return None
+    return text(parts[n - 1 if n > 0 else n])
+
+
+@script_function("TextBetween", 3, 4)
+def _textbetween(s: Value, d1: Value, d2: Value, n: Value | None = None) -> Value:
+    occurrence = int(_opt_num(n, 1))
+    start = _nth_occurrence(s.text, d1.text, occurrence)
+    if occurrence < 1 or start == 0:
+        return None
+    begin = start - 1 + len(d1.text)
+    end = s.text.find(d2.text, begin)
+    return None if end < 0 else text(s.text[begin:end])
+
+
+@script_function("KeepChar", 2)
+def _keepchar(s: Value, keep: Value) -> Value:
+    return text("".join(c for c in s.text if c in keep.text))
+
+
+@script_function("PurgeChar", 2)
+def _purgechar(s: Value, purge: Value) -> Value:
+    return text("".join(c for c in s.text if c not in purge.text))
+
+
+@script_function("Repeat", 1, 2)
+def _repeat(s: Value, count: Value | None = None) -> Value:
+    return text(s.text * max(int(_opt_num(count, 1)), 0))
+
+
+@script_function("Chr", 1)
+def _chr(code: Value) -> Value:
+    n = _int(code)
+    if not 0 <= n <= 0x10FFFF:
+        raise _Undefined
+    return text(chr(n))
+
+
+@script_function("Ord", 1)
+def _ord(s: Value) -> Value:
+    if not s.text:
+        raise _Undefined
+    return number(ord(s.text[0]))
+
+
+# A letter is capitalised when it starts the text or follows a character that is not a
+# letter or digit: 'a-ha' -> 'A-Ha', 'washingTon d.C.' -> 'Washington D.C.' (help page examples).
+@script_function("Capitalize", 1)
+def _capitalize(s: Value) -> Value:
+    out, previous = [], ""
+    for c in s.text:
+        out.append(c.upper() if not previous.isalnum() else c.lower())
+        previous = c
+    return text("".join(out))
+
+
+@script_function("SubStringCount", 2)
+def _substringcount(s: Value, sub: Value) -> Value:
+    return number(s.text.count(sub.text) if sub.text else 0)
+
+
+@script_function("FindOneOf", 2, 3)
+def _findoneof(s: Value, chars: Value, count: Value | None = None) -> Value:
+    n = int(_opt_num(count, 1))
+    hits = [i + 1 for i, c in enumerate(s.text) if c in chars.text]
+    return number(hits[n - 1] if 0 < n <= len(hits) else 0)
+
+
+# ---------------------------------------------------------------- conditional and NULL functions
+
+@script_function("If", 2, 3, nulls=Nulls.PASS)
+def _if(condition: Value, then: Value, otherwise: Value = None) -> Value:
+    return then if _truthy(condition) else otherwise
+
+
+def _truthy(v: Value) -> bool:
+    if v is None:
+        return False
+    n = v.num if v.num is not None else parse_number(v.text)
+    return n is not None and n != 0
+
+
+@script_function("Alt", 1, None, nulls=Nulls.PASS)
+def _alt(*args: Value) -> Value:
+    for v in args[:-1]:
+        if _has_number(v):
+            return v
+    return args[-1]
+
+
+def _has_number(v: Value) -> bool:
+    return v is not None and (v.num is not None or parse_number(v.text) is not None)
+
+
+@script_function("Coalesce", 1, None, nulls=Nulls.PASS)
+def _coalesce(*args: Value) -> Value:
+    return next((v for v in args if v is not None), None)
+
+
+@script_function("EmptyIsNull", 1, nulls=Nulls.PASS)
+def _emptyisnull(v: Value) -> Value:
+    return None if v is None or v.text == "" else v
+
+
+def _match_position(s: Value, candidates: tuple[Value, ...], same: Callable[[str, str], bool]) -> Value:
+    if s is None:
+        return number(0)
+    for position, candidate in enumerate(candidates, start=1):
+        if candidate is not None and same(s.text, candidate.text):
+            return number(position)
+    return number(0)
+
+
+@script_function("Match", 2, None, nulls=Nulls.PASS)
+def _match(s: Value, *candidates: Value) -> Value:
+    return _match_position(s, candidates, lambda a, b: a == b)
+
+
+@script_function("MixMatch", 2, None, nulls=Nulls.PASS)
+def _mixmatch(s: Value, *candidates: Value) -> Value:
+    return _match_position(s, candidates, lambda a, b: a.casefold() == b.casefold())
+
+
+@script_function("WildMatch", 2, None, nulls=Nulls.PASS)
+def _wildmatch(s: Value, *candidates: Value) -> Value:
+    return _match_position(s, candidates, _wildcard_equal)
+
+
+def _wildcard_equal(s: str, pattern: str) -> bool:
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.fullmatch(regex, s, flags=re.IGNORECASE | re.DOTALL) is not None
+
+
+@script_function("Pick", 2, None, nulls=Nulls.PASS)
+def _pick(n: Value, *choices: Value) -> Value:
+    index = _int(n)
+    return choices[index - 1] if 1 <= index <= len(choices) else None
+
+
+@script_function("Null", 0)
+def _null() -> Value:
+    return None
+
+
+@script_function("IsNull", 1, nulls=Nulls.PASS)
+def _isnull(v: Value) -> Value:
+    return boolean(v is None)
+
+
+@script_function("IsNum", 1, nulls=Nulls.PASS)
+def _isnum(v: Value) -> Value:
+    return boolean(_has_number(v))
+
+
+# IsText is true for a value with no numeric interpretation; inline '23' is a number
+# (https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/Scripting/LogicalFunctions/logical-functions.htm).
+@script_function("IsText", 1, nulls=Nulls.PASS)
+def _istext(v: Value) -> Value:
+    return boolean(v is not None and v.num is None)
+
+
+# ---------------------------------------------------------------- numeric functions
+# https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/ChartFunctions/GeneralNumericFunctions/general-numeric-functions.htm
+
+def _stepped(x: Value, step: Value | None, offset: Value | None,
+             to_integer: Callable[[float], float]) -> Value:
+    s, o = _opt_num(step, 1), _opt_num(offset, 0)
+    if s == 0:
+        raise _Undefined
+    # round() first so that 0.3/0.1 = 2.9999999999999996 counts as 3
+    return _num_result(o + s * to_integer(round((_num(x) - o) / s, 9)))
+
+
+@script_function("Round", 1, 3)
+def _round(x: Value, step: Value | None = None, offset: Value | None = None) -> Value:
+    return _stepped(x, step, offset, lambda q: math.floor(q + 0.5))
+
+
+@script_function("Floor", 1, 3)
+def _floor(x: Value, step: Value | None = None, offset: Value | None = None) -> Value:
+    return _stepped(x, step, offset, math.floor)
+
+
+@script_function("Ceil", 1, 3)
+def _ceil(x: Value, step: Value | None = None, offset: Value | None = None) -> Value:
+    return _stepped(x, step, offset, math.ceil)
+
+
+# Mod: both arguments integers, the divisor positive; the result is never negative.
+@script_function("Mod", 2)
+def _mod(a: Value, b: Value) -> Value:
+    x, y = _num(a), _num(b)
+    if x != int(x) or y != int(y) or y <= 0:
+        raise _Undefined
+    return number(int(x) % int(y))
+
+
+@script_function("Div", 2)
+def _div(a: Value, b: Value) -> Value:
+    y = _num(b)
+    if y == 0:
+        raise _Undefined
+    return number(math.trunc(_num(a) / y))
+
+
+@script_function("Fabs", 1)
+def _fabs(x: Value) -> Value:
+    return _num_result(abs(_num(x)))
+
+
+@script_function("Frac", 1)
+def _frac(x: Value) -> Value:
+    n = _num(x)
+    return _num_result(n - math.floor(n))
+
+
+# ---------------------------------------------------------------- formatting and interpretation
+# https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/Scripting/FormattingFunctions/Num.htm
+# A number format is "[prefix]digits[.decimals][suffix]": '0' a mandatory digit, '#' an
+# optional one, the thousands separator between digit characters, a '%' multiplies by 100.
+
+_NUMBER_PATTERN = re.compile(r"^(?P<prefix>[^0#]*)(?P<body>[0#].*?[0#]?)(?P<suffix>[^0#]*)$")
+
+
+@dataclass(frozen=True)
+class _NumberFormat:
+    prefix: str
+    suffix: str
+    min_int_digits: int
+    min_decimals: int
+    max_decimals: int
+    grouping: bool
+    percent: bool
+
+
+def _parse_number_format(fmt: str, dec_sep: str, thou_sep: str) -> _NumberFormat:
+    m = _NUMBER_PATTERN.match(fmt)
+    if not m:
+        raise _Undefined
+    body = m["body"]
+    int_part, _, dec_part = body.partition(dec_sep) if dec_sep in body else (body, "", "")
+    return _NumberFormat(
+        prefix=m["prefix"], suffix=m["suffix"],
+        min_int_digits=int_part.count("0"),
+        min_decimals=dec_part.count("0"),
+        max_decimals=dec_part.count("0") + dec_part.count("#"),
+        grouping=bool(thou_sep) and thou_sep in int_part,
+        percent="%" in m["suffix"] or "%" in m["prefix"],
+    )
+
+
+def _apply_number_format(n: float, f: _NumberFormat, dec_sep: str, thou_sep: str) -> str:
+    value = abs(n * 100 if f.percent else n)
+    digits = f"{value:.{f.max_decimals}f}"
+    int_digits, _, decimals = digits.partition(".")
+    decimals = decimals.rstrip("0").ljust(f.min_decimals, "0")
+    int_digits = int_digits.lstrip("0").rjust(f.min_int_digits, "0")
+    if f.grouping:
+        int_digits = f"{int(int_digits or '0'):,}".replace(",", thou_sep) if int_digits else ""
+    body = int_digits + (dec_sep + decimals if decimals else "")
+    sign = "-" if n < 0 and float(digits) != 0 else ""
+    return f"{sign}{f.prefix}{body}{f.suffix}"
+
+
+@script_function("Num", 1, 4)
+def _num_fn(x: Value, fmt: Value | None = None, dec_sep: Value | None = None,
+            thou_sep: Value | None = None) -> Value:
+    n = _num(x)
+    if fmt is None:
+        return number(n)
+    d, t = _separators(dec_sep, thou_sep)
+    return Dual(_apply_number_format(n, _parse_number_format(fmt.text, d, t), d, t), n)
+
+
+def _separators(dec_sep: Value | None, thou_sep: Value | None) -> tuple[str, str]:
+    # Defaults are those of Sense's DecimalSep/ThousandSep in an en-US app.
+    return ("." if dec_sep is None else dec_sep.text,
+            "," if thou_sep is None else thou_sep.text)
+
+
+# Num#(text[, format[, dec_sep[, thou_sep]]]) keeps the original text and adds the number.
+@script_function("Num#", 1, 4)
+def _num_interpret(s: Value, fmt: Value | None = None, dec_sep: Value | None = None,
+                   thou_sep: Value | None = None) -> Value:
+    d, t = _separators(dec_sep, thou_sep)
+    raw = s.text.strip()
+    percent = fmt is not None and "%" in fmt.text and raw.endswith("%")
+    if fmt is not None:
+        f = _parse_number_format(fmt.text, d, t)
+        raw = raw.removeprefix(f.prefix.strip()).removesuffix(f.suffix.strip()).strip()
+    if t:
+        raw = raw.replace(t, "")
+    n = parse_number(raw.replace(d, ".") if d != "." else raw)
+    if n is None:
+        raise _Undefined
+    return Dual(s.text, n / 100 if percent else n)
+
+
+@script_function("Text", 1)
+def _text(x: Value) -> Value:
+    return text(x.text)
+
+
+@script_function("Dual", 2)
+def _dual(s: Value, n: Value) -> Value:
+    return Dual(s.text, _num(n))
+
+
+# ---------------------------------------------------------------- dates and times
+# Default formats: the emulator does not read the script's DateFormat/TimestampFormat
+# variables; it formats as ISO 'YYYY-MM-DD' and 'YYYY-MM-DD hh:mm:ss' unless a format is given.
+
+DEFAULT_DATE_FORMAT = "YYYY-MM-DD"
+DEFAULT_TIMESTAMP_FORMAT = "YYYY-MM-DD hh:mm:ss"
+_EPOCH = dt.datetime(1899, 12, 30)
+_MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+_LONG_MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August",
+                "September", "October", "November", "December"]
+_DAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+_LONG_DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+_DATE_TOKEN = re.compile(r"YYYY|YY|MMMM|MMM|MM|M|DD|D|WWWW|WWW|hh|h|mm|m|ss|s|fff|ff|f|TT|tt",
+                         re.IGNORECASE)
+
+
+def serial_from_datetime(moment: dt.datetime) -> float:
+    """Qlik's serial number of a moment (days since 1899-12-30)."""
+    return (moment.replace(tzinfo=None) - _EPOCH) / dt.timedelta(days=1)
+
+
+def datetime_from_serial(serial: float) -> dt.datetime:
+    # round to milliseconds so 0.6638888889 days shows as 15:56:00, not 15:55:59.999
+    return _EPOCH + dt.timedelta(milliseconds=round(serial * 86_400_000))
+
+
+def _canonical_token(token: str) -> str:
+    """Date tokens are case-insensitive except M (month) vs m (minute)."""
+    if token[0] in "Mm" and len(token) <= 2:
+        return token
+    if token[0] in "Tt":
+        return token
+    return token.lower() if token[0].lower() in "hsf" else token.upper()
+
+
+def _format_token(token: str, moment: dt.datetime, twelve_hour: bool = False) -> str:
+    hour = (moment.hour % 12 or 12) if twelve_hour else moment.hour
+    return {
+        "YYYY": f"{moment.year:04d}", "YY": f"{moment.year % 100:02d}",
+        "MMMM": _LONG_MONTHS[moment.month - 1], "MMM": _MONTHS[moment.month - 1],
+        "MM": f"{moment.month:02d}", "M": str(moment.month),
+        "DD": f"{moment.day:02d}", "D": str(moment.day),
+        "WWWW": _LONG_DAYS[moment.weekday()], "WWW": _DAYS[moment.weekday()],
+        "hh": f"{hour:02d}", "h": str(hour),
+        "mm": f"{moment.minute:02d}", "m": str(moment.minute),
+        "ss": f"{moment.second:02d}", "s": str(moment.second),
+        "fff": f"{moment.microsecond // 1000:03d}", "ff": f"{moment.microsecond // 10000:02d}",
+        "f": str(moment.microsecond // 100000),
+        "TT": "AM" if moment.hour < 12 else "PM", "tt": "am" if moment.hour < 12 else "pm",
+    }[token]
+
+
+def format_serial(serial: float, fmt: str) -> str:
+    """Render a serial number in a Qlik date/time format ('YYYY-MM-DD hh:mm:ss', 'h:mm TT')."""
+    moment = datetime_from_serial(serial)
+    twelve_hour = re.search("TT|tt", fmt, re.IGNORECASE) is not None
+    return _DATE_TOKEN.sub(lambda m: _format_token(_canonical_token(m.group(0)), moment, twelve_hour), fmt)
+
+
+def _format_date_value(x: Value, fmt: Value | None, default: str, whole_days: bool) -> Value:
+    serial = _num(x)
+    shown = math.floor(serial) if whole_days else serial
+    return Dual(format_serial(shown, default if fmt is None else fmt.text), serial)
+
+
+@script_function("Date", 1, 2)
+def _date(x: Value, fmt: Value | None = None) -> Value:
+    return _format_date_value(x, fmt, DEFAULT_DATE_FORMAT, whole_days=True)
+
+
+@script_function("Timestamp", 1, 2)
+def _timestamp(x: Value, fmt: Value | None = None) -> Value:
+    return _format_date_value(x, fmt, DEFAULT_TIMESTAMP_FORMAT, whole_days=False)
+
+
+@script_function("MakeDate", 1, 3)
+def _makedate(year: Value, month: Value | None = None, day: Value | None = None) -> Value:
+    try:
+        moment = dt.datetime(_int(year), int(_opt_num(month, 1)), int(_opt_num(day, 1)))
+    except ValueError as e:
+        raise _Undefined from e
+    serial = serial_from_datetime(moment)
+    return Dual(format_serial(serial, DEFAULT_DATE_FORMAT), serial)
+
+
+@script_function("Now", 0, 1, context=True)
+def _now(ctx: FunctionContext, timer_mode: Value | None = None) -> Value:
+    serial = serial_from_datetime(ctx.now())
+    return Dual(format_serial(serial, DEFAULT_TIMESTAMP_FORMAT), serial)
+
+
+@script_function("Today", 0, 1, context=True)
+def _today(ctx: FunctionContext, timer_mode: Value | None = None) -> Value:
+    serial = float(math.floor(serial_from_datetime(ctx.now())))
+    return Dual(format_serial(serial, DEFAULT_DATE_FORMAT), serial)
+
+
+def _parse_with_format(s: str, fmt: str) -> float:
+    """Read text written in a date/timestamp format; the serial number, else undefined."""
+    parts: dict[str, str] = {}
+    pattern, pos = "", 0
+    for m in _DATE_TOKEN.finditer(fmt):
+        pattern += re.escape(fmt[pos:m.start()])
+        token = _canonical_token(m.group(0))
+        group = f"g{len(parts)}"
+        parts[group] = token
+        pattern += f"(?P<{group}>[A-Za-z]+)" if token in ("MMMM", "MMM", "WWWW", "WWW", "TT", "tt") else f"(?P<{group}>\\d+)"
+        pos = m.end()
+    pattern += re.escape(fmt[pos:])
+    found = re.fullmatch(pattern, s.strip())
+    if not found:
+        raise _Undefined
+    fields = {"Y": 1899, "M": 12, "D": 30, "h": 0, "m": 0, "s": 0, "f": 0.0}
+    pm = None
+    for group, token in parts.items():
+        value = found[group]
+        if token in ("MMMM", "MMM"):
+            names = [n.lower() for n in (_LONG_MONTHS if token == "MMMM" else _MONTHS)]
+            if value.lower() not in names:
+                raise _Undefined
+            fields["M"] = names.index(value.lower()) + 1
+        elif token in ("TT", "tt"):
+            pm = value.upper() == "PM"
+        elif token in ("WWWW", "WWW"):
+            continue
+        elif token[0] == "f":
+            fields["f"] = float("0." + value)
+        elif token[0] == "Y":
+            fields["Y"] = int(value) + (2000 if token == "YY" and int(value) < 30 else 1900 if token == "YY" else 0)
+        else:
+            fields[token[0]] = int(value)
+    if pm is not None:
+        fields["h"] = fields["h"] % 12 + (12 if pm else 0)
+    try:
+        moment = dt.datetime(fields["Y"], fields["M"], fields["D"], fields["h"], fields["m"], fields["s"])
+    except ValueError as e:
+        raise _Undefined from e
+    return serial_from_datetime(moment) + fields["f"] / 86400
+
+
+@script_function("Date#", 1, 2)
+def _date_interpret(s: Value, fmt: Value | None = None) -> Value:
+    return Dual(s.text, _parse_with_format(s.text, DEFAULT_DATE_FORMAT if fmt is None else fmt.text))
+
+
+@script_function("Timestamp#", 1, 2)
+def _timestamp_interpret(s: Value, fmt: Value | None = None) -> Value:
+    return Dual(s.text, _parse_with_format(s.text, DEFAULT_TIMESTAMP_FORMAT if fmt is None else fmt.text))
+
+
+def _date_part(x: Value, token: str, value: Callable[[dt.datetime], int]) -> Value:
+    moment = datetime_from_serial(_num(x))
+    return Dual(_format_token(token, moment), value(moment))
+
+
+@script_function("Year", 1)
+def _year(x: Value) -> Value:
+    return number(datetime_from_serial(_num(x)).year)
+
+
+@script_function("Month", 1)
+def _month(x: Value) -> Value:
+    return _date_part(x, "MMM", lambda m: m.month)
+
+
+@script_function("Day", 1)
+def _day(x: Value) -> Value:
+    return number(datetime_from_serial(_num(x)).day)
+
+
+@script_function("MonthName", 1)
+def _monthname(x: Value) -> Value:
+    moment = datetime_from_serial(_num(x))
+    first = serial_from_datetime(dt.datetime(moment.year, moment.month, 1))
+    return Dual(f"{_MONTHS[moment.month - 1]} {moment.year}", first)
+
+
+# ---------------------------------------------------------------- tables and fields (context)
+# https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/Scripting/TableFunctions/table-functions.htm
+
+@script_function("Peek", 1, 3, nulls=Nulls.PASS, context=True)
+def _peek(ctx: FunctionContext, field: Value, row: Value = None, table: Value = None) -> Value:
+    index = -1 if row is None else _int(row)
+    return ctx.peek(_str(field), index, None if table is None else table.text)
+
+
+@script_function("NoOfRows", 1, context=True)
+def _noofrows(ctx: FunctionContext, table: Value) -> Value:
+    return _count_or_null(ctx.no_of_rows(table.text))
+
+
+@script_function("NoOfFields", 1, context=True)
+def _nooffields(ctx: FunctionContext, table: Value) -> Value:
+    return _count_or_null(ctx.no_of_fields(table.text))
+
+
+def _count_or_null(n: int | None) -> Value:
+    return None if n is None else number(n)
+
+
+@script_function("NoOfTables", 0, context=True)
+def _nooftables(ctx: FunctionContext) -> Value:
+    return number(ctx.no_of_tables())
+
+
+@script_function("TableName", 1, context=True)
+def _tablename(ctx: FunctionContext, index: Value) -> Value:
+    return _text_or_null(ctx.table_name(_int(index)))
+
+
+@script_function("FieldName", 2, context=True)
+def _fieldname(ctx: FunctionContext, index: Value, table: Value) -> Value:
+    return _text_or_null(ctx.field_name(_int(index), table.text))
+
+
+def _text_or_null(s: str | None) -> Value:
+    return None if s is None else text(s)
+
+
+@script_function("FieldNumber", 2, context=True)
+def _fieldnumber(ctx: FunctionContext, field: Value, table: Value) -> Value:
+    return number(ctx.field_number(field.text, table.text))
+
+
+@script_function("FieldValue", 2, context=True)
+def _fieldvalue(ctx: FunctionContext, field: Value, n: Value) -> Value:
+    values = ctx.field_values(field.text)
+    index = _int(n)
+    return values[index - 1] if 1 <= index <= len(values) else None
+
+
+@script_function("FieldValueCount", 1, context=True)
+def _fieldvaluecount(ctx: FunctionContext, field: Value) -> Value:
+    return number(len(ctx.field_values(field.text)))
+
+
+@script_function("RowNo", 0, context=True)
+def _rowno(ctx: FunctionContext) -> Value:
+    return _count_or_null(ctx.row_no())
+
+
+@script_function("RecNo", 0, context=True)
+def _recno(ctx: FunctionContext) -> Value:
+    return _count_or_null(ctx.rec_no())
+
+
+# ApplyMap('map', expr[, default]): without a default, an unmapped expr is returned as is.
+# A missing mapping table fails the statement, as in Sense.
+@script_function("ApplyMap", 2, 3, nulls=Nulls.PASS, context=True)
+def _applymap(ctx: FunctionContext, name: Value, key: Value, default: Value = ...) -> Value:
+    table = ctx.mapping(_str(name))
+    if table is None:
+        raise ScriptError(f"ApplyMap: mapping table not found: {name.text}")
+    if key is not None and key.text in table:
+        return table[key.text]
+    return key if default is ... else default
