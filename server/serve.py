@@ -38,6 +38,12 @@ class Sweeper(threading.Thread):
         self.stopped.set()
 
 
+def _waitress_body_cap(config: Config) -> int:
+    # Waitress answers bodies over its own cap in plain text before the app sees them;
+    # keep its cap well above Valet's limit so that Valet answers 413 in JSON.
+    return max(64 * 1024 * 1024, 4 * config["Valet.limits.requestBodyBytes"])
+
+
 def _stop_on_signals() -> None:
     def _raise(signum, _frame):
         raise SystemExit(f"signal {signum}")
@@ -51,7 +57,7 @@ def serve_waitress(config: Config) -> None:
     services: Services = app.extensions["valet"]
     host, port = config["Butler.restServerConfig.serverHost"], config["Butler.restServerConfig.serverPort"]
     server = waitress.create_server(app, host=host, port=port, threads=config["Valet.threads"],
-                                    max_request_body_size=config["Valet.limits.requestBodyBytes"] + 1,
+                                    max_request_body_size=_waitress_body_cap(config),
                                     ident="valet")
     sweeper = Sweeper(services, config["Valet.sweepIntervalSeconds"])
     _stop_on_signals()

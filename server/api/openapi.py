@@ -11,6 +11,7 @@ from flask import Flask, abort, send_from_directory
 from swagger_ui_bundle import swagger_ui_path
 from webargs.core import missing
 from webargs.flaskparser import FlaskParser
+from werkzeug.exceptions import BadRequest
 from werkzeug.routing import BaseConverter
 
 from server.api.errors import ApiError, handle_http_exception
@@ -24,7 +25,10 @@ class EncodedSegment(BaseConverter):
     regex = "[^/]+"
 
     def to_python(self, value: str) -> str:
-        return unquote(value, errors="strict")
+        try:
+            return unquote(value, errors="strict")
+        except UnicodeDecodeError:
+            raise BadRequest(f"path segment {value!r} is not percent-encoded UTF-8") from None
 
     def to_url(self, value: str) -> str:
         return quote(value, safe="")
