@@ -524,12 +524,27 @@ def _num_interpret(s: Value, fmt: Value | None = None, dec_sep: Value | None = N
     if fmt is not None:
         f = _parse_number_format(fmt.text, d, t)
         raw = raw.removeprefix(f.prefix.strip()).removesuffix(f.suffix.strip()).strip()
-    if t:
-        raw = raw.replace(t, "")
-    n = parse_number(raw.replace(d, ".") if d != "." else raw)
+    n = _read_grouped_number(raw, d, t)
     if n is None:
-        raise _Undefined
+        # the help page: "returns the string 35.648,3123 and NULL (-) as numeric value"
+        return text(s.text)
     return Dual(s.text, n / 100 if percent else n)
+
+
+def _read_grouped_number(raw: str, dec_sep: str, thou_sep: str) -> float | None:
+    """'35,648.31' with separators '.' and ',' is 35648.31; a thousands separator must sit
+    between groups of three digits of the integer part ('35.648,3123' is not a number).
+    Spaces are ignored: Num#('35 648.312', '#', '.', ',') is 35648.312 (help page example)."""
+    raw = raw.replace(" ", "")
+    integer, _, decimals = raw.partition(dec_sep) if dec_sep else (raw, "", "")
+    if thou_sep and thou_sep in integer:
+        groups = integer.split(thou_sep)
+        if any(len(g.lstrip("+-")) != 3 for g in groups[1:]) or not groups[0].lstrip("+-"):
+            return None
+        integer = "".join(groups)
+    if thou_sep and thou_sep in decimals:
+        return None
+    return parse_number(integer + ("." + decimals if decimals else ""))
 
 
 @script_function("Text", 1)
@@ -619,8 +634,11 @@ def _timestamp(x: Value, fmt: Value | None = None) -> Value:
 
 @script_function("MakeDate", 1, 3)
 def _makedate(year: Value, month: Value | None = None, day: Value | None = None) -> Value:
+    yyyy = _int(year)
+    # makedate(12) is 2012-01-01 (help page example): two-digit years are in 2000-2099
+    yyyy = yyyy + 2000 if 0 <= yyyy < 100 else yyyy
     try:
-        moment = dt.datetime(_int(year), int(_opt_num(month, 1)), int(_opt_num(day, 1)))
+        moment = dt.datetime(yyyy, int(_opt_num(month, 1)), int(_opt_num(day, 1)))
     except ValueError as e:
         raise _Undefined from e
     serial = serial_from_datetime(moment)
@@ -639,6 +657,10 @@ def _today(ctx: FunctionContext, timer_mode: Value | None = None) -> Value:
     return Dual(format_serial(serial, DEFAULT_DATE_FORMAT), serial)
 
 
+_TOKEN_PATTERNS = {"YYYY": "[0-9]{4}", "YY": "[0-9]{2}", "fff": "[0-9]{3}", "ff": "[0-9]{2}", "f": "[0-9]",
+                   **{t: "[A-Za-z]+" for t in ("MMMM", "MMM", "WWWW", "WWW", "TT", "tt")}}
+
+
 def _parse_with_format(s: str, fmt: str) -> float:
     """Read text written in a date/timestamp format; the serial number, else undefined."""
     parts: dict[str, str] = {}
@@ -648,7 +670,7 @@ def _parse_with_format(s: str, fmt: str) -> float:
         token = _canonical_token(m.group(0))
         group = f"g{len(parts)}"
         parts[group] = token
-        pattern += f"(?P<{group}>[A-Za-z]+)" if token in ("MMMM", "MMM", "WWWW", "WWW", "TT", "tt") else f"(?P<{group}>\\d+)"
+        pattern += f"(?P<{group}>{_TOKEN_PATTERNS.get(token, '[0-9]{1,2}')})"
         pos = m.end()
     pattern += re.escape(fmt[pos:])
     found = re.fullmatch(pattern, s.strip())
