@@ -21,16 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-try:
-    from emulator.errors import ScriptError
-except ImportError:  # E1 commits emulator/errors.py; this stand-in goes away then
-    class ScriptError(Exception):
-        code = 1
-
-        def __init__(self, message: str, file: str | None = None, line: int | None = None,
-                     statement: str | None = None) -> None:
-            super().__init__(message)
-            self.message, self.file, self.line, self.statement = message, file, line, statement
+from emulator.errors import SYNTAX_ERROR, ScriptError
 from emulator.values import Dual, Value, boolean, number, parse_number, text
 
 
@@ -88,10 +79,10 @@ def script_function(name: str, min_args: int, max_args: int | None = -1, *,
 def call_function(name: str, args: list[Value], ctx: FunctionContext) -> Value:
     spec = FUNCTIONS.get(name.lower())
     if spec is None:
-        raise ScriptError(f"Unknown function: {name}")
+        raise ScriptError(f"Unknown function: {name}", code=SYNTAX_ERROR)
     if len(args) < spec.min_args or (spec.max_args is not None and len(args) > spec.max_args):
         raise ScriptError(f"Wrong number of arguments to {spec.name}: {len(args)} "
-                          f"(expected {_arity_text(spec)})")
+                          f"(expected {_arity_text(spec)})", code=SYNTAX_ERROR)
     if spec.nulls is Nulls.PROPAGATE and any(a is None for a in args):
         return None
     if spec.nulls is Nulls.AS_EMPTY:

@@ -29,7 +29,7 @@ from urllib.parse import quote
 import requests
 import yaml
 
-from emulator.functions import ScriptError
+from emulator.errors import SYNTAX_ERROR, ScriptError
 from emulator.values import Value, from_text, number, text
 
 DEFAULT_TIMEOUT_SECONDS = 30.0
@@ -134,7 +134,7 @@ def _tokens(statement: str) -> list[_Token]:
         m = _TOKEN.match(statement, pos)
         if not m:
             raise ScriptError(f"REST connector: unexpected {statement[pos:pos + 20]!r} in SQL statement",
-                              statement=statement)
+                              statement=statement, code=SYNTAX_ERROR)
         kind = m.lastgroup
         if kind == "string":
             # a doubled quote inside a quoted value stands for one quote, as in the connector
@@ -179,7 +179,8 @@ class _Parser:
     def fail(self, message: str):
         t = self.peek()
         found = "end of statement" if t is None else repr(self.statement[t.offset:t.offset + 30])
-        raise ScriptError(f"REST connector: {message}, found {found}", statement=self.statement)
+        raise ScriptError(f"REST connector: {message}, found {found}", statement=self.statement,
+                          code=SYNTAX_ERROR)
 
     # -- grammar
     def parse(self) -> SqlSelect:

@@ -11,7 +11,8 @@ import datetime as dt
 
 import pytest
 
-from emulator.functions import FUNCTIONS, ScriptError, call_function
+from emulator.errors import SYNTAX_ERROR, ScriptError
+from emulator.functions import FUNCTIONS, call_function
 from emulator.values import Dual, from_text, number, text
 
 HUB = "https://help.qlik.com/en-US/cloud-services/Subsystems/Hub/Content/Sense_Hub/"
@@ -422,14 +423,16 @@ def test_names_are_case_insensitive() -> None:
 
 
 def test_unknown_function_fails() -> None:
-    with pytest.raises(ScriptError, match="Unknown function: NoSuchFunction"):
+    with pytest.raises(ScriptError, match="Unknown function: NoSuchFunction") as failure:
         call("NoSuchFunction", 1)
+    assert failure.value.code == SYNTAX_ERROR
 
 
 @pytest.mark.parametrize("name, args", [("Left", ("abc",)), ("Len", ("a", "b")), ("Mid", ("a",)), ("Null", (1,))])
 def test_wrong_number_of_arguments_fails(name: str, args: tuple) -> None:
-    with pytest.raises(ScriptError, match=f"Wrong number of arguments to {name}"):
+    with pytest.raises(ScriptError, match=f"Wrong number of arguments to {name}") as failure:
         call(name, *args)
+    assert failure.value.code == SYNTAX_ERROR
 
 
 def test_every_function_the_issue_lists_is_in_the_table() -> None:

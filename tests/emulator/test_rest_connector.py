@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from emulator.functions import ScriptError
+from emulator.errors import SYNTAX_ERROR, ScriptError
 from emulator.rest_connector import (Connection, RecordedRequest, load_connections, parse_sql_select,
                                      run_sql_select)
 
@@ -369,8 +369,9 @@ def test_refused_connection_fails() -> None:
     ('SQL SELECT "x" FROM JSON (wrap on) "root" WITH CONNECTION (Url "unterminated)', "unexpected"),
 ])
 def test_unsupported_syntax_fails_loudly(statement: str, message: str) -> None:
-    with pytest.raises(ScriptError, match=message):
+    with pytest.raises(ScriptError, match=message) as failure:
         parse_sql_select(statement)
+    assert failure.value.code == SYNTAX_ERROR
 
 
 def test_field_alias_and_doubled_quotes_in_names() -> None:
