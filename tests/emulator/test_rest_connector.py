@@ -121,10 +121,9 @@ def test_get_key_value(server) -> None:
     assert seen.headers["X-Api-Key"] == "secret"
 
 
-def test_key_exists_with_nested_key_value(server) -> None:
-    server.reply("GET", "/v4/keyvalues/ns1/keyexists?key=k1",
-                 body={"keyExists": True, "keyValue": {"namespace": "ns1", "key": "k1", "value": "v1", "ttl": 0}})
-    statement = f'''SQL SELECT
+# Each shape: the route, Valet's/Butler's reply (SPEC §2), the statement as butler_subs.qvs
+# writes it, and the master table the connector gives (qlik-facts.md §8).
+KEY_EXISTS_SELECT = '''SQL SELECT
         "keyExists",
         "__KEY_root",
         (SELECT
@@ -136,27 +135,23 @@ def test_key_exists_with_nested_key_value(server) -> None:
         FROM "keyValue" FK "__FK_keyValue")
     FROM JSON (wrap on) "root" PK "__KEY_root"
     WITH CONNECTION (
-    Url "{server.base}/v4/keyvalues/ns1/keyexists?key=k1",
+    Url "{base}{path}",
     );'''
-    fields, rows, _ = run(statement, butler_get(server))
-    assert fields == ["keyExists", "__KEY_root", "namespace", "key", "value", "ttl", "__FK_keyValue"]
-    assert rows == [["true", "1", None, None, None, None, None],
-                    [None, None, "ns1", "k1", "v1", "0", "1"]]
+KEY_VALUE_FIELDS = ["keyExists", "__KEY_root", "namespace", "key", "value", "ttl", "__FK_keyValue"]
 
-
-def test_key_exists_false_with_empty_key_value(server) -> None:
-    server.reply("GET", "/v4/keyvalues/nope/keyexists?key=k1", body={"keyExists": False, "keyValue": {}})
-    statement = f'''SQL SELECT "keyExists", (SELECT "key", "__FK_keyValue" FROM "keyValue" FK "__FK_keyValue")
-    FROM JSON (wrap on) "root" PK "__KEY_root"
-    WITH CONNECTION (Url "{server.base}/v4/keyvalues/nope/keyexists?key=k1");'''
-    fields, rows, _ = run(statement, butler_get(server))
-    assert fields == ["keyExists", "__KEY_root", "key", "__FK_keyValue"]
-    assert rows == [["false", "1", None, None], [None, None, None, "1"]]
-
-
-def test_key_list_array_of_objects(server) -> None:
-    server.reply("GET", "/v4/keylist/ns1", body={"namespace": "ns1", "keys": [{"key": "a"}, {"key": "b"}]})
-    statement = f'''SQL SELECT
+JSON_SHAPES = {
+    "keyexists with nested keyValue": (
+        "/v4/keyvalues/ns1/keyexists?key=k1",
+        {"keyExists": True, "keyValue": {"namespace": "ns1", "key": "k1", "value": "v1", "ttl": 0}},
+        KEY_EXISTS_SELECT, KEY_VALUE_FIELDS,
+        [["true", "1", None, None, None, None, None], [None, None, "ns1", "k1", "v1", "0", "1"]]),
+    "keyexists false with empty keyValue": (
+        "/v4/keyvalues/nope/keyexists?key=k1", {"keyExists": False, "keyValue": {}},
+        KEY_EXISTS_SELECT, KEY_VALUE_FIELDS,
+        [["false", "1", None, None, None, None, None], [None, None, None, None, None, None, "1"]]),
+    "keylist with an array of objects": (
+        "/v4/keylist/ns1", {"namespace": "ns1", "keys": [{"key": "a"}, {"key": "b"}]},
+        '''SQL SELECT
             "namespace",
             "__KEY_root",
             (SELECT
@@ -165,23 +160,26 @@ def test_key_list_array_of_objects(server) -> None:
             FROM "keys" FK "__FK_keys")
 		FROM JSON (wrap on) "root" PK "__KEY_root"
     WITH CONNECTION (
-    Url "{server.base}/v4/keylist/ns1",
-    );'''
-    fields, rows, _ = run(statement, butler_get(server))
-    assert fields == ["namespace", "__KEY_root", "key", "__FK_keys"]
-    assert rows == [["ns1", "1", None, None], [None, None, "a", "1"], [None, None, "b", "1"]]
-
-
-def test_namespaces_array_of_strings(server) -> None:
-    server.reply("GET", "/v4/keyvaluesnamespaces", body=["ns1", "ns 2", "42"])
-    statement = f'''SQL SELECT
+    Url "{base}{path}",
+    );''',
+        ["namespace", "__KEY_root", "key", "__FK_keys"],
+        [["ns1", "1", None, None], [None, None, "a", "1"], [None, None, "b", "1"]]),
+    "namespaces, an array of strings": (
+        "/v4/keyvaluesnamespaces", ["ns1", "ns 2", "42"],
+        '''SQL SELECT
         "@Value"
     FROM JSON (wrap on) "root" ArrayValueAlias "@Value"
     WITH CONNECTION (
-    Url "{server.base}/v4/keyvaluesnamespaces",
-    );'''
-    fields, rows, _ = run(statement, butler_get(server))
-    assert (fields, rows) == (["@Value"], [["ns1"], ["ns 2"], ["42"]])
+    Url "{base}{path}",
+    );''',
+        ["@Value"], [["ns1"], ["ns 2"], ["42"]]),
+}
+
+
+@pytest.mark.parametrize("path, reply, statement, fields, rows", JSON_SHAPES.values(), ids=JSON_SHAPES.keys())
+def test_json_shape_to_master_table(server, path: str, reply, statement: str, fields: list, rows: list) -> None:
+    server.reply("GET", path, body=reply)
+    assert run(statement.format(base=server.base, path=path), butler_get(server))[:2] == (fields, rows)
 
 
 START_REPLY = {"tasksId": {"started": [{"taskId": "e3b27f50-b1c0-4879-88fc-c7cdd9c1cf3e", "taskName": "Reload A"}],
