@@ -255,11 +255,18 @@ def _repeat(s: Value, count: Value | None = None) -> Value:
     return text(s.text * max(int(_opt_num(count, 1)), 0))
 
 
+# Chr(149) returns a bullet (help page example): codes 128-159 are read as Windows-1252,
+# where that range holds printable characters; everything else is a Unicode code point.
 @script_function("Chr", 1)
 def _chr(code: Value) -> Value:
     n = _int(code)
     if not 0 <= n <= 0x10FFFF:
         raise _Undefined
+    if 128 <= n <= 159:
+        try:
+            return text(bytes([n]).decode("cp1252"))
+        except UnicodeDecodeError:
+            pass
     return text(chr(n))
 
 
