@@ -1,0 +1,110 @@
+"""JSON shapes of the repository's entities, field names as Qlik's API reference gives them
+(qlik-facts §4: ReloadTask `?page=1841`, ExecutionResult `?page=1739`, ExecutionSession
+`?page=1743`, CustomPropertyValue `?page=1697` of
+https://help.qlik.com/en-US/sense-developer/APIs/RepositoryServiceAPI/index.html).
+Numbers for enums, ISO dates, "never" as 1753-01-01 (facts §4)."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from demo.sense.runs import Run
+from demo.sense.seed import SeedTask, derived_id
+
+NEVER = "1753-01-01T00:00:00.000Z"
+ZERO_ID = "00000000-0000-0000-0000-000000000000"
+NODE_NAME = "sense-sim"
+NODE_ID = derived_id("node", NODE_NAME)
+REPOSITORY_USER = "INTERNAL\\sa_repository"
+SCHEDULER_USER = "INTERNAL\\sa_scheduler"
+
+
+def iso(epoch: float) -> str:
+    stamp = datetime.fromtimestamp(epoch, timezone.utc)
+    return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z"
+
+
+def _audit(entity_id: str, schema: str, created: float, user: str = REPOSITORY_USER) -> dict:
+    return {"id": entity_id, "createdDate": iso(created), "modifiedDate": iso(created),
+            "modifiedByUserName": user, "schemaPath": schema, "privileges": None}
+
+
+def tag(name: str) -> dict:
+    return {"id": derived_id("tag", name), "name": name, "privileges": None}
+
+
+def custom_property(name: str, value: str, choices: list[str], created: float) -> dict:
+    definition = {"id": derived_id("customproperty", name), "name": name, "valueType": "Text",
+                  "choiceValues": choices, "privileges": None}
+    return {**_audit(derived_id("cpvalue", f"{name}={value}"), "CustomPropertyValue", created),
+            "value": value, "definition": definition}
+
+
+def app(task: SeedTask) -> dict:
+    # An unpublished app, as Qlik-CLI shows one (facts §4): no stream, "never" publish time.
+    return {"id": task.app_id, "name": task.app_name, "appId": "", "publishTime": NEVER,
+            "published": False, "stream": None, "savedInProductVersion": "14.0.0",
+            "migrationHash": "", "availabilityStatus": 0, "privileges": None}
+
+
+def result_condensed(run: Run | None, now: float) -> dict:
+    """ExecutionResultCondensed; a task never run has a NeverStarted one."""
+    if run is None:
+        return {"id": ZERO_ID, "executingNodeName": "", "status": 0, "startTime": NEVER,
+                "stopTime": NEVER, "duration": 0, "fileReferenceID": ZERO_ID,
+                "scriptLogAvailable": False, "details": [], "scriptLogLocation": "",
+                "scriptLogSize": 0, "privileges": None}
+    finished = run.finished(now)
+    stop = run.ends_at if finished else None
+    return {"id": run.result_id, "executingNodeName": NODE_NAME, "status": run.status(now),
+            "startTime": iso(run.started_at), "stopTime": iso(stop) if stop else NEVER,
+            "duration": int(((stop or now) - run.started_at) * 1000),
+            "fileReferenceID": ZERO_ID, "scriptLogAvailable": False, "details": [],
+            "scriptLogLocation": "", "scriptLogSize": 0, "privileges": None}
+
+
+def execution_result(run: Run, now: float) -> dict:
+    condensed = result_condensed(run, now)
+    return {**_audit(run.result_id, "ExecutionResult", run.started_at, SCHEDULER_USER),
+            **{k: v for k, v in condensed.items() if k not in ("id", "privileges")},
+            "taskID": run.task.id, "executionID": run.session_id, "appID": run.task.app_id,
+            "executingNodeID": NODE_ID}
+
+
+def task_condensed(task: SeedTask) -> dict:
+    return {"id": task.id, "privileges": None, "name": task.name, "taskType": 0,
+            "enabled": task.enabled, "taskSessionTimeout": 1440, "maxRetries": 0}
+
+
+def task_full(task: SeedTask, last_run: Run | None, choices: dict[str, list[str]],
+              created: float, now: float) -> dict:
+    return {**_audit(task.id, "ReloadTask", created),
+            **task_condensed(task),
+            "customProperties": [custom_property(name, value, choices.get(name, []), created)
+                                 for name, values in task.custom_properties.items()
+                                 for value in values],
+            "tags": [tag(name) for name in task.tags],
+            "app": app(task),
+            "isManuallyTriggered": False,
+            "isPartialReload": False,
+            "operational": {"id": derived_id("operational", task.id),
+                            "lastExecutionResult": result_condensed(last_run, now),
+                            "nextExecution": NEVER, "privileges": None}}
+
+
+def execution_session(run: Run, now: float) -> dict:
+    task = run.task
+    return {**_audit(run.session_id, "ExecutionSession", run.started_at, SCHEDULER_USER),
+            "executingNode": NODE_NAME,
+            "executionResult": result_condensed(run, now),
+            "abortAt": iso(run.started_at + 1440 * 60),
+            "retries": 0, "abortReason": 0,
+            "app": app(task),
+            "user": {"id": derived_id("user", SCHEDULER_USER), "userId": "sa_scheduler",
+                     "userDirectory": "INTERNAL", "name": "sa_scheduler", "privileges": None},
+            "reloadTask": task_condensed(task),
+            "userSyncTask": None, "externalProgramTask": None}
+
+
+ABOUT = {"buildVersion": "20.4.0.0", "buildDate": "9/20/2013 10:09:00 AM",
+         "databaseProvider": "Devart.Data.PostgreSql", "nodeType": 1, "sharedPersistence": True,
+         "requiresBootstrap": False, "singleNodeOnly": False, "schemaPath": "About"}

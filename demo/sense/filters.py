@@ -1,0 +1,301 @@
+"""The QRS filter language: a tokenizer, a recursive-descent parser and an evaluator.
+
+Documented by Qlik ("Filtering", https://help.qlik.com/en-US/sense-developer/February2024/
+Subsystems/RepositoryServiceAPI/Content/Sense_RepositoryServiceAPI/RepositoryServiceAPI-Filtering.htm):
+`property op value` joined with `and` / `or`; eq, ne for every type; gt, ge, lt, le for Int,
+Enum, Char and DateTime (not String or GUID); sw, ew, so for strings only; string comparisons
+case-insensitive. Measured on a live Sense (qlik-facts §6): string literals are single-quoted,
+a quote inside is `\\'` and a backslash `\\\\`; a doubled quote `''` inside a literal and
+double-quoted literals are rejected with 400 "Cannot parse the expression"; parentheses
+group; an empty group `()` is 400 "Invalid expression". GUIDs, numbers, booleans, `null` and
+enum names are written bare (`id eq <guid>`, `status eq FinishedFail`).
+
+Choices where Sense's behaviour is not recorded (README): property names and the keywords
+`and`/`or`/operators are case-insensitive; a property path runs through nested objects and
+arrays, and a comparison holds when ANY element reached holds it (`tags.name eq 'x'`);
+`and` binds tighter than `or`; `not` is not supported; a backslash before anything but `'`
+or `\\` is a parse error; an unknown property is a parse error.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+from demo.sense.seed import STATUSES
+
+OPERATORS = ("eq", "ne", "gt", "ge", "lt", "le", "sw", "ew", "so")
+_ORDERING = {"gt": lambda c: c > 0, "ge": lambda c: c >= 0, "lt": lambda c: c < 0, "le": lambda c: c <= 0}
+# Enum-typed properties, by their last path segment (qlik-facts §5).
+ENUMS = {
+    "status": STATUSES,
+    "tasktype": ["Reload", "ExternalProgram", "UserSync", "Distribute", "Preload"],
+    "detailstype": ["Error", "Warning", "Information"],
+    "abortreason": ["Undefined", "Manual", "Timeout", "DeletedTask"],
+}
+_WORD = re.compile(r"[A-Za-z0-9_.:\-+]+")
+_NUMBER = re.compile(r"-?\d+(\.\d+)?")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?")
+
+
+class FilterError(ValueError):
+    """A filter Sense would refuse; `message` is Sense's plain-text 400 body."""
+
+
+@dataclass(frozen=True)
+class Token:
+    kind: str  # "(", ")", "string", "word", "end"
+    text: str
+    pos: int
+
+
+@dataclass(frozen=True)
+class Comparison:
+    path: tuple[str, ...]
+    op: str
+    value: str
+    quoted: bool
+
+
+@dataclass(frozen=True)
+class Junction:
+    op: str  # "and" | "or"
+    parts: tuple[Any, ...]
+
+
+def tokenize(text: str) -> list[Token]:
+    tokens, i = [], 0
+    while i < len(text):
+        ch = text[i]
+        if ch.isspace():
+            i += 1
+        elif ch in "()":
+            tokens.append(Token(ch, ch, i))
+            i += 1
+        elif ch == "'":
+            value, i = _string_literal(text, i)
+            if i < len(text) and text[i] == "'":
+                raise _cannot_parse(text)  # `''` inside a literal: Sense rejects it
+            tokens.append(Token("string", value, i))
+        else:
+            m = _WORD.match(text, i)
+            if not m:
+                raise _cannot_parse(text)
+            tokens.append(Token("word", m.group(), i))
+            i = m.end()
+    tokens.append(Token("end", "", len(text)))
+    return tokens
+
+
+def _string_literal(text: str, start: int) -> tuple[str, int]:
+    """The literal opening at `start`; returns its value and the index after the closing quote."""
+    out, i = [], start + 1
+    while i < len(text):
+        ch = text[i]
+        if ch == "'":
+            return "".join(out), i + 1
+        if ch == "\\":
+            if i + 1 >= len(text) or text[i + 1] not in "'\\":
+                raise _cannot_parse(text)
+            out.append(text[i + 1])
+            i += 2
+            continue
+        out.append(ch)
+        i += 1
+    raise _cannot_parse(text)  # unbalanced quote
+
+
+class _Parser:
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.tokens = tokenize(text)
+        self.at = 0
+
+    def parse(self) -> Any:
+        node = self.expression()
+        if self.peek().kind != "end":
+            raise _cannot_parse(self.text)
+        return node
+
+    def peek(self) -> Token:
+        return self.tokens[self.at]
+
+    def take(self) -> Token:
+        token = self.tokens[self.at]
+        self.at += 1
+        return token
+
+    def keyword(self, word: str) -> bool:
+        token = self.peek()
+        if token.kind == "word" and token.text.lower() == word:
+            self.at += 1
+            return True
+        return False
+
+    def expression(self) -> Any:
+        return self.junction("or", self.conjunction)
+
+    def conjunction(self) -> Any:
+        return self.junction("and", self.term)
+
+    def junction(self, op: str, operand: Callable[[], Any]) -> Any:
+        parts = [operand()]
+        while self.keyword(op):
+            parts.append(operand())
+        return parts[0] if len(parts) == 1 else Junction(op, tuple(parts))
+
+    def term(self) -> Any:
+        token = self.take()
+        if token.kind == "(":
+            if self.peek().kind == ")":
+                raise FilterError("Invalid expression")
+            node = self.expression()
+            if self.take().kind != ")":
+                raise _cannot_parse(self.text)
+            return node
+        if token.kind != "word" or not _is_path(token.text):
+            raise _cannot_parse(self.text)
+        op = self.take()
+        if op.kind != "word" or op.text.lower() not in OPERATORS:
+            raise _cannot_parse(self.text)
+        value = self.take()
+        if value.kind not in ("string", "word"):
+            raise _cannot_parse(self.text)
+        return Comparison(tuple(token.text.lower().split(".")), op.text.lower(), value.text,
+                          value.kind == "string")
+
+
+def _is_path(text: str) -> bool:
+    return all(re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", part) for part in text.split("."))
+
+
+def _cannot_parse(text: str) -> FilterError:
+    return FilterError(f"Cannot parse the expression: {text}")
+
+
+def parse(text: str) -> Any:
+    """The filter's syntax tree; FilterError with Sense's message when it does not parse."""
+    return _Parser(text).parse()
+
+
+def paths(node: Any) -> list[tuple[str, ...]]:
+    if isinstance(node, Comparison):
+        return [node.path]
+    return [p for part in node.parts for p in paths(part)]
+
+
+def check_properties(node: Any, sample: dict, text: str) -> None:
+    """Refuse properties the entity does not have (checked on a sample of its shape)."""
+    for path in paths(node):
+        if not _has_path(sample, path):
+            raise _cannot_parse(text)
+
+
+def _has_path(value: Any, path: tuple[str, ...]) -> bool:
+    if not path:
+        return True
+    if isinstance(value, list):
+        return any(_has_path(v, path) for v in value)
+    if not isinstance(value, dict):
+        return False
+    key = _key(value, path[0])
+    return key is not None and (value[key] is None or _has_path(value[key], path[1:]))
+
+
+def _key(mapping: dict, lowered: str) -> str | None:
+    return next((k for k in mapping if k.lower() == lowered), None)
+
+
+def leaves(value: Any, path: tuple[str, ...]) -> list[Any]:
+    """Every value at `path`, walking into arrays (a nested array matches on any element)."""
+    if isinstance(value, list):
+        return [leaf for v in value for leaf in leaves(v, path)]
+    if not path:
+        return [value]
+    if not isinstance(value, dict):
+        return []
+    key = _key(value, path[0])
+    return [] if key is None else leaves(value[key], path[1:])
+
+
+def matches(node: Any, entity: dict, text: str = "") -> bool:
+    if isinstance(node, Junction):
+        combine = all if node.op == "and" else any
+        return combine(matches(part, entity, text) for part in node.parts)
+    return any(_compare(leaf, node, text) for leaf in leaves(entity, node.path))
+
+
+def compile_filter(text: str, sample: dict) -> Callable[[dict], bool]:
+    """A predicate for entities shaped like `sample`; raises FilterError as Sense would."""
+    node = parse(text)
+    check_properties(node, sample, text)
+    return lambda entity: matches(node, entity, text)
+
+
+def _compare(leaf: Any, cmp: Comparison, text: str) -> bool:
+    enum = ENUMS.get(cmp.path[-1])
+    if isinstance(leaf, bool):
+        return _equality(cmp, str(leaf).lower() == cmp.value.lower(), text)
+    if leaf is None:
+        return _equality(cmp, not cmp.quoted and cmp.value.lower() == "null", text)
+    if isinstance(leaf, (int, float)):
+        return _numeric(leaf, cmp, enum, text)
+    if isinstance(leaf, str):
+        return _string(leaf, cmp, text)
+    return False
+
+
+def _equality(cmp: Comparison, equal: bool, text: str) -> bool:
+    if cmp.op == "eq":
+        return equal
+    if cmp.op == "ne":
+        return not equal
+    raise _cannot_parse(text)
+
+
+def _numeric(leaf: float, cmp: Comparison, enum: list[str] | None, text: str) -> bool:
+    number = _number_of(cmp.value, enum)
+    if number is None or cmp.op in ("sw", "ew", "so"):
+        raise _cannot_parse(text)
+    if cmp.op in ("eq", "ne"):
+        return _equality(cmp, leaf == number, text)
+    return _ORDERING[cmp.op]((leaf > number) - (leaf < number))
+
+
+def _number_of(value: str, enum: list[str] | None) -> float | None:
+    if _NUMBER.fullmatch(value):
+        return float(value)
+    if enum:
+        lowered = [name.lower() for name in enum]
+        if value.lower() in lowered:
+            return lowered.index(value.lower())
+    return None
+
+
+def _string(leaf: str, cmp: Comparison, text: str) -> bool:
+    a, b = leaf.lower(), cmp.value.lower()
+    if cmp.op in ("eq", "ne"):
+        return _equality(cmp, a == b, text)
+    if cmp.op == "sw":
+        return a.startswith(b)
+    if cmp.op == "ew":
+        return a.endswith(b)
+    if cmp.op == "so":
+        return b in a
+    # gt/ge/lt/le: DateTime only among the string-valued properties.
+    left, right = _datetime(leaf), _datetime(cmp.value)
+    if left is None or right is None:
+        raise _cannot_parse(text)
+    return _ORDERING[cmp.op]((left > right) - (left < right))
+
+
+def _datetime(value: str) -> datetime | None:
+    if not _DATE.fullmatch(value.strip()):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace(" ", "T"))
+    except ValueError:
+        return None
+    # Sense's times are UTC; a literal without a zone is read as UTC too.
+    return parsed if parsed.tzinfo is None else parsed.astimezone(timezone.utc).replace(tzinfo=None)

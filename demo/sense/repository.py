@@ -1,0 +1,190 @@
+"""The QRS endpoints of the simulated repository, as plain functions of a request: no sockets.
+
+Answers follow qlik-facts §2/§3. Choices where Sense's answer is not recorded (README):
+- unknown task GUID on `task/{id}/start`, `.../start/synchronous`, `reloadtask/{id}`: 404
+  `Cannot find a task with the following id: <id>`; a non-GUID in an `{id}` slot does not match
+  the route: 404 `No matching endpoint found`;
+- `task/start/many` with an unknown GUID: 404 and nothing starts (the batch is refused whole);
+- a disabled task: `start` answers 204 and nothing runs; `start/synchronous` answers 201 with the
+  zero GUID (documented for disabled tasks);
+- a task already running: `start` 204, `start/synchronous` 201 zero GUID, no second run;
+- `task/start?name=` with several tasks of that name starts the first in seed order.
+The filter is evaluated on the full entity; condensed endpoints return condensed entities.
+"""
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from demo.sense import entities
+from demo.sense.filters import FilterError, compile_filter
+from demo.sense.runs import Run, Runs
+from demo.sense.seed import SeedTask
+
+NO_ENDPOINT = "No matching endpoint found"
+_GUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+# A task with every optional part, to check filter properties against the entity's shape.
+_SAMPLE_TASK = SeedTask(id=entities.ZERO_ID, name="x", app_id=entities.ZERO_ID, app_name="x",
+                        tags=("x",), custom_properties={"x": ("x",)})
+
+
+def _route(pattern: str) -> re.Pattern:
+    return re.compile(pattern, re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    body: Any = None  # dict/list -> JSON, str -> plain text, None -> empty
+
+    def encode(self) -> tuple[bytes, str | None]:
+        if self.body is None:
+            return b"", None
+        if isinstance(self.body, str):
+            return self.body.encode("utf-8"), "text/plain; charset=utf-8"
+        return json.dumps(self.body).encode("utf-8"), "application/json; charset=utf-8"
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str  # below /qrs, e.g. "task/full"
+    params: dict[str, str]  # query parameters, names lower-cased
+    body: Any
+
+
+class Repository:
+    def __init__(self, tasks: list[SeedTask], sync_reply: str = "value",
+                 clock: Callable[[], float] = time.time) -> None:
+        self.tasks = {t.id: t for t in tasks}
+        self.order = [t.id for t in tasks]
+        self.runs = Runs(clock)
+        self.clock = clock
+        self.created = clock()
+        self.sync_reply = sync_reply
+        self.choices = _choices(tasks)
+        self.routes: list[tuple[str, re.Pattern, Callable[..., Response]]] = [
+            ("GET", _route(r"about"), lambda r: Response(200, entities.ABOUT)),
+            ("GET", _route(r"(task|reloadtask)"), lambda r, _: self.list_tasks(r, full=False)),
+            ("GET", _route(r"(task|reloadtask)/full"), lambda r, _: self.list_tasks(r, full=True)),
+            ("GET", _route(rf"reloadtask/({_GUID})"), self.get_task),
+            ("POST", _route(r"task/start"), lambda r: self.start_by_name(r, sync=False)),
+            ("POST", _route(r"task/start/synchronous"), lambda r: self.start_by_name(r, sync=True)),
+            ("POST", _route(r"task/start/many"), self.start_many),
+            ("POST", _route(rf"task/({_GUID})/start"), lambda r, i: self.start_by_id(i, sync=False)),
+            ("POST", _route(rf"task/({_GUID})/start/synchronous"),
+             lambda r, i: self.start_by_id(i, sync=True)),
+            ("GET", _route(rf"executionsession/({_GUID})"), self.get_session),
+            ("GET", _route(r"executionresult"), lambda r: self.list_results(r, full=False)),
+            ("GET", _route(r"executionresult/full"), lambda r: self.list_results(r, full=True)),
+            ("GET", _route(rf"executionresult/({_GUID})"), self.get_result),
+        ]
+
+    def handle(self, request: Request) -> Response:
+        path = request.path.strip("/")
+        for method, pattern, handler in self.routes:
+            m = pattern.fullmatch(path)
+            if m and method == request.method:
+                try:
+                    return handler(request, *m.groups())
+                except FilterError as e:
+                    return Response(400, str(e))
+        return Response(404, NO_ENDPOINT)
+
+    # -- reading tasks ---------------------------------------------------------------------
+    def task_json(self, task: SeedTask, full: bool) -> dict:
+        if not full:
+            return entities.task_condensed(task)
+        return entities.task_full(task, self.runs.latest(task.id), self.choices, self.created,
+                                  self.clock())
+
+    def list_tasks(self, request: Request, full: bool) -> Response:
+        keep = self._filter(request, self._sample_task())
+        found = [task for task in (self.tasks[i] for i in self.order)
+                 if keep(self.task_json(task, full=True))]
+        return Response(200, [self.task_json(t, full) for t in found])
+
+    def get_task(self, request: Request, task_id: str) -> Response:
+        task = self.tasks.get(task_id.lower())
+        return Response(200, self.task_json(task, True)) if task else _unknown_id(task_id)
+
+    def _filter(self, request: Request, sample: dict) -> Callable[[dict], bool]:
+        text = request.params.get("filter", "")
+        return compile_filter(text, sample) if text.strip() else (lambda entity: True)
+
+    def _sample_task(self) -> dict:
+        return entities.task_full(_SAMPLE_TASK, None, {}, 0, 0)
+
+    # -- starting --------------------------------------------------------------------------
+    def start_by_id(self, task_id: str, sync: bool) -> Response:
+        task = self.tasks.get(task_id.lower())
+        return self._start(task, sync) if task else _unknown_id(task_id)
+
+    def start_by_name(self, request: Request, sync: bool) -> Response:
+        name = request.params.get("name", "")
+        task = next((self.tasks[i] for i in self.order if self.tasks[i].name.lower() == name.lower()), None)
+        if task is None or not name:
+            return Response(400, f"Cannot find a task with the following name: {name}")
+        return self._start(task, sync)
+
+    def start_many(self, request: Request) -> Response:
+        ids = request.body
+        if not isinstance(ids, list) or not all(isinstance(i, str) and re.fullmatch(_GUID, i) for i in ids):
+            return Response(400, "The request body must be a JSON array of task IDs (GUIDs)")
+        unknown = [i for i in ids if i.lower() not in self.tasks]
+        if unknown:
+            return _unknown_id(", ".join(unknown))
+        for task_id in ids:
+            self._run(self.tasks[task_id.lower()])
+        return Response(204)
+
+    def _start(self, task: SeedTask, sync: bool) -> Response:
+        run = self._run(task)
+        if not sync:
+            return Response(204)
+        session = run.session_id if run else entities.ZERO_ID
+        return Response(201, {"value": session} if self.sync_reply == "value" else session)
+
+    def _run(self, task: SeedTask) -> Run | None:
+        return self.runs.start(task) if task.enabled else None
+
+    # -- execution ---------------------------------------------------------------------------
+    def get_session(self, request: Request, session_id: str) -> Response:
+        run = self.runs.active_session(session_id.lower())
+        if run is None:
+            return Response(404, f"Cannot find an execution session with the following id: {session_id}")
+        return Response(200, entities.execution_session(run, self.clock()))
+
+    def list_results(self, request: Request, full: bool) -> Response:
+        now = self.clock()
+        sample = entities.execution_result(Run(entities.ZERO_ID, entities.ZERO_ID, _SAMPLE_TASK, 0), 0)
+        keep = self._filter(request, sample)
+        results = [entities.execution_result(run, now) for run in self.runs.all()]
+        chosen = [r for r in results if keep(r)]
+        if full:
+            return Response(200, chosen)
+        by_id = {run.result_id: run for run in self.runs.all()}
+        return Response(200, [entities.result_condensed(by_id[r["id"]], now) for r in chosen])
+
+    def get_result(self, request: Request, result_id: str) -> Response:
+        run = self.runs.result(result_id.lower())
+        if run is None:
+            return Response(404, f"Cannot find an execution result with the following id: {result_id}")
+        return Response(200, entities.execution_result(run, self.clock()))
+
+
+def _unknown_id(task_id: str) -> Response:
+    return Response(404, f"Cannot find a task with the following id: {task_id}")
+
+
+def _choices(tasks: list[SeedTask]) -> dict[str, list[str]]:
+    """Each custom property's choice values: every value the seed uses, in order of appearance."""
+    out: dict[str, list[str]] = {}
+    for task in tasks:
+        for name, values in task.custom_properties.items():
+            out.setdefault(name, [])
+            out[name] += [v for v in values if v not in out[name]]
+    return out
