@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from emulator.errors import SYNTAX_ERROR, ScriptError
-from emulator.values import Dual, Value, boolean, number, parse_number, text
+from emulator.values import Dual, Value, boolean, is_true, number, parse_number, text
 
 
 class FunctionContext(Protocol):
@@ -304,14 +304,7 @@ def _findoneof(s: Value, chars: Value, count: Value | None = None) -> Value:
 
 @script_function("If", 2, 3, nulls=Nulls.PASS)
 def _if(condition: Value, then: Value, otherwise: Value = None) -> Value:
-    return then if _truthy(condition) else otherwise
-
-
-def _truthy(v: Value) -> bool:
-    if v is None:
-        return False
-    n = v.num if v.num is not None else parse_number(v.text)
-    return n is not None and n != 0
+    return then if is_true(condition) else otherwise
 
 
 @script_function("Alt", 1, None, nulls=Nulls.PASS)
