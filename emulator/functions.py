@@ -456,7 +456,7 @@ class _NumberFormat:
     min_int_digits: int
     min_decimals: int
     max_decimals: int
-    grouping: bool
+    group_size: int  # digits between thousands separators; 0: no grouping
     percent: bool
 
 
@@ -471,7 +471,8 @@ def _parse_number_format(fmt: str, dec_sep: str, thou_sep: str) -> _NumberFormat
         min_int_digits=int_part.count("0"),
         min_decimals=dec_part.count("0"),
         max_decimals=dec_part.count("0") + dec_part.count("#"),
-        grouping=bool(thou_sep) and thou_sep in int_part,
+        # '0000-0000-0000' with separator '-' groups by four (conventions page)
+        group_size=len(int_part.split(thou_sep)[-1]) if thou_sep and thou_sep in int_part else 0,
         percent="%" in m["suffix"] or "%" in m["prefix"],
     )
 
@@ -482,8 +483,10 @@ def _apply_number_format(n: float, f: _NumberFormat, dec_sep: str, thou_sep: str
     int_digits, _, decimals = digits.partition(".")
     decimals = decimals.rstrip("0").ljust(f.min_decimals, "0")
     int_digits = int_digits.lstrip("0").rjust(f.min_int_digits, "0")
-    if f.grouping:
-        int_digits = f"{int(int_digits or '0'):,}".replace(",", thou_sep) if int_digits else ""
+    if f.group_size:
+        head = len(int_digits) % f.group_size or f.group_size
+        int_digits = thou_sep.join([int_digits[:head]] + [int_digits[i:i + f.group_size]
+                                   for i in range(head, len(int_digits), f.group_size)])
     body = int_digits + (dec_sep + decimals if decimals else "")
     sign = "-" if n < 0 and float(digits) != 0 else ""
     return f"{sign}{f.prefix}{body}{f.suffix}"
@@ -495,8 +498,30 @@ def _num_fn(x: Value, fmt: Value | None = None, dec_sep: Value | None = None,
     n = _num(x)
     if fmt is None:
         return number(n)
+    if radix := _RADIX_FORMAT.fullmatch(fmt.text):
+        return Dual(_in_radix(round(n), radix[1]), n)
     d, t = _separators(dec_sep, thou_sep)
     return Dual(_apply_number_format(n, _parse_number_format(fmt.text, d, t), d, t), n)
+
+
+# Special formats of the conventions page: (bin), (oct), (hex)/(HEX), (dec) and (rNN)/(RNN) for
+# any radix 2-36; the upper-case spelling gives upper-case digits.
+_RADIX_FORMAT = re.compile(r"\((bin|oct|hex|HEX|dec|[rR]\d\d)\)")
+_RADIX_NAMES = {"bin": 2, "oct": 8, "hex": 16, "HEX": 16, "dec": 10}
+
+
+def _in_radix(n: int, spec: str) -> str:
+    base = _RADIX_NAMES.get(spec) or int(spec[1:])
+    if not 2 <= base <= 36:
+        raise _Undefined
+    digits, rest = "", abs(n)
+    while True:
+        rest, d = divmod(rest, base)
+        digits = "0123456789abcdefghijklmnopqrstuvwxyz"[d] + digits
+        if rest == 0:
+            break
+    upper = spec == "HEX" or spec.startswith("R")
+    return ("-" if n < 0 else "") + (digits.upper() if upper else digits)
 
 
 def _separators(dec_sep: Value | None, thou_sep: Value | None) -> tuple[str, str]:

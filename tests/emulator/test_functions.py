@@ -23,6 +23,7 @@ FMT = HUB + "Scripting/FormattingFunctions/"
 INTERP = HUB + "Scripting/InterpretationFunctions/"
 DATE = HUB + "Scripting/DateAndTimeFunctions/"
 LOGIC = HUB + "Scripting/LogicalFunctions/logical-functions.htm"
+FORMATS = HUB + "Introduction/conventions-number-time-formats.htm"
 NULLS = ("https://help.qlik.com/en-US/qlikview/May2023/Subsystems/Client/Content/QV_QlikView/"
          "Scripting/propagate-null-values-expressions.htm")
 
@@ -263,6 +264,18 @@ CASES = [
     (FMT + "Num.htm", "Num", (35648.312, "0.0", "."), "35648.3"),
     (FMT + "Num.htm", "Num", (35648.312, "#,##0.0", ".", ","), "35,648.3"),
     (FMT + "Num.htm", "Num", (35648.312, "# ##0", ",", " "), "35 648"),
+    (FORMATS, "Num", (123, "0000"), "0123"),
+    (FORMATS, "Num", (1.5, "0.000"), "1.500"),
+    (FORMATS, "Num", (1245678912, "0000-0000-0000", ".", "-"), "0012-4567-8912"),
+    (FORMATS, "Num", (1234567, "# ##0", ".", " "), "1 234 567"),
+    (FORMATS, "Num", (199, "(bin)"), "11000111"),
+    (FORMATS, "Num", (199, "(oct)"), "307"),
+    (FORMATS, "Num", (199, "(hex)"), "c7"),
+    (FORMATS, "Num", (199, "(HEX)"), "C7"),
+    (FORMATS, "Num", (199, "(r02)"), "11000111"),
+    (FORMATS, "Num", (199, "(r16)"), "c7"),
+    (FORMATS, "Num", (199, "(R16)"), "C7"),
+    (FORMATS, "Num", (199, "(R36)"), "5J"),
     (INTERP + "num_hash.htm", "Num#", ("35,648.31", "#", ".", ","), Dual("35,648.31", 35648.31)),
     (INTERP + "num_hash.htm", "Num#", ("35 648.312", "#", ".", ","), Dual("35 648.312", 35648.312)),
     (INTERP + "num_hash.htm", "Num#", ("35.648,3123", "#", ".", ","), Dual("35.648,3123", None)),
