@@ -648,6 +648,10 @@ def _timestamp(x: Value, fmt: Value | None = None) -> Value:
     return _format_date_value(x, fmt, DEFAULT_TIMESTAMP_FORMAT, whole_days=False)
 
 
+def _date_dual(serial: float, fmt: str) -> Dual:
+    return Dual(format_serial(serial, fmt), serial)
+
+
 @script_function("MakeDate", 1, 3)
 def _makedate(year: Value, month: Value | None = None, day: Value | None = None) -> Value:
     yyyy = _int(year)
@@ -657,67 +661,68 @@ def _makedate(year: Value, month: Value | None = None, day: Value | None = None)
         moment = dt.datetime(yyyy, int(_opt_num(month, 1)), int(_opt_num(day, 1)))
     except ValueError as e:
         raise _Undefined from e
-    serial = serial_from_datetime(moment)
-    return Dual(format_serial(serial, DEFAULT_DATE_FORMAT), serial)
+    return _date_dual(serial_from_datetime(moment), DEFAULT_DATE_FORMAT)
 
 
 @script_function("Now", 0, 1, context=True)
 def _now(ctx: FunctionContext, timer_mode: Value | None = None) -> Value:
-    serial = serial_from_datetime(ctx.now())
-    return Dual(format_serial(serial, DEFAULT_TIMESTAMP_FORMAT), serial)
+    return _date_dual(serial_from_datetime(ctx.now()), DEFAULT_TIMESTAMP_FORMAT)
 
 
 @script_function("Today", 0, 1, context=True)
 def _today(ctx: FunctionContext, timer_mode: Value | None = None) -> Value:
-    serial = float(math.floor(serial_from_datetime(ctx.now())))
-    return Dual(format_serial(serial, DEFAULT_DATE_FORMAT), serial)
+    return _date_dual(float(math.floor(serial_from_datetime(ctx.now()))), DEFAULT_DATE_FORMAT)
 
 
+_NAME_TOKENS = ("MMMM", "MMM", "WWWW", "WWW", "TT", "tt")
 _TOKEN_PATTERNS = {"YYYY": "[0-9]{4}", "YY": "[0-9]{2}", "fff": "[0-9]{3}", "ff": "[0-9]{2}", "f": "[0-9]",
-                   **{t: "[A-Za-z]+" for t in ("MMMM", "MMM", "WWWW", "WWW", "TT", "tt")}}
+                   **{t: "[A-Za-z]+" for t in _NAME_TOKENS}}
+
+
+def _format_regex(fmt: str) -> tuple[str, list[str]]:
+    """A regular expression reading text in a date/time format, and the tokens of its groups."""
+    tokens: list[str] = []
+    pattern, pos = "", 0
+    for m in _DATE_TOKEN.finditer(fmt):
+        tokens.append(_canonical_token(m.group(0)))
+        pattern += re.escape(fmt[pos:m.start()]) + f"({_TOKEN_PATTERNS.get(tokens[-1], '[0-9]{1,2}')})"
+        pos = m.end()
+    return pattern + re.escape(fmt[pos:]), tokens
 
 
 def _parse_with_format(s: str, fmt: str) -> float:
     """Read text written in a date/timestamp format; the serial number, else undefined."""
-    parts: dict[str, str] = {}
-    pattern, pos = "", 0
-    for m in _DATE_TOKEN.finditer(fmt):
-        pattern += re.escape(fmt[pos:m.start()])
-        token = _canonical_token(m.group(0))
-        group = f"g{len(parts)}"
-        parts[group] = token
-        pattern += f"(?P<{group}>{_TOKEN_PATTERNS.get(token, '[0-9]{1,2}')})"
-        pos = m.end()
-    pattern += re.escape(fmt[pos:])
+    pattern, tokens = _format_regex(fmt)
     found = re.fullmatch(pattern, s.strip())
     if not found:
         raise _Undefined
-    fields = {"Y": 1899, "M": 12, "D": 30, "h": 0, "m": 0, "s": 0, "f": 0.0}
-    pm = None
-    for group, token in parts.items():
-        value = found[group]
+    parts = {"Y": 1899, "M": 12, "D": 30, "h": 0, "m": 0, "s": 0}
+    fraction, pm = 0.0, None
+    for token, value in zip(tokens, found.groups()):
         if token in ("MMMM", "MMM"):
-            names = [n.lower() for n in (_LONG_MONTHS if token == "MMMM" else _MONTHS)]
-            if value.lower() not in names:
-                raise _Undefined
-            fields["M"] = names.index(value.lower()) + 1
+            parts["M"] = _month_number(value, _LONG_MONTHS if token == "MMMM" else _MONTHS)
         elif token in ("TT", "tt"):
             pm = value.upper() == "PM"
-        elif token in ("WWWW", "WWW"):
-            continue
         elif token[0] == "f":
-            fields["f"] = float("0." + value)
-        elif token[0] == "Y":
-            fields["Y"] = int(value) + (2000 if token == "YY" and int(value) < 30 else 1900 if token == "YY" else 0)
-        else:
-            fields[token[0]] = int(value)
+            fraction = float("0." + value)
+        elif token == "YY":  # our choice: 00-29 are 2000-2029, 30-99 are 1930-1999
+            parts["Y"] = int(value) + (2000 if int(value) < 30 else 1900)
+        elif token not in ("WWWW", "WWW"):
+            parts[token[0]] = int(value)
     if pm is not None:
-        fields["h"] = fields["h"] % 12 + (12 if pm else 0)
+        parts["h"] = parts["h"] % 12 + (12 if pm else 0)
     try:
-        moment = dt.datetime(fields["Y"], fields["M"], fields["D"], fields["h"], fields["m"], fields["s"])
+        moment = dt.datetime(parts["Y"], parts["M"], parts["D"], parts["h"], parts["m"], parts["s"])
     except ValueError as e:
         raise _Undefined from e
-    return serial_from_datetime(moment) + fields["f"] / 86400
+    return serial_from_datetime(moment) + fraction / 86400
+
+
+def _month_number(name: str, names: list[str]) -> int:
+    lowered = [n.lower() for n in names]
+    if name.lower() not in lowered:
+        raise _Undefined
+    return lowered.index(name.lower()) + 1
 
 
 @script_function("Date#", 1, 2)
@@ -730,11 +735,6 @@ def _timestamp_interpret(s: Value, fmt: Value | None = None) -> Value:
     return Dual(s.text, _parse_with_format(s.text, DEFAULT_TIMESTAMP_FORMAT if fmt is None else fmt.text))
 
 
-def _date_part(x: Value, token: str, value: Callable[[dt.datetime], int]) -> Value:
-    moment = datetime_from_serial(_num(x))
-    return Dual(_format_token(token, moment), value(moment))
-
-
 @script_function("Year", 1)
 def _year(x: Value) -> Value:
     return number(datetime_from_serial(_num(x)).year)
@@ -742,7 +742,8 @@ def _year(x: Value) -> Value:
 
 @script_function("Month", 1)
 def _month(x: Value) -> Value:
-    return _date_part(x, "MMM", lambda m: m.month)
+    month = datetime_from_serial(_num(x)).month
+    return Dual(_MONTHS[month - 1], month)
 
 
 @script_function("Day", 1)

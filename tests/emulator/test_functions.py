@@ -286,6 +286,9 @@ CASES = [
     (FMT + "Date.htm", "Date", (35648, "YY.MM.DD"), Dual("97.08.06", 35648)),
     (FMT + "Date.htm", "Date", (35648, "YY-MM-DD"), "97-08-06"),
     (FMT + "Date.htm", "Date", ("8/6/97", "YY.MM.DD"), None),
+    (DATE + "year.htm", "Year", (call("Date#", "2012-10-12"),), 2012),
+    (DATE + "month.htm", "Month", (call("Date#", "2012-10-12"),), Dual("Oct", 10)),
+    (DATE + "day.htm", "Day", (call("Date#", "2012-10-12"),), 12),
     (DATE + "monthname.htm", "MonthName", (call("Date#", "19/10/2013", "DD/MM/YYYY"),), "Oct 2013"),
     # the number: days since 1899-12-30, as the data-types page defines serial dates
     (INTERP + "Timestamp_hash.htm", "Timestamp#", ("2012-05-27 14:30:00", "YYYY-MM-DD hh:mm:ss"),
