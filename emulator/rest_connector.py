@@ -277,8 +277,10 @@ def run_sql_select(statement: str, connection: Connection,
     request is appended to `recorder` before it is sent. Returns the master table."""
     sql = parse_sql_select(statement)
     request = _build_request(connection, sql.connection)
+    prepared = _prepare(request)
+    request.url = prepared.url  # as sent: requests percent-encodes spaces and non-ASCII
     recorder.append(request)
-    return json_to_table(sql.select, _send(request, connection.timeout))
+    return json_to_table(sql.select, _send(prepared, connection.timeout))
 
 
 def _build_request(connection: Connection, override: WithConnection) -> RecordedRequest:
@@ -295,27 +297,33 @@ def _build_request(connection: Connection, override: WithConnection) -> Recorded
     return RecordedRequest(connection.method, url, headers, body)
 
 
-def _send(request: RecordedRequest, timeout: float) -> Any:
-    """Send the request; the parsed JSON answer (None for an empty body)."""
+def _prepare(request: RecordedRequest) -> requests.PreparedRequest:
+    try:
+        return requests.Request(request.method, request.url, headers=request.headers,
+                                data=None if request.body is None else request.body.encode("utf-8")).prepare()
+    except requests.RequestException as e:
+        raise ScriptError(f"REST connector: cannot send {request.method} {request.url}: {e}") from e
+
+
+def _send(prepared: requests.PreparedRequest, timeout: float) -> Any:
+    """Send exactly the prepared request (no session defaults such as User-Agent); the parsed
+    JSON answer, None for an empty body."""
+    request = f"{prepared.method} {prepared.url}"
     try:
         with requests.Session() as session:
-            session.headers.clear()  # send exactly the connection's and the statement's headers
-            prepared = session.prepare_request(requests.Request(
-                request.method, request.url, headers=request.headers,
-                data=None if request.body is None else request.body.encode("utf-8")))
             response = session.send(prepared, timeout=timeout)
     except requests.RequestException as e:
-        raise ScriptError(f"REST connector: {request.method} {request.url} failed: {e}") from e
+        raise ScriptError(f"REST connector: {request} failed: {e}") from e
     if not 200 <= response.status_code < 300:
         raise ScriptError(f"REST connector: HTTP {response.status_code} {response.reason} from "
-                          f"{request.method} {request.url}: {response.text}")
+                          f"{request}: {response.text}")
     if not response.content.strip():
         return None
     try:
         return response.json()
     except ValueError as e:
-        raise ScriptError(f"REST connector: the answer of {request.method} {request.url} "
-                          f"is not JSON: {response.text[:200]}") from e
+        raise ScriptError(f"REST connector: the answer of {request} is not JSON: "
+                          f"{response.text[:200]}") from e
 
 
 # ---------------------------------------------------------------- JSON to the master table

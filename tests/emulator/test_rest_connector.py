@@ -276,6 +276,21 @@ def test_query_parameters_are_encoded_and_appended(server) -> None:
     assert recorded[0].url == server.base + "/v4/keyvalues/ns1?x=1&key=a%20b%26c&default="
 
 
+def test_recorded_url_is_the_url_sent(server) -> None:
+    # Butler's subs put namespace and key straight into Url, unencoded (qlik-facts.md §7)
+    server.reply("GET", "/v4/keyvalues/my%20ns?key=k%C3%A9", body={"value": "v"})
+    statement = f'SQL SELECT "value" FROM JSON (wrap on) "root" WITH CONNECTION (Url "{server.base}/v4/keyvalues/my ns?key=ké")'
+    _, rows, recorded = run(statement, butler_get(server))
+    assert rows == [["v"]]
+    assert recorded[0].url == server.base + server.seen[0].path == server.base + "/v4/keyvalues/my%20ns?key=k%C3%A9"
+
+
+def test_url_without_http_scheme_fails() -> None:
+    statement = 'SQL SELECT "x" FROM JSON (wrap on) "root" WITH CONNECTION (Url "localhost:8080/v4/x")'
+    with pytest.raises(ScriptError, match="GET localhost:8080/v4/x failed"):
+        run(statement, Connection("c", "http://127.0.0.1:1/", "GET", {}, None))
+
+
 def test_commas_comments_and_lowercase_keywords(server) -> None:
     server.reply("POST", "/v4/keyvalues/ns1", body={"key": "k"})
     statement = f'''sql select "key" from json (WRAP ON) "root"
