@@ -285,9 +285,11 @@ def test_recorded_url_is_the_url_sent(server) -> None:
     assert recorded[0].url == server.base + server.seen[0].path == server.base + "/v4/keyvalues/my%20ns?key=k%C3%A9"
 
 
-def test_url_without_http_scheme_fails() -> None:
-    statement = 'SQL SELECT "x" FROM JSON (wrap on) "root" WITH CONNECTION (Url "localhost:8080/v4/x")'
-    with pytest.raises(ScriptError, match="GET localhost:8080/v4/x failed"):
+@pytest.mark.parametrize("url, message", [("localhost:8080/v4/x", "GET localhost:8080/v4/x failed"),
+                                          ("http://", "cannot send GET http://")])
+def test_unusable_url_fails(url: str, message: str) -> None:
+    statement = f'SQL SELECT "x" FROM JSON (wrap on) "root" WITH CONNECTION (Url "{url}")'
+    with pytest.raises(ScriptError, match=message):
         run(statement, Connection("c", "http://127.0.0.1:1/", "GET", {}, None))
 
 
