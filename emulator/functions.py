@@ -40,6 +40,8 @@ class FunctionContext(Protocol):
     def rec_no(self) -> int | None: ...
     def mapping(self, name: str) -> dict[str, Value] | None: ...
     def now(self) -> dt.datetime: ...
+    # Optional: `variable(name) -> str | None`, the text of a script variable. When the context
+    # has it, DateFormat, TimestampFormat, DecimalSep and ThousandSep set by the script are used.
 
 
 class Nulls(enum.Enum):
@@ -492,15 +494,15 @@ def _apply_number_format(n: float, f: _NumberFormat, dec_sep: str, thou_sep: str
     return f"{sign}{f.prefix}{body}{f.suffix}"
 
 
-@script_function("Num", 1, 4)
-def _num_fn(x: Value, fmt: Value | None = None, dec_sep: Value | None = None,
+@script_function("Num", 1, 4, context=True)
+def _num_fn(ctx: FunctionContext, x: Value, fmt: Value | None = None, dec_sep: Value | None = None,
             thou_sep: Value | None = None) -> Value:
     n = _num(x)
     if fmt is None:
         return number(n)
     if radix := _RADIX_FORMAT.fullmatch(fmt.text):
         return Dual(_in_radix(round(n), radix[1]), n)
-    d, t = _separators(dec_sep, thou_sep)
+    d, t = _separators(ctx, dec_sep, thou_sep)
     return Dual(_apply_number_format(n, _parse_number_format(fmt.text, d, t), d, t), n)
 
 
@@ -524,17 +526,23 @@ def _in_radix(n: int, spec: str) -> str:
     return ("-" if n < 0 else "") + (digits.upper() if upper else digits)
 
 
-def _separators(dec_sep: Value | None, thou_sep: Value | None) -> tuple[str, str]:
-    # Defaults are those of Sense's DecimalSep/ThousandSep in an en-US app.
-    return ("." if dec_sep is None else dec_sep.text,
-            "," if thou_sep is None else thou_sep.text)
+def _separators(ctx: FunctionContext, dec_sep: Value | None, thou_sep: Value | None) -> tuple[str, str]:
+    # Without the script's DecimalSep/ThousandSep: those of an en-US app.
+    return (_script_setting(ctx, "DecimalSep", ".") if dec_sep is None else dec_sep.text,
+            _script_setting(ctx, "ThousandSep", ",") if thou_sep is None else thou_sep.text)
+
+
+def _script_setting(ctx: FunctionContext, variable: str, fallback: str) -> str:
+    lookup = getattr(ctx, "variable", None)
+    value = lookup(variable) if lookup is not None else None
+    return fallback if value is None else value
 
 
 # Num#(text[, format[, dec_sep[, thou_sep]]]) keeps the original text and adds the number.
-@script_function("Num#", 1, 4)
-def _num_interpret(s: Value, fmt: Value | None = None, dec_sep: Value | None = None,
+@script_function("Num#", 1, 4, context=True)
+def _num_interpret(ctx: FunctionContext, s: Value, fmt: Value | None = None, dec_sep: Value | None = None,
                    thou_sep: Value | None = None) -> Value:
-    d, t = _separators(dec_sep, thou_sep)
+    d, t = _separators(ctx, dec_sep, thou_sep)
     raw = s.text.strip()
     percent = fmt is not None and "%" in fmt.text and raw.endswith("%")
     if fmt is not None:
@@ -574,8 +582,8 @@ def _dual(s: Value, n: Value) -> Value:
 
 
 # ---------------------------------------------------------------- dates and times
-# Default formats: the emulator does not read the script's DateFormat/TimestampFormat
-# variables; it formats as ISO 'YYYY-MM-DD' and 'YYYY-MM-DD hh:mm:ss' unless a format is given.
+# Without a format argument the script's DateFormat/TimestampFormat is used when the context
+# offers variables, else ISO 'YYYY-MM-DD' and 'YYYY-MM-DD hh:mm:ss' (our choice).
 
 DEFAULT_DATE_FORMAT = "YYYY-MM-DD"
 DEFAULT_TIMESTAMP_FORMAT = "YYYY-MM-DD hh:mm:ss"
@@ -625,9 +633,15 @@ def _format_token(token: str, moment: dt.datetime, twelve_hour: bool = False) ->
     }[token]
 
 
+_OPTIONAL_PART = re.compile(r"\[(.*?)\]")
+
+
 def format_serial(serial: float, fmt: str) -> str:
-    """Render a serial number in a Qlik date/time format ('YYYY-MM-DD hh:mm:ss', 'h:mm TT')."""
+    """Render a serial number in a Qlik date/time format ('YYYY-MM-DD hh:mm:ss', 'h:mm TT').
+    A bracketed part, as in Sense's default 'M/D/YYYY h:mm:ss[.fff] TT', shows only when the
+    time has fractions of a second."""
     moment = datetime_from_serial(serial)
+    fmt = _OPTIONAL_PART.sub(lambda m: m.group(1) if moment.microsecond else "", fmt)
     twelve_hour = re.search("TT|tt", fmt, re.IGNORECASE) is not None
     return _DATE_TOKEN.sub(lambda m: _format_token(_canonical_token(m.group(0)), moment, twelve_hour), fmt)
 
@@ -638,22 +652,30 @@ def _format_date_value(x: Value, fmt: Value | None, default: str, whole_days: bo
     return Dual(format_serial(shown, default if fmt is None else fmt.text), serial)
 
 
-@script_function("Date", 1, 2)
-def _date(x: Value, fmt: Value | None = None) -> Value:
-    return _format_date_value(x, fmt, DEFAULT_DATE_FORMAT, whole_days=True)
+def _date_format(ctx: FunctionContext) -> str:
+    return _script_setting(ctx, "DateFormat", DEFAULT_DATE_FORMAT)
 
 
-@script_function("Timestamp", 1, 2)
-def _timestamp(x: Value, fmt: Value | None = None) -> Value:
-    return _format_date_value(x, fmt, DEFAULT_TIMESTAMP_FORMAT, whole_days=False)
+def _timestamp_format(ctx: FunctionContext) -> str:
+    return _script_setting(ctx, "TimestampFormat", DEFAULT_TIMESTAMP_FORMAT)
+
+
+@script_function("Date", 1, 2, context=True)
+def _date(ctx: FunctionContext, x: Value, fmt: Value | None = None) -> Value:
+    return _format_date_value(x, fmt, _date_format(ctx), whole_days=True)
+
+
+@script_function("Timestamp", 1, 2, context=True)
+def _timestamp(ctx: FunctionContext, x: Value, fmt: Value | None = None) -> Value:
+    return _format_date_value(x, fmt, _timestamp_format(ctx), whole_days=False)
 
 
 def _date_dual(serial: float, fmt: str) -> Dual:
     return Dual(format_serial(serial, fmt), serial)
 
 
-@script_function("MakeDate", 1, 3)
-def _makedate(year: Value, month: Value | None = None, day: Value | None = None) -> Value:
+@script_function("MakeDate", 1, 3, context=True)
+def _makedate(ctx: FunctionContext, year: Value, month: Value | None = None, day: Value | None = None) -> Value:
     yyyy = _int(year)
     # makedate(12) is 2012-01-01 (help page example): two-digit years are in 2000-2099
     yyyy = yyyy + 2000 if 0 <= yyyy < 100 else yyyy
@@ -661,17 +683,17 @@ def _makedate(year: Value, month: Value | None = None, day: Value | None = None)
         moment = dt.datetime(yyyy, int(_opt_num(month, 1)), int(_opt_num(day, 1)))
     except ValueError as e:
         raise _Undefined from e
-    return _date_dual(serial_from_datetime(moment), DEFAULT_DATE_FORMAT)
+    return _date_dual(serial_from_datetime(moment), _date_format(ctx))
 
 
 @script_function("Now", 0, 1, context=True)
 def _now(ctx: FunctionContext, timer_mode: Value | None = None) -> Value:
-    return _date_dual(serial_from_datetime(ctx.now()), DEFAULT_TIMESTAMP_FORMAT)
+    return _date_dual(serial_from_datetime(ctx.now()), _timestamp_format(ctx))
 
 
 @script_function("Today", 0, 1, context=True)
 def _today(ctx: FunctionContext, timer_mode: Value | None = None) -> Value:
-    return _date_dual(float(math.floor(serial_from_datetime(ctx.now()))), DEFAULT_DATE_FORMAT)
+    return _date_dual(float(math.floor(serial_from_datetime(ctx.now()))), _date_format(ctx))
 
 
 _NAME_TOKENS = ("MMMM", "MMM", "WWWW", "WWW", "TT", "tt")
@@ -681,6 +703,16 @@ _TOKEN_PATTERNS = {"YYYY": "[0-9]{4}", "YY": "[0-9]{2}", "fff": "[0-9]{3}", "ff"
 
 def _format_regex(fmt: str) -> tuple[str, list[str]]:
     """A regular expression reading text in a date/time format, and the tokens of its groups."""
+    tokens: list[str] = []
+    pattern = ""
+    for i, part in enumerate(_OPTIONAL_PART.split(fmt)):  # odd parts were in brackets
+        regex, part_tokens = _format_part_regex(part)
+        pattern += f"(?:{regex})?" if i % 2 else regex
+        tokens += part_tokens
+    return pattern, tokens
+
+
+def _format_part_regex(fmt: str) -> tuple[str, list[str]]:
     tokens: list[str] = []
     pattern, pos = "", 0
     for m in _DATE_TOKEN.finditer(fmt):
@@ -699,6 +731,8 @@ def _parse_with_format(s: str, fmt: str) -> float:
     parts = {"Y": 1899, "M": 12, "D": 30, "h": 0, "m": 0, "s": 0}
     fraction, pm = 0.0, None
     for token, value in zip(tokens, found.groups()):
+        if value is None:  # in a bracketed part that was absent
+            continue
         if token in ("MMMM", "MMM"):
             parts["M"] = _month_number(value, _LONG_MONTHS if token == "MMMM" else _MONTHS)
         elif token in ("TT", "tt"):
@@ -725,14 +759,14 @@ def _month_number(name: str, names: list[str]) -> int:
     return lowered.index(name.lower()) + 1
 
 
-@script_function("Date#", 1, 2)
-def _date_interpret(s: Value, fmt: Value | None = None) -> Value:
-    return Dual(s.text, _parse_with_format(s.text, DEFAULT_DATE_FORMAT if fmt is None else fmt.text))
+@script_function("Date#", 1, 2, context=True)
+def _date_interpret(ctx: FunctionContext, s: Value, fmt: Value | None = None) -> Value:
+    return Dual(s.text, _parse_with_format(s.text, _date_format(ctx) if fmt is None else fmt.text))
 
 
-@script_function("Timestamp#", 1, 2)
-def _timestamp_interpret(s: Value, fmt: Value | None = None) -> Value:
-    return Dual(s.text, _parse_with_format(s.text, DEFAULT_TIMESTAMP_FORMAT if fmt is None else fmt.text))
+@script_function("Timestamp#", 1, 2, context=True)
+def _timestamp_interpret(ctx: FunctionContext, s: Value, fmt: Value | None = None) -> Value:
+    return Dual(s.text, _parse_with_format(s.text, _timestamp_format(ctx) if fmt is None else fmt.text))
 
 
 @script_function("Year", 1)

@@ -421,6 +421,16 @@ class FakeContext:
         return dt.datetime(2021, 11, 18, 15, 56, 0)
 
 
+class ContextWithVariables(FakeContext):
+    """The optional `variable()` of the context: the settings a Sense app's script starts with."""
+
+    settings = {"DateFormat": "M/D/YYYY", "TimestampFormat": "M/D/YYYY h:mm:ss[.fff] TT",
+                "DecimalSep": ",", "ThousandSep": "."}
+
+    def variable(self, name):
+        return self.settings.get(name)
+
+
 PEEK = HUB + "Scripting/InterRecordFunctions/Peek.htm"
 TABLES = HUB + "Scripting/TableFunctions/table-functions.htm"
 
@@ -479,3 +489,16 @@ def test_every_function_the_issue_lists_is_in_the_table() -> None:
     Frac Peek NoOfRows NoOfFields NoOfTables TableName FieldName FieldValue FieldValueCount
     FieldNumber RowNo RecNo Now Today Date Timestamp MakeDate ApplyMap""".split()
     assert [name for name in required if name.lower() not in FUNCTIONS] == []
+
+
+def test_script_format_variables_are_used_when_the_context_has_them() -> None:
+    # DATE + "makedate.htm": its examples depend on the script's SET DateFormat
+    ctx = ContextWithVariables()
+    assert call("MakeDate", 2012, 2, 14, ctx=ctx).text == "2/14/2012"
+    assert call("Date#", "2/14/2012", ctx=ctx).num == call("MakeDate", 2012, 2, 14).num
+    assert call("Now", ctx=ctx).text == "11/18/2021 3:56:00 PM"
+    assert call("Timestamp", 0.5 + 0.25 / 86400, ctx=ctx).text == "12/30/1899 12:00:00.250 PM"
+    assert call("Timestamp#", "11/18/2021 3:56:00 PM", ctx=ctx).num == pytest.approx(call("Now", ctx=ctx).num)
+    # FORMATS: a format marks the separators with "the applicable" ones, here ThousandSep '.'
+    assert call("Num", 1234.5, "#.##0,00", ctx=ctx).text == "1.234,50"
+    assert call("Num#", "1.234,5", "#.##0,0", ctx=ctx).num == 1234.5
