@@ -79,20 +79,29 @@ def script_function(name: str, min_args: int, max_args: int | None = -1, *,
 
 
 def call_function(name: str, args: list[Value], ctx: FunctionContext) -> Value:
+    return bind_function(name, len(args))(args, ctx)
+
+
+def bind_function(name: str, arg_count: int) -> Callable[[list[Value], FunctionContext], Value]:
+    """Look a function up and check its arity once (an evaluator that compiles expressions can
+    do this at compile time); the result applies the NULL policy and calls the function."""
     spec = FUNCTIONS.get(name.lower())
     if spec is None:
         raise ScriptError(f"Unknown function: {name}", code=SYNTAX_ERROR)
-    if len(args) < spec.min_args or (spec.max_args is not None and len(args) > spec.max_args):
-        raise ScriptError(f"Wrong number of arguments to {spec.name}: {len(args)} "
+    if arg_count < spec.min_args or (spec.max_args is not None and arg_count > spec.max_args):
+        raise ScriptError(f"Wrong number of arguments to {spec.name}: {arg_count} "
                           f"(expected {_arity_text(spec)})", code=SYNTAX_ERROR)
-    if spec.nulls is Nulls.PROPAGATE and any(a is None for a in args):
-        return None
-    if spec.nulls is Nulls.AS_EMPTY:
-        args = [text("") if a is None else a for a in args]
-    try:
-        return spec.impl(ctx, *args) if spec.uses_context else spec.impl(*args)
-    except _Undefined:
-        return None
+
+    def call(args: list[Value], ctx: FunctionContext) -> Value:
+        if spec.nulls is Nulls.PROPAGATE and None in args:
+            return None
+        if spec.nulls is Nulls.AS_EMPTY:
+            args = [text("") if a is None else a for a in args]
+        try:
+            return spec.impl(ctx, *args) if spec.uses_context else spec.impl(*args)
+        except _Undefined:
+            return None
+    return call
 
 
 def _arity_text(spec: ScriptFunction) -> str:

@@ -12,7 +12,7 @@ import datetime as dt
 import pytest
 
 from emulator.errors import SYNTAX_ERROR, ScriptError
-from emulator.functions import FUNCTIONS, call_function
+from emulator.functions import FUNCTIONS, bind_function, call_function
 from emulator.values import Dual, from_text, number, text
 
 HUB = "https://help.qlik.com/en-US/cloud-services/Subsystems/Hub/Content/Sense_Hub/"
@@ -502,3 +502,11 @@ def test_script_format_variables_are_used_when_the_context_has_them() -> None:
     # FORMATS: a format marks the separators with "the applicable" ones, here ThousandSep '.'
     assert call("Num", 1234.5, "#.##0,00", ctx=ctx).text == "1.234,50"
     assert call("Num#", "1.234,5", "#.##0,0", ctx=ctx).num == 1234.5
+
+
+def test_bind_function_checks_once_and_calls_many_times() -> None:
+    mid = bind_function("MID", 3)
+    assert [mid([text(s), number(2), number(2)], None).text for s in ("abcd", "wxyz")] == ["bc", "xy"]
+    assert mid([None, number(2), number(2)], None) is None
+    with pytest.raises(ScriptError, match="Wrong number of arguments to Mid"):
+        bind_function("Mid", 4)
