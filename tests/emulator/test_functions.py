@@ -219,6 +219,8 @@ CASES = [
     (NUM + "div.htm", "Div", (-4, 3), -1),
     (NUM + "div.htm", "Div", (4, -3), -1),
     (NUM + "div.htm", "Div", (-4, -3), 1),
+    (NUM + "fabs.htm", "Fabs", (2.4,), Dual("2.4", 2.4)),
+    (NUM + "fabs.htm", "Fabs", (-3.8,), Dual("3.8", 3.8)),
     (NUM + "frac.htm", "Frac", (11.43,), Dual("0.43", 0.43)),
     (NUM + "frac.htm", "Frac", (-1.4,), Dual("0.6", 0.6)),
     # Conditional functions
