@@ -173,6 +173,16 @@ JSON_SHAPES = {
     Url "{base}{path}",
     );''',
         ["@Value"], [["ns1"], ["ns 2"], ["42"]]),
+    "a top-level array of objects (a QRS-style list), each a root row": (
+        "/qrs/task", [{"id": "t1", "name": "Reload A"}, {"id": "t2", "name": "Reload B"}],
+        'SQL SELECT "id", "name" FROM JSON (wrap on) "root" PK "__KEY_root" WITH CONNECTION (Url "{base}{path}")',
+        ["id", "name", "__KEY_root"], [["t1", "Reload A", "1"], ["t2", "Reload B", "2"]]),
+    "a nested array of strings through ArrayValueAlias": (
+        "/qrs/task/full", [{"id": "t1", "tags": ["nightly", "finance"]}, {"id": "t2", "tags": []}],
+        '''SQL SELECT "id", (SELECT "@Value", "__FK_tags" FROM "tags" FK "__FK_tags" ArrayValueAlias "@Value")
+        FROM JSON (wrap on) "root" PK "__KEY_root" WITH CONNECTION (Url "{base}{path}")''',
+        ["id", "__KEY_root", "@Value", "__FK_tags"],
+        [["t1", "1", None, None], [None, None, "nightly", "1"], [None, None, "finance", "1"], ["t2", "2", None, None]]),
 }
 
 
