@@ -57,7 +57,7 @@ def result_condensed(run: Run | None, now: float) -> dict:
     stop = run.ends_at if finished else None
     return {"id": run.result_id, "executingNodeName": NODE_NAME, "status": run.status(now),
             "startTime": iso(run.started_at), "stopTime": iso(stop) if stop else NEVER,
-            "duration": int(((stop or now) - run.started_at) * 1000),
+            "duration": round(((stop or now) - run.started_at) * 1000),
             "fileReferenceID": ZERO_ID, "scriptLogAvailable": False, "details": [],
             "scriptLogLocation": "", "scriptLogSize": 0, "privileges": None}
 

@@ -38,12 +38,13 @@ def _route(pattern: str) -> re.Pattern:
 @dataclass(frozen=True)
 class Response:
     status: int
-    body: Any = None  # dict/list -> JSON, str -> plain text, None -> empty
+    body: Any = None  # dict/list -> JSON, str -> plain text (JSON with `json`), None -> empty
+    json: bool = False
 
     def encode(self) -> tuple[bytes, str | None]:
         if self.body is None:
             return b"", None
-        if isinstance(self.body, str):
+        if isinstance(self.body, str) and not self.json:
             return self.body.encode("utf-8"), "text/plain; charset=utf-8"
         return json.dumps(self.body).encode("utf-8"), "application/json; charset=utf-8"
 
@@ -146,7 +147,7 @@ class Repository:
         if not sync:
             return Response(204)
         session = run.session_id if run else entities.ZERO_ID
-        return Response(201, {"value": session} if self.sync_reply == "value" else session)
+        return Response(201, {"value": session} if self.sync_reply == "value" else session, json=True)
 
     def _run(self, task: SeedTask) -> Run | None:
         return self.runs.start(task) if task.enabled else None

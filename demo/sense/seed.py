@@ -87,7 +87,7 @@ def _task(raw: Any, index: int, base: Path) -> SeedTask:
     if not isinstance(raw, dict):
         raise SeedError(f"{where}: expected a mapping")
     try:
-        task_id = str(uuid.UUID(str(raw["id"])))
+        task_id = _guid(raw["id"], "id")
         name = _text(raw["name"], "name")
         app = raw.get("app") or {}
         run = raw.get("run") or {}
@@ -95,7 +95,7 @@ def _task(raw: Any, index: int, base: Path) -> SeedTask:
         return SeedTask(
             id=task_id,
             name=name,
-            app_id=str(uuid.UUID(str(app["id"]))) if "id" in app else derived_id("app", task_id),
+            app_id=_guid(app["id"], "app.id") if "id" in app else derived_id("app", task_id),
             app_name=_text(app.get("name", name), "app.name"),
             enabled=_bool(raw.get("enabled", True), "enabled"),
             tags=tuple(_text(t, "tags") for t in raw.get("tags") or []),
@@ -109,6 +109,13 @@ def _task(raw: Any, index: int, base: Path) -> SeedTask:
         raise SeedError(f"{where}: missing key {e}") from None
     except (TypeError, ValueError, AttributeError) as e:
         raise SeedError(f"{where}: {e}") from None
+
+
+def _guid(value: Any, key: str) -> str:
+    try:
+        return str(uuid.UUID(str(value)))
+    except ValueError:
+        raise ValueError(f"{key}: expected a GUID, got {value!r}") from None
 
 
 def _text(value: Any, key: str) -> str:

@@ -1,0 +1,112 @@
+"""The simulated repository as a real process (`python -m demo.sense`) on free loopback ports,
+for tests, benchmarks and the demo: start, stop, read its request log, switch its faults."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import requests
+import yaml
+
+from demo.sense.certs import CertPaths, ensure_certs
+from demo.sense.seed import DEFAULT_SEED
+
+ADMIN_TIMEOUT = 5
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class SenseProcess:
+    def __init__(self, workdir: Path, *args: str, seed: Path | None = None,
+                 extra_tasks: list[dict] | None = None, latency_ms: int = 0,
+                 proxy: bool = False) -> None:
+        """`extra_tasks`: seed entries (SPEC §4 format) added to `seed` (default: the
+        reference document's tasks)."""
+        self.workdir = Path(workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        if extra_tasks:
+            seed = self._merged_seed(seed or DEFAULT_SEED, extra_tasks)
+        self.port, self.admin_port = free_port(), free_port()
+        self.proxy_port = free_port() if proxy else None
+        self.certs: CertPaths = ensure_certs(self.workdir / "certs")
+        self.log_path = self.workdir / f"qrs-{self.port}.jsonl"
+        self.args = ["--port", str(self.port), "--certs", str(self.workdir / "certs"),
+                     "--log", str(self.log_path), "--latency-ms", str(latency_ms),
+                     "--admin-port", str(self.admin_port), *args]
+        if seed:
+            self.args += ["--seed", str(seed)]
+        if proxy:
+            self.args += ["--proxy-port", str(self.proxy_port)]
+        self.proc: subprocess.Popen | None = None
+
+    def _merged_seed(self, base: Path, extra_tasks: list[dict]) -> Path:
+        data = yaml.safe_load(Path(base).read_text(encoding="utf-8"))
+        data["tasks"] = data["tasks"] + extra_tasks
+        path = self.workdir / "seed.yaml"
+        path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+        return path
+
+    @property
+    def admin_url(self) -> str:
+        return f"http://127.0.0.1:{self.admin_port}"
+
+    def start(self, timeout: float = 20.0) -> "SenseProcess":
+        out = (self.workdir / f"sense-{self.port}.out").open("ab")
+        self.proc = subprocess.Popen([sys.executable, "-m", "demo.sense", *self.args],
+                                     stdout=out, stderr=subprocess.STDOUT,
+                                     cwd=Path(__file__).resolve().parents[2],
+                                     env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        end = time.monotonic() + timeout
+        while time.monotonic() < end and self.proc.poll() is None:
+            try:
+                requests.get(f"{self.admin_url}/faults", timeout=1)
+                return self
+            except requests.ConnectionError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"simulated repository did not start on port {self.port}")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def __enter__(self) -> "SenseProcess":
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    def requests(self) -> list[dict]:
+        """Every request logged so far (JSON lines)."""
+        if not self.log_path.exists():
+            return []
+        return [json.loads(line) for line in self.log_path.read_text(encoding="utf-8").splitlines()
+                if line.strip()]
+
+    def set_faults(self, refuse: bool = False, rules: list[dict] | None = None) -> None:
+        r = requests.put(f"{self.admin_url}/faults", json={"refuse": refuse, "rules": rules or []},
+                         timeout=ADMIN_TIMEOUT)
+        r.raise_for_status()
+
+    def clear_faults(self) -> None:
+        requests.delete(f"{self.admin_url}/faults", timeout=ADMIN_TIMEOUT).raise_for_status()
+
+    def runs(self) -> list[dict]:
+        return requests.get(f"{self.admin_url}/runs", timeout=ADMIN_TIMEOUT).json()

@@ -1,0 +1,1 @@
+from sense.sense_support import qrs, sense  # noqa: F401  (fixtures)
