@@ -1,0 +1,184 @@
+"""The control structure of a script: statements grouped into If, For, Do, Switch and Sub blocks.
+
+Blocks are recognised from each statement's first keywords before any dollar expansion (a
+control clause's condition is expanded and parsed when it runs). A block left open or closed
+twice fails with the file and line of the clause.
+https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/Scripting/ScriptControlStatements/script-control-statements.htm
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from emulator.errors import SYNTAX_ERROR, ScriptError
+from emulator.splitter import Statement
+
+
+@dataclass
+class Simple:
+    stmt: Statement
+
+
+@dataclass
+class IfBlock:
+    branches: list[tuple[Statement, list]]     # ('if ... then' | 'elseif ... then', body)
+    otherwise: list | None = None
+
+
+@dataclass
+class ForBlock:
+    header: Statement
+    body: list
+    each: bool
+
+
+@dataclass
+class DoBlock:
+    header: Statement
+    body: list
+    footer: Statement
+
+
+@dataclass
+class SwitchBlock:
+    header: Statement
+    cases: list[tuple[Statement, list]] = field(default_factory=list)
+    default: list | None = None
+
+
+@dataclass
+class SubBlock:
+    header: Statement
+    name: str
+    params: list[str]
+    body: list
+
+
+@dataclass
+class Include:
+    stmt: Statement
+    must: bool
+    path: str
+
+
+Node = Simple | IfBlock | ForBlock | DoBlock | SwitchBlock | SubBlock | Include
+
+_KEYWORDS = re.compile(r"\s*([A-Za-z]+)(?:\s+([A-Za-z]+))?")
+_SUB_HEADER = re.compile(r"(?is)sub\s+([^\s(]+)\s*(?:\((.*)\))?\s*$")
+_INCLUDE = re.compile(r"(?is)\$\((must_)?include\s*=(.*)\)\s*$")
+
+
+def keywords(stmt: Statement) -> tuple[str, str]:
+    """The first two words of a statement, lower case ('' where absent)."""
+    m = _KEYWORDS.match(stmt.text)
+    if not m:
+        return "", ""
+    return m.group(1).lower(), (m.group(2) or "").lower()
+
+
+def build_blocks(statements: list[Statement]) -> list[Node]:
+    builder = _Builder(statements)
+    nodes = builder.block(frozenset())
+    if builder.pos < len(statements):
+        stmt = statements[builder.pos]
+        raise _unexpected(stmt)
+    return nodes
+
+
+def _unexpected(stmt: Statement) -> ScriptError:
+    return ScriptError(f"Unexpected '{stmt.first_line}' (no matching opening statement)",
+                       stmt.file, stmt.line, stmt.text, SYNTAX_ERROR)
+
+
+class _Builder:
+    def __init__(self, statements: list[Statement]) -> None:
+        self.statements = statements
+        self.pos = 0
+
+    def block(self, terminators: frozenset[str]) -> list[Node]:
+        """Nodes up to (not including) a statement whose keyword is in ``terminators``."""
+        nodes: list[Node] = []
+        while self.pos < len(self.statements):
+            stmt = self.statements[self.pos]
+            first, second = keywords(stmt)
+            key = f"end {second}" if first == "end" else first
+            if key in terminators:
+                return nodes
+            if key in ("elseif", "else", "next", "loop", "case", "default") or first == "end":
+                raise _unexpected(stmt)
+            self.pos += 1
+            nodes.append(self.node(stmt, first, second))
+        return nodes
+
+    def node(self, stmt: Statement, first: str, second: str) -> Node:
+        if first == "if":
+            return self.if_block(stmt)
+        if first == "for":
+            body = self.closed_block(stmt, frozenset({"next"}))
+            return ForBlock(stmt, body, each=second == "each")
+        if first == "do":
+            body = self.closed_block(stmt, frozenset({"loop"}))
+            return DoBlock(stmt, body, self.statements[self.pos - 1])
+        if first == "switch":
+            return self.switch_block(stmt)
+        if first == "sub":
+            return self.sub_block(stmt)
+        include = _INCLUDE.match(stmt.text)
+        if include:
+            return Include(stmt, bool(include.group(1)), include.group(2).strip())
+        return Simple(stmt)
+
+    def closed_block(self, opener: Statement, closers: frozenset[str]) -> list[Node]:
+        body = self.block(closers)
+        if self.pos >= len(self.statements):
+            raise ScriptError(f"'{opener.first_line}' is never closed ({' / '.join(sorted(closers))} missing)",
+                              opener.file, opener.line, opener.text, SYNTAX_ERROR)
+        self.pos += 1
+        return body
+
+    def if_block(self, opener: Statement) -> IfBlock:
+        stops = frozenset({"elseif", "else", "end if"})
+        result = IfBlock([(opener, self.block(stops))])
+        while True:
+            closer = self.expect_any(opener, stops)
+            first = keywords(closer)[0]
+            if first == "elseif":
+                result.branches.append((closer, self.block(stops)))
+            elif first == "else":
+                result.otherwise = self.block(frozenset({"end if"}))
+            else:
+                return result
+
+    def switch_block(self, opener: Statement) -> SwitchBlock:
+        stops = frozenset({"case", "default", "end switch"})
+        result = SwitchBlock(opener)
+        if self.block(stops):
+            raise ScriptError("Only Case or Default may follow Switch", opener.file, opener.line,
+                              opener.text, SYNTAX_ERROR)
+        while True:
+            clause = self.expect_any(opener, stops)
+            first = keywords(clause)[0]
+            if first == "case":
+                result.cases.append((clause, self.block(stops)))
+            elif first == "default":
+                result.default = self.block(stops)
+            else:
+                return result
+
+    def sub_block(self, opener: Statement) -> SubBlock:
+        m = _SUB_HEADER.match(opener.text)
+        if not m:
+            raise ScriptError("Syntax error in Sub statement", opener.file, opener.line,
+                              opener.text, SYNTAX_ERROR)
+        params = [p.strip() for p in (m.group(2) or "").split(",") if p.strip()]
+        body = self.closed_block(opener, frozenset({"end sub"}))
+        return SubBlock(opener, m.group(1), params, body)
+
+    def expect_any(self, opener: Statement, stops: frozenset[str]) -> Statement:
+        if self.pos >= len(self.statements):
+            raise ScriptError(f"'{opener.first_line}' is never closed", opener.file, opener.line,
+                              opener.text, SYNTAX_ERROR)
+        stmt = self.statements[self.pos]
+        self.pos += 1
+        return stmt
+

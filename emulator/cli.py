@@ -1,0 +1,82 @@
+"""``python -m emulator SCRIPT [--connections FILE] [--var NAME=VALUE]... [--dump FILE]`` (SPEC §9).
+
+Trace lines go to standard output as the script runs; a failure is reported on standard error
+as ``file:line: message`` followed by the statement, and the exit status is 1. The dump is
+written after the run, failed or not.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from emulator.errors import ScriptError
+from emulator.runner import Runner
+from emulator.values import Value
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _arguments().parse_args(argv)
+    try:
+        connections = _connections(args.connections)
+        variables = dict(_name_value(v) for v in args.var)
+    except (ScriptError, ValueError) as e:
+        print(f"emulator: {e}", file=sys.stderr)
+        return 2
+    runner = Runner(connections, variables)
+    error: ScriptError | None = None
+    try:
+        runner.run_file(args.script)
+    except ScriptError as e:
+        error = e
+        print(str(e), file=sys.stderr)
+    if args.dump:
+        Path(args.dump).write_text(json.dumps(dump(runner, error), indent=2, ensure_ascii=False),
+                                   encoding="utf-8")
+    return 1 if error else 0
+
+
+def _arguments() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m emulator",
+                                     description="Run a Qlik Sense load script offline.")
+    parser.add_argument("script", help="the .qvs script to run")
+    parser.add_argument("--connections", help="YAML file: NAME: {url, method, headers, body}")
+    parser.add_argument("--var", action="append", default=[], metavar="NAME=VALUE",
+                        help="preset a variable (repeatable)")
+    parser.add_argument("--dump", metavar="FILE", help="write variables, tables, requests and "
+                        "trace as JSON after the run")
+    return parser
+
+
+def _connections(path: str | None) -> dict:
+    if not path:
+        return {}
+    from emulator.rest_connector import load_connections
+    return load_connections(path)
+
+
+def _name_value(item: str) -> tuple[str, str]:
+    name, sep, value = item.partition("=")
+    if not sep or not name.strip():
+        raise ValueError(f"--var expects NAME=VALUE, got {item!r}")
+    return name.strip(), value
+
+
+def _shown(v: Value) -> str | None:
+    return None if v is None else v.text
+
+
+def dump(runner: Runner, error: ScriptError | None = None) -> dict:
+    """The run as SPEC §9 describes it; values as the text Qlik would show."""
+    result = {
+        "variables": {name: _shown(v) for name, v in runner.variables.items()},
+        "tables": {name: {"fields": list(t.fields), "rows": [[_shown(v) for v in row] for row in t.rows]}
+                   for name, t in runner.model.tables.items()},
+        "requests": [{"method": r.method, "url": r.url, "headers": dict(r.headers), "body": r.body}
+                     for r in runner.requests],
+        "trace": list(runner.trace),
+    }
+    if error is not None:
+        result["error"] = {"message": error.message, "file": error.file, "line": error.line}
+    return result

@@ -1,0 +1,116 @@
+"""Dollar-sign expansion, applied to a statement's text just before it runs.
+
+https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/Scripting/dollar-sign-expansion.htm
+https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/Scripting/dollar-sign-expansion-variable.htm
+https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/Scripting/dollar-sign-expansion-parameters.htm
+https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/Scripting/dollar-sign-expansion-expression.htm
+
+- ``$(v)``: the variable's text; an undefined (or NULL) variable gives an empty string.
+- ``$(#v)``: the variable's number with '.' as decimal point; '0' if it is undefined.
+- ``$(=expr)``: the text of the expression's value.
+- ``$(v(a, b))``: v's text with ``$1``, ``$2``... replaced by the parameters and ``$0`` by
+  their count; missing parameters stay as written.
+- Expansions nest: ``$(v$(i))`` expands ``$(i)`` first. The text a variable expands to is not
+  scanned again.
+- ``$(Include=...)`` and ``$(Must_Include=...)`` are statements of their own; the runner
+  handles them (see runner.py).
+"""
+from __future__ import annotations
+
+import re
+from typing import Protocol
+
+from emulator.errors import SYNTAX_ERROR, ScriptError
+from emulator.values import format_number, parse_number
+
+_PARAMETERISED = re.compile(r"^([^()]+)\((.*)\)$", re.DOTALL)
+_PARAMETER = re.compile(r"\$([0-9])")
+_INCLUDE = re.compile(r"^(must_)?include\s*=", re.IGNORECASE)
+
+
+class DollarContext(Protocol):
+    def variable_text(self, name: str) -> str | None: ...
+    def evaluate_text(self, expression: str) -> str: ...
+
+
+def expand(text: str, ctx: DollarContext) -> str:
+    start = text.find("$(")
+    if start < 0:
+        return text
+    out: list[str] = []
+    pos = 0
+    while start >= 0:
+        out.append(text[pos:start])
+        end = _closing_paren(text, start + 2)
+        inner = expand(text[start + 2:end], ctx)
+        out.append(_expand_one(inner, ctx))
+        pos = end + 1
+        start = text.find("$(", pos)
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def _closing_paren(text: str, pos: int) -> int:
+    depth = 0
+    quote = None
+    for i in range(pos, len(text)):
+        c = text[i]
+        if quote:
+            if c == quote:
+                quote = None
+        elif c == "'":
+            quote = c
+        elif c == "(":
+            depth += 1
+        elif c == ")":
+            if depth == 0:
+                return i
+            depth -= 1
+    raise ScriptError(f"Unclosed dollar-sign expansion: {text[pos - 2:pos + 40]}", code=SYNTAX_ERROR)
+
+
+def _expand_one(content: str, ctx: DollarContext) -> str:
+    body = content.strip()
+    if body.startswith("="):
+        return ctx.evaluate_text(body[1:])
+    if body.startswith("#"):
+        raw = ctx.variable_text(body[1:].strip())
+        n = parse_number(raw) if raw is not None else 0.0
+        return "" if n is None else format_number(n)
+    if _INCLUDE.match(body):
+        raise ScriptError("$(Include=...) must stand alone as a statement", code=SYNTAX_ERROR)
+    call = _PARAMETERISED.match(body)
+    if call:
+        return _with_parameters(ctx.variable_text(call.group(1).strip()) or "",
+                                split_arguments(call.group(2)))
+    return ctx.variable_text(body) or ""
+
+
+def split_arguments(text: str) -> list[str]:
+    """Split on commas outside parentheses and quotes; each argument stripped."""
+    args, depth, quote, current = [], 0, None, []
+    for c in text:
+        if quote:
+            quote = None if c == quote else quote
+        elif c in "'\"[":
+            quote = "]" if c == "[" else c
+        elif c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+        elif c == "," and depth == 0:
+            args.append("".join(current).strip())
+            current = []
+            continue
+        current.append(c)
+    args.append("".join(current).strip())
+    return args
+
+
+def _with_parameters(template: str, args: list[str]) -> str:
+    def substitute(m: re.Match) -> str:
+        n = int(m.group(1))
+        if n == 0:
+            return str(len(args))
+        return args[n - 1] if n <= len(args) else m.group(0)
+    return _PARAMETER.sub(substitute, template)

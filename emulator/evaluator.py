@@ -1,0 +1,170 @@
+"""Expression evaluation: the tree from parser.py compiled into Python closures.
+
+A compiled expression is ``f(row) -> Value``; ``row`` is the record a LOAD is reading (None
+outside a LOAD). How a bare name is read (field of the record, or variable) and how a function
+is called is decided once, at compile time, by a :class:`Scope`.
+
+Operators follow Qlik's documentation:
+- NULL: https://help.qlik.com/en-US/qlikview/May2023/Subsystems/Client/Content/QV_QlikView/Scripting/propagate-null-values-expressions.htm
+  (arithmetic with NULL gives NULL, ``A & NULL`` gives A; ``NULL rel.op NULL`` gives NULL,
+  ``A <> NULL`` true, every other comparison with one NULL false).
+- relational: https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/Scripting/Operators/RelationalOperators.htm
+  (a numeric comparison when both operands read as numbers, else a text comparison;
+  precedes/follows always compare text).
+- logical operators read 0 as false and anything else as true, and return -1 / 0.
+"""
+from __future__ import annotations
+
+import operator
+import re
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Protocol
+
+from emulator.parser import Binary, Call, Expr, Literal, Ref, Unary
+from emulator.values import Dual, Value, boolean, is_true, number, parse_number
+
+Getter = Callable[[object], Value]
+
+TRUE = boolean(True)
+FALSE = boolean(False)
+
+
+class Scope(Protocol):
+    def ref(self, name: str) -> Getter: ...
+    def call(self, name: str, args: list[Getter]) -> Getter: ...
+
+
+def compile_expr(expr: Expr, scope: Scope) -> Getter:
+    if isinstance(expr, Literal):
+        value = expr.value
+        return lambda row: value
+    if isinstance(expr, Ref):
+        return scope.ref(expr.name)
+    if isinstance(expr, Call):
+        return scope.call(expr.name, [compile_expr(a, scope) for a in expr.args])
+    if isinstance(expr, Unary):
+        return _UNARY[expr.op](compile_expr(expr.operand, scope))
+    left, right = compile_expr(expr.left, scope), compile_expr(expr.right, scope)
+    op = BINARY[expr.op]
+    return lambda row: op(left(row), right(row))
+
+
+def to_number(v: Value) -> float | None:
+    if v is None:
+        return None
+    return v.num if v.num is not None else parse_number(v.text)
+
+
+# ---------------------------------------------------------------- operators on values
+
+def _arithmetic(fn: Callable[[float, float], float]) -> Callable[[Value, Value], Value]:
+    def apply(a: Value, b: Value) -> Value:
+        x, y = to_number(a), to_number(b)
+        if x is None or y is None:
+            return None
+        try:
+            return number(fn(x, y))
+        except (ZeroDivisionError, OverflowError):
+            return None
+    return apply
+
+
+def concat(a: Value, b: Value) -> Value:
+    if a is None and b is None:
+        return None
+    return Dual(("" if a is None else a.text) + ("" if b is None else b.text))
+
+
+def _relational(fn: Callable[[object, object], bool], ne: bool = False) -> Callable[[Value, Value], Value]:
+    def apply(a: Value, b: Value) -> Value:
+        if a is None or b is None:
+            if a is None and b is None:
+                return None
+            return TRUE if ne else FALSE
+        x, y = to_number(a), to_number(b)
+        if x is not None and y is not None:
+            return TRUE if fn(x, y) else FALSE
+        return TRUE if fn(a.text, b.text) else FALSE
+    return apply
+
+
+def _text_order(fn: Callable[[str, str], bool]) -> Callable[[Value, Value], Value]:
+    def apply(a: Value, b: Value) -> Value:
+        if a is None or b is None:
+            return None if a is None and b is None else FALSE
+        return TRUE if fn(a.text, b.text) else FALSE
+    return apply
+
+
+@lru_cache(maxsize=256)
+def _wildcard(pattern: str) -> re.Pattern:
+    body = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.compile(body, re.IGNORECASE | re.DOTALL)
+
+
+def like(a: Value, b: Value) -> Value:
+    """``'abc' like 'a*'``: * any characters, ? one character (case-insensitive)."""
+    if a is None or b is None:
+        return None if a is None and b is None else FALSE
+    return TRUE if _wildcard(b.text).fullmatch(a.text) else FALSE
+
+
+def _logical(fn: Callable[[bool, bool], bool]) -> Callable[[Value, Value], Value]:
+    return lambda a, b: TRUE if fn(is_true(a), is_true(b)) else FALSE
+
+
+def _int32(n: float) -> int:
+    i = int(n) & 0xFFFFFFFF
+    return i - (1 << 32) if i & 0x80000000 else i
+
+
+def _bitwise(fn: Callable[[int, int], int]) -> Callable[[Value, Value], Value]:
+    return _arithmetic(lambda x, y: _int32(fn(_int32(x), _int32(y))))
+
+
+BINARY: dict[str, Callable[[Value, Value], Value]] = {
+    "+": _arithmetic(operator.add),
+    "-": _arithmetic(operator.sub),
+    "*": _arithmetic(operator.mul),
+    "/": _arithmetic(operator.truediv),
+    "&": concat,
+    "=": _relational(operator.eq),
+    "<>": _relational(operator.ne, ne=True),
+    "<": _relational(operator.lt),
+    "<=": _relational(operator.le),
+    ">": _relational(operator.gt),
+    ">=": _relational(operator.ge),
+    "precedes": _text_order(operator.lt),
+    "follows": _text_order(operator.gt),
+    "like": like,
+    "and": _logical(lambda x, y: x and y),
+    "or": _logical(lambda x, y: x or y),
+    "xor": _logical(operator.ne),
+    "bitand": _bitwise(operator.and_),
+    "bitor": _bitwise(operator.or_),
+    "bitxor": _bitwise(operator.xor),
+    ">>": _bitwise(operator.rshift),
+    "<<": _bitwise(operator.lshift),
+}
+
+
+def _negate(operand: Getter) -> Getter:
+    def apply(row: object) -> Value:
+        n = to_number(operand(row))
+        return None if n is None else number(-n)
+    return apply
+
+
+def _not(operand: Getter) -> Getter:
+    return lambda row: FALSE if is_true(operand(row)) else TRUE
+
+
+def _bitnot(operand: Getter) -> Getter:
+    def apply(row: object) -> Value:
+        n = to_number(operand(row))
+        return None if n is None else number(~_int32(n))
+    return apply
+
+
+_UNARY: dict[str, Callable[[Getter], Getter]] = {"-": _negate, "not": _not, "bitnot": _bitnot}

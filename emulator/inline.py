@@ -1,0 +1,90 @@
+"""Inline tables: ``Load * Inline [ ... ] (delimiter is ';', embedded labels)``.
+
+The data is read as a delimited text file (txt format): one record a line, the first line
+the field names unless ``no labels`` (then the fields are @1, @2, ...). Standard quoting: a
+value may be enclosed in "..." or '...' when the quotes are its first and last non-blank
+characters; blanks around unquoted values are dropped; empty lines are skipped.
+https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/Scripting/inline-loads-qs.htm
+https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/Scripting/ScriptSpecifiers/quotes.htm
+https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/Scripting/ScriptSpecifiers/delimiter.htm
+"""
+from __future__ import annotations
+
+from emulator.errors import SYNTAX_ERROR, ScriptError
+from emulator.tokens import STRING, Token
+from emulator.values import Value, from_text
+
+_IGNORED_OPTIONS = {"txt", "ansi", "utf8", "unicode", "oem", "mac", "msq", "embedded labels"}
+_NAMED_DELIMITERS = {"\\t": "\t", "tab": "\t", "spaces": " "}
+
+
+def read_options(items: list[list[Token]]) -> tuple[str, bool]:
+    """(delimiter, labels embedded) from a format specification."""
+    delimiter, labels = ",", True
+    for item in items:
+        words = " ".join(t.value.lower() for t in item if t.kind != STRING)
+        if words == "delimiter is" and item[-1].kind == STRING:
+            raw = item[-1].value
+            delimiter = _NAMED_DELIMITERS.get(raw.lower(), raw)
+        elif words == "delimiter is spaces":
+            delimiter = " "
+        elif words == "no labels":
+            labels = False
+        elif words not in _IGNORED_OPTIONS and not words.startswith("codepage is"):
+            raise ScriptError(f"Unsupported inline format option: {' '.join(t.text for t in item)}",
+                              code=SYNTAX_ERROR)
+    return delimiter, labels
+
+
+def parse_inline(data: str, delimiter: str = ",", labels: bool = True) -> tuple[list[str], list[list[Value]]]:
+    records = [split_record(line, delimiter) for line in data.splitlines() if line.strip()]
+    if not records:
+        return [], []
+    width = max(len(r) for r in records)
+    if labels:
+        header, records = records[0], records[1:]
+        fields = [name for name, _ in header]
+    else:
+        fields = [f"@{i}" for i in range(1, width + 1)]
+    rows = [[from_text(record[i][0]) if i < len(record) else None for i in range(len(fields))]
+            for record in records]
+    return fields, rows
+
+
+def split_record(line: str, delimiter: str) -> list[tuple[str, bool]]:
+    """The values of one line, each with whether it was quoted."""
+    values: list[tuple[str, bool]] = []
+    pos = 0
+    while True:
+        value, quoted, pos = _read_value(line, pos, delimiter)
+        values.append((value, quoted))
+        if pos >= len(line):
+            return values
+        pos += len(delimiter)
+
+
+def _read_value(line: str, pos: int, delimiter: str) -> tuple[str, bool, int]:
+    start = pos
+    while start < len(line) and line[start] in " \t" and line[start] != delimiter:
+        start += 1
+    if start < len(line) and line[start] in "\"'":
+        quote = line[start]
+        end, chunks = start + 1, []
+        while True:
+            close = line.find(quote, end)
+            if close < 0:
+                break  # unbalanced: read as a plain value
+            chunks.append(line[end:close])
+            if line.startswith(quote, close + 1):
+                chunks.append(quote)
+                end = close + 2
+                continue
+            after = close + 1
+            while after < len(line) and line[after] in " \t" and line[after] != delimiter:
+                after += 1
+            if after >= len(line) or line.startswith(delimiter, after):
+                return "".join(chunks), True, after
+            break  # text after the closing quote: not a quoted value
+    end = line.find(delimiter, pos)
+    end = len(line) if end < 0 else end
+    return line[pos:end].strip(" \t"), False, end

@@ -1,0 +1,199 @@
+"""Table statements: ``[Label:] [prefixes] LOAD ...`` and ``[Label:] SQL ...``.
+
+- Sources: ``Inline [...]``, ``Resident T``, ``AutoGenerate n``, the next statement (a LOAD
+  with no source is a preceding load: it reads what the LOAD or SQL below it produces,
+  https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/LoadData/work-with-preceding-load.htm),
+  and ``SQL SELECT`` through the REST connector (rest_connector.py).
+- In a LOAD, a bare name is a field of the source; a name the source lacks fails with
+  "Field not found", as in Sense. Variables are used through $(...).
+- A field written as an expression without ``as`` is named by the expression's text.
+- ``Qualify``: a loaded field matching a Qualify pattern is named ``Table.Field``
+  (https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/Scripting/ScriptRegularStatements/Qualify.htm).
+- Tables without a label are named INLINE, AUTOGENERATE, after the resident table, or
+  RestConnectorMasterTable (SQL); a name in use gets -1, -2... (our choice; Sense's default
+  names are not documented).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from emulator import rest_connector
+from emulator.errors import FIELD_NOT_FOUND, SYNTAX_ERROR, ScriptError
+from emulator.evaluator import Getter, compile_expr, to_number
+from emulator.inline import parse_inline, read_options
+from emulator.parser import (_UNSUPPORTED_PREFIXES, FieldSpec, LoadStatement, Parser, Ref,
+                             parse_load, parse_prefixes)
+from emulator.tables import Row, value_key
+from emulator.tokens import NAME, STRING, WORD
+from emulator.values import Value, is_true
+
+if TYPE_CHECKING:
+    from emulator.runner import Runner
+
+TABLE_STATEMENT_WORDS = frozenset({"load", "sql", "mapping", "noconcatenate", "concatenate",
+                                   *_UNSUPPORTED_PREFIXES})
+DEFAULT_NAMES = {"inline": "INLINE", "autogenerate": "AUTOGENERATE", "sql": "RestConnectorMasterTable"}
+
+Action = Callable[["Runner"], None]
+Rows = tuple[list[str], list[Row]]
+
+
+def prepare_table_statement(p: Parser, source: str, runner: "Runner") -> Action:
+    label = None
+    if p.tok.kind in (WORD, NAME, STRING) and p.peek().is_op(":"):
+        label = p.next().value
+        p.next()
+    prefixes = parse_prefixes(p)
+    if p.tok.is_word("sql"):
+        return _sql_action(source[p.tok.pos:], label, prefixes)
+    if not p.tok.is_word("load"):
+        p.fail("expected LOAD or SQL")
+    stmt = parse_load(p, label, prefixes)
+    if stmt.source == "preceding":
+        return lambda r: r.pending_loads.append(stmt)
+    return lambda r: _run_load(r, stmt)
+
+
+# ---------------------------------------------------------------- running a LOAD
+
+def _run_load(runner: "Runner", stmt: LoadStatement) -> None:
+    fields, rows = _source_rows(runner, stmt)
+    fields, rows = transform(runner, stmt, fields, rows)
+    _finish(runner, stmt, DEFAULT_NAMES.get(stmt.source, stmt.resident), fields, rows)
+
+
+def _sql_action(statement: str, label: str | None, prefixes: dict) -> Action:
+    stmt = LoadStatement(label=label, fields=[], source="sql", **prefixes)
+
+    def run(r: "Runner") -> None:
+        if r.connection is None:
+            raise ScriptError("SQL statement without a LIB CONNECT TO before it")
+        fields, rows = rest_connector.run_sql_select(statement, r.connection, r.requests)
+        _finish(r, stmt, DEFAULT_NAMES["sql"], list(fields), [list(row) for row in rows])
+    return run
+
+
+def _finish(runner: "Runner", stmt: LoadStatement, default_name: str, fields: list[str],
+            rows: list[Row]) -> None:
+    """Apply pending preceding loads (innermost first), then store the result."""
+    pending, runner.pending_loads = runner.pending_loads, []
+    for upper in reversed(pending):
+        fields, rows = transform(runner, upper, fields, rows)
+    top = pending[0] if pending else stmt
+    store(runner, top, top.label or default_name, fields, rows)
+
+
+def _source_rows(runner: "Runner", stmt: LoadStatement) -> Rows:
+    if stmt.source == "inline":
+        return parse_inline(stmt.inline_data, *read_options(stmt.inline_options))
+    if stmt.source == "resident":
+        table = runner.model.get(stmt.resident)
+        return list(table.fields), table.rows
+    count = to_number(runner.compile(stmt.count)(None))
+    if count is None or count < 0:
+        raise ScriptError("AutoGenerate needs a non-negative number")
+    return [], [[] for _ in range(int(count))]
+
+
+class LoadScope:
+    """Names inside a LOAD: fields of the source record."""
+
+    def __init__(self, runner: "Runner", fields: list[str]) -> None:
+        self.runner = runner
+        self.positions = {name: i for i, name in enumerate(fields)}
+
+    def ref(self, name: str) -> Getter:
+        i = self.positions.get(name)
+        if i is None:
+            raise ScriptError(f"Field '{name}' not found", code=FIELD_NOT_FOUND)
+        return lambda row: row[i]
+
+    def call(self, name: str, args: list[Getter]) -> Getter:
+        return self.runner.scope.call(name, args)
+
+
+def _output_columns(stmt: LoadStatement, fields: list[str], scope: LoadScope) -> tuple[list[str], list[Getter]]:
+    names: list[str] = []
+    getters: list[Getter] = []
+    for spec in stmt.fields:
+        specs = [FieldSpec(Ref(f)) for f in fields] if spec.expr is None else [spec]
+        for s in specs:
+            names.append(s.alias or (s.expr.name if isinstance(s.expr, Ref) else s.source))
+            getters.append(compile_expr(s.expr, scope))
+    return names, getters
+
+
+def transform(runner: "Runner", stmt: LoadStatement, fields: list[str], rows: list[Row]) -> Rows:
+    """The rows a LOAD's field list, Where/While and Distinct make of its input."""
+    scope = LoadScope(runner, fields)
+    names, getters = _output_columns(stmt, fields, scope)
+    where = compile_expr(stmt.where, scope) if stmt.where is not None else None
+    while_ = compile_expr(stmt.while_, scope) if stmt.while_ is not None else None
+    out: list[Row] = []
+    context = runner.row_context
+    saved_loading, runner.loading = runner.loading, (names, out)
+    try:
+        for rec_no, row in enumerate(rows, start=1):
+            context["rec_no"] = rec_no
+            context["row_no"] = len(out) + 1
+            if while_ is None:
+                if where is None or is_true(where(row)):
+                    out.append([g(row) for g in getters])
+                continue
+            _repeat_while(context, row, getters, while_, where, out)
+    finally:
+        context.clear()
+        runner.loading = saved_loading
+    if stmt.distinct:
+        out = _distinct(out)
+    return names, out
+
+
+def _repeat_while(context: dict, row: Row, getters: list[Getter], while_: Getter,
+                  where: Getter | None, out: list[Row]) -> None:
+    """``While``: the record is read again as long as the condition holds (IterNo() counts)."""
+    iteration = 1
+    context["iter_no"] = iteration
+    while is_true(while_(row)):
+        context["row_no"] = len(out) + 1
+        if where is None or is_true(where(row)):
+            out.append([g(row) for g in getters])
+        iteration += 1
+        context["iter_no"] = iteration
+        if iteration > 10_000_000:
+            raise ScriptError("While clause never became false")
+
+
+def _distinct(rows: list[Row]) -> list[Row]:
+    seen: set = set()
+    unique = []
+    for row in rows:
+        key = tuple(None if v is None else value_key(v) for v in row)
+        if key not in seen:
+            seen.add(key)
+            unique.append(row)
+    return unique
+
+
+def store(runner: "Runner", stmt: LoadStatement, name: str, fields: list[str], rows: list[Row]) -> None:
+    if len(set(fields)) != len(fields):
+        duplicate = next(f for f in fields if fields.count(f) > 1)
+        raise ScriptError(f"Field names must be unique within table: '{duplicate}'", code=16)
+    if stmt.mapping:
+        _store_mapping(runner, name, fields, rows)
+        return
+    fields = [f"{name}.{f}" if runner.qualifies(f) else f for f in fields]
+    runner.model.store(name, fields, rows, concatenate=stmt.concatenate,
+                       concatenate_to=stmt.concatenate_to, no_concatenate=stmt.no_concatenate)
+
+
+def _store_mapping(runner: "Runner", name: str, fields: list[str], rows: list[Row]) -> None:
+    if len(fields) != 2:
+        raise ScriptError(f"A mapping table needs exactly two fields, '{name}' has {len(fields)}",
+                          code=SYNTAX_ERROR)
+    table: dict[str, Value] = {}
+    for key, value in rows:
+        if key is not None:
+            table.setdefault(key.text, value)
+    runner.model.mappings[name] = table

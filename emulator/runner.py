@@ -1,0 +1,387 @@
+"""The interpreter: runs the blocks of a script, holds variables, subs and the data model, and is
+the context that functions (functions.FunctionContext) and dollar expansion (dollar.DollarContext)
+see.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TextIO
+
+from emulator import blocks, statements
+from emulator.blocks import DoBlock, ForBlock, IfBlock, Include, Simple, SubBlock, SwitchBlock
+from emulator.dollar import expand
+from emulator.errors import FILE_NOT_FOUND, ScriptError
+from emulator.evaluator import Getter, compile_expr, to_number
+from emulator.functions import call_function
+from emulator.parser import Parser, parse_expression
+from emulator.splitter import Statement, split_statements
+from emulator.tables import DataModel
+from emulator.values import Dual, Value, from_text, is_true, number, text
+
+_CACHE_LIMIT = 2000  # statements longer than this are not cached (Butler-style growing bodies)
+
+SCRIPT_ERROR_TEXTS = {0: "", 1: "General error", 2: "Syntax error", 3: "General ODBC error",
+                      4: "General OLE DB error", 5: "General custom database error",
+                      6: "General XML error", 7: "General HTML error", 8: "File not found",
+                      9: "Database not found", 10: "Table not found", 11: "Field not found",
+                      12: "File has wrong format", 16: "Semantic error"}
+
+
+class ExitScript(Exception):
+    pass
+
+
+class ExitSub(Exception):
+    pass
+
+
+class ExitFor(Exception):
+    pass
+
+
+class ExitDo(Exception):
+    pass
+
+
+class VariableScope:
+    """Names outside a LOAD: a bare name reads the variable of that name (NULL if undefined)."""
+
+    def __init__(self, runner: "Runner") -> None:
+        self.runner = runner
+
+    def ref(self, name: str) -> Getter:
+        variables = self.runner.variables
+        return lambda row: variables.get(name)
+
+    def call(self, name: str, args: list[Getter]) -> Getter:
+        runner = self.runner
+        special = runner.special_function(name, args)
+        if special is not None:
+            return special
+        if not args:
+            return lambda row: call_function(name, [], runner)
+        return lambda row: call_function(name, [a(row) for a in args], runner)
+
+
+class Runner:
+    def __init__(self, connections: dict | None = None, variables: dict[str, str] | None = None,
+                 out: TextIO | None = None, sleep: Callable[[float], None] | None = None,
+                 now: Callable[[], dt.datetime] | None = None) -> None:
+        import time
+        self.connections = connections or {}
+        self.variables: dict[str, Value] = {k: from_text(v) for k, v in (variables or {}).items()}
+        self.model = DataModel()
+        self.subs: dict[str, SubBlock] = {}
+        self.trace: list[str] = []
+        self.requests: list = []
+        self.connection = None
+        self.qualify_rules: list[tuple[re.Pattern, bool]] = []
+        self.out = out if out is not None else sys.stdout
+        self.sleep = sleep or time.sleep
+        self._now = now or dt.datetime.now
+        self.scope = VariableScope(self)
+        self.row_context: dict = {}
+        self.loading: tuple[list[str], list] | None = None
+        self.pending_loads: list = []  # preceding loads waiting for the LOAD or SQL below them
+        self._prepared: dict[str, Callable[["Runner"], None]] = {}
+        self._expressions: dict[str, Getter] = {}
+        self._script_error_set = False
+        self.error_count = 0
+        self.error_list: list[str] = []
+
+    # ------------------------------------------------------------ running
+    def run_file(self, path: str | Path) -> None:
+        path = Path(path)
+        try:
+            source = path.read_text(encoding="utf-8-sig")
+        except OSError as e:
+            raise ScriptError(f"Cannot read script: {e}", str(path), code=FILE_NOT_FOUND) from e
+        self.run_text(source, str(path))
+
+    def run_text(self, source: str, file: str = "<script>") -> None:
+        try:
+            self.run_nodes(self.load_nodes(source, file))
+            if self.pending_loads:
+                raise ScriptError("A preceding LOAD is not followed by a LOAD or SQL statement",
+                                  file)
+        except ExitScript:
+            pass
+        except (ExitSub, ExitFor, ExitDo) as e:
+            raise ScriptError(f"Exit {type(e).__name__[4:]} outside a {type(e).__name__[4:]}",
+                              file) from e
+        finally:
+            self.model.mappings.clear()
+
+    def load_nodes(self, source: str, file: str) -> list:
+        nodes = blocks.build_blocks(split_statements(source, file))
+        for node in nodes:  # subs may be called before their definition
+            if isinstance(node, SubBlock):
+                self.subs[node.name.lower()] = node
+        return nodes
+
+    def run_nodes(self, nodes: list) -> None:
+        for node in nodes:
+            kind = type(node)
+            if kind is Simple:
+                self.run_statement(node.stmt)
+            else:
+                _NODE_RUNNERS[kind](self, node)
+
+    def run_statement(self, stmt: Statement) -> None:
+        try:
+            text = self.expand(stmt.text) if "$(" in stmt.text else stmt.text
+            action = self._prepared.get(text)
+            if action is None:
+                action = statements.prepare(text, self)
+                if len(text) < _CACHE_LIMIT:
+                    self._prepared[text] = action
+            action(self)
+            if self._script_error_set:
+                self.set_script_error(0)
+        except ScriptError as e:
+            e.located(stmt.file, stmt.line, stmt.text)
+            if self.error_mode() != 0:
+                raise
+            self.error_count += 1
+            self.error_list.append(e.message)
+            self.set_script_error(e.code)
+
+    def error_mode(self) -> float:
+        n = to_number(self.variables.get("ErrorMode"))
+        return 1 if n is None else n
+
+    def set_script_error(self, code: int) -> None:
+        self._script_error_set = code != 0
+        self.variables["ScriptError"] = Dual(SCRIPT_ERROR_TEXTS.get(code, ""), float(code))
+        self.variables["ScriptErrorCount"] = number(self.error_count)
+        self.variables["ScriptErrorList"] = text("\n".join(self.error_list))
+
+    def located(self, stmt: Statement, fn: Callable[[], object]) -> object:
+        """Run fn for a control clause, giving any ScriptError the clause's location."""
+        try:
+            return fn()
+        except ScriptError as e:
+            raise e.located(stmt.file, stmt.line, stmt.text)
+
+    # ------------------------------------------------------------ expressions and expansion
+    def expand(self, text_: str) -> str:
+        return expand(text_, self)
+
+    def variable_text(self, name: str) -> str | None:
+        value = self.variables.get(name)
+        return None if value is None else value.text
+
+    def evaluate_text(self, expression: str) -> str:
+        value = self.evaluate(expression)
+        return "" if value is None else value.text
+
+    def evaluate(self, expression: str) -> Value:
+        getter = self._expressions.get(expression)
+        if getter is None:
+            getter = compile_expr(parse_expression(expression), self.scope)
+            if len(expression) < _CACHE_LIMIT:
+                self._expressions[expression] = getter
+        return getter(None)
+
+    def compile(self, expr) -> Getter:
+        return compile_expr(expr, self.scope)
+
+    def special_function(self, name: str, args: list[Getter]) -> Getter | None:
+        """Functions that need the LOAD in progress (E2's table holds the rest)."""
+        if name.lower() == "iterno" and not args:
+            return lambda row: self._counter("iter_no")
+        return None
+
+    def _counter(self, key: str) -> Value:
+        n = self.row_context.get(key)
+        return None if n is None else number(n)
+
+    # ------------------------------------------------------------ variables and subs
+    def set_variable(self, name: str, value: Value) -> None:
+        self.variables[name] = value
+
+    def call_sub(self, name: str, args: list[tuple[Value, str | None]]) -> None:
+        """args: (value, name of the variable passed, if the argument was a bare name)."""
+        sub = self.subs.get(name.lower())
+        if sub is None:
+            raise ScriptError(f"Sub '{name}' not found (Call before any Sub {name})")
+        if len(args) > len(sub.params):
+            raise ScriptError(f"Sub '{sub.name}' takes {len(sub.params)} parameters, "
+                              f"called with {len(args)}")
+        missing = object()
+        shadowed = {p: self.variables.get(p, missing) for p in sub.params}
+        for i, param in enumerate(sub.params):
+            self.variables[param] = args[i][0] if i < len(args) else None
+        try:
+            self.run_nodes(sub.body)
+        except ExitSub:
+            pass
+        finally:
+            finals = {p: self.variables.get(p) for p in sub.params}
+            for param, old in shadowed.items():
+                if old is missing:
+                    self.variables.pop(param, None)
+                else:
+                    self.variables[param] = old
+            for i, (_, var_name) in enumerate(args):
+                if var_name is not None:
+                    self.variables[var_name] = finals[sub.params[i]]
+
+    # ------------------------------------------------------------ output
+    def print_trace(self, message: str) -> None:
+        self.trace.append(message)
+        print(message, file=self.out)
+
+    def qualifies(self, field: str) -> bool:
+        result = False
+        for pattern, qualify in self.qualify_rules:
+            if pattern.fullmatch(field):
+                result = qualify
+        return result
+
+    # ------------------------------------------------------------ FunctionContext
+    def _table_or_current(self, table: str | None):
+        if table is None and self.loading is not None:
+            return self.loading
+        name = table if table is not None else self.model.last_loaded
+        if name is None:
+            return None
+        t = self.model.tables.get(name)
+        return None if t is None else (t.fields, t.rows)
+
+    def peek(self, field: str, row: int, table: str | None) -> Value:
+        found = self._table_or_current(table)
+        if found is None:
+            return None
+        fields, rows = found
+        if field not in fields or not -len(rows) <= row < len(rows):
+            return None
+        return rows[row][fields.index(field)]
+
+    def no_of_rows(self, table: str) -> int | None:
+        t = self.model.tables.get(table)
+        return None if t is None else len(t.rows)
+
+    def no_of_fields(self, table: str) -> int | None:
+        t = self.model.tables.get(table)
+        return None if t is None else len(t.fields)
+
+    def no_of_tables(self) -> int:
+        return len(self.model.tables)
+
+    def table_name(self, index: int) -> str | None:
+        names = list(self.model.tables)
+        return names[index] if 0 <= index < len(names) else None
+
+    def field_name(self, index: int, table: str) -> str | None:
+        t = self.model.tables.get(table)
+        return t.fields[index - 1] if t is not None and 1 <= index <= len(t.fields) else None
+
+    def field_number(self, field: str, table: str) -> int:
+        t = self.model.tables.get(table)
+        return t.fields.index(field) + 1 if t is not None and field in t.fields else 0
+
+    def field_values(self, field: str) -> list[Value]:
+        return self.model.field_values(field)
+
+    def row_no(self) -> int | None:
+        return self.row_context.get("row_no")
+
+    def rec_no(self) -> int | None:
+        return self.row_context.get("rec_no")
+
+    def mapping(self, name: str) -> dict[str, Value] | None:
+        return self.model.mappings.get(name)
+
+    def now(self) -> dt.datetime:
+        return self._now()
+
+
+# ---------------------------------------------------------------- control blocks
+
+_CONDITION = re.compile(r"(?is)^\s*(?:else)?if\b(.*)\bthen\s*$")
+_LOOP_CONDITION = re.compile(r"(?is)^\s*(?:do|loop)\b\s*(?:(while|until)\b(.*))?$")
+
+
+def _run_if(runner: Runner, node: IfBlock) -> None:
+    for clause, body in node.branches:
+        if runner.located(clause, lambda: _if_condition(runner, clause)):
+            runner.run_nodes(body)
+            return
+    if node.otherwise is not None:
+        runner.run_nodes(node.otherwise)
+
+
+def _if_condition(runner: Runner, clause: Statement) -> bool:
+    m = _CONDITION.match(runner.expand(clause.text))
+    if not m or not m.group(1).strip():
+        raise ScriptError("Syntax error: expected 'If <condition> then'", code=2)
+    return is_true(runner.evaluate(m.group(1)))
+
+
+def _loop_test(runner: Runner, clause: Statement) -> bool:
+    """True when a Do/Loop clause lets the loop go on."""
+    m = _LOOP_CONDITION.match(runner.expand(clause.text))
+    if not m:
+        raise ScriptError("Syntax error: expected 'Do|Loop [While|Until <condition>]'", code=2)
+    if not m.group(1):
+        return True
+    value = is_true(runner.evaluate(m.group(2)))
+    return value if m.group(1).lower() == "while" else not value
+
+
+def _run_do(runner: Runner, node: DoBlock) -> None:
+    try:
+        while runner.located(node.header, lambda: _loop_test(runner, node.header)):
+            runner.run_nodes(node.body)
+            if not runner.located(node.footer, lambda: _loop_test(runner, node.footer)):
+                break
+    except ExitDo:
+        pass
+
+
+def _run_for(runner: Runner, node: ForBlock) -> None:
+    name, values = runner.located(node.header, lambda: statements.for_header(runner, node.header, node.each))
+    try:
+        for value in values:
+            runner.variables[name] = value
+            runner.run_nodes(node.body)
+    except ExitFor:
+        pass
+
+
+def _run_switch(runner: Runner, node: SwitchBlock) -> None:
+    subject = runner.located(node.header, lambda: statements.switch_subject(runner, node.header))
+    for clause, body in node.cases:
+        if runner.located(clause, lambda: statements.case_matches(runner, clause, subject)):
+            runner.run_nodes(body)
+            return
+    if node.default is not None:
+        runner.run_nodes(node.default)
+
+
+def _run_sub_definition(runner: Runner, node: SubBlock) -> None:
+    runner.subs[node.name.lower()] = node
+
+
+def _run_include(runner: Runner, node: Include) -> None:
+    path_text = runner.located(node.stmt, lambda: runner.expand(node.path)).strip()
+    path = Path(path_text)
+    if not path.is_absolute():
+        path = Path(node.stmt.file).parent / path
+    try:
+        source = path.read_text(encoding="utf-8-sig")
+    except OSError as e:
+        if node.must:
+            raise ScriptError(f"Must_Include file not found: {path_text}", node.stmt.file,
+                              node.stmt.line, node.stmt.text, FILE_NOT_FOUND) from e
+        return  # $(Include=...) of a missing file is silently skipped, as documented
+    runner.run_nodes(runner.load_nodes(source, str(path)))
+
+
+_NODE_RUNNERS = {IfBlock: _run_if, DoBlock: _run_do, ForBlock: _run_for, SwitchBlock: _run_switch,
+                 SubBlock: _run_sub_definition, Include: _run_include}

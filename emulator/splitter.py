@@ -1,0 +1,138 @@
+"""Split a script into statements, keeping the line each one starts on.
+
+Regular statements end at ``;``. Control statements (``If``, ``Sub``, ``For``, ``Call``, ...)
+end at ``;`` or at the end of the line, and ``if ... then`` / ``else`` end right after the
+keyword, so that ``if a=1 then load ...; end if`` is three statements. From
+https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/Scripting/ScriptControlStatements/script-control-statements.htm :
+"Each clause of a control statement must be kept inside one script line and may be terminated
+by semicolon or end-of-line."
+
+Strings ``'...'`` (with ``''``), ``"..."``, ``[...]`` and `` `...` `` are kept as written;
+``//`` and ``/* */`` comments and ``REM ...;`` statements are dropped. Splitting happens before
+dollar expansion, as in Sense: a variable's value never adds statement boundaries.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from emulator.errors import SYNTAX_ERROR, ScriptError
+
+# Keywords that start a control statement; an $(Include=...) line behaves like one too.
+_CONTROL_START = re.compile(
+    r"(?:(?P<kw>if|elseif|else|end|sub|call|for|next|do|loop|exit|switch|case|default)\b"
+    r"|(?P<include>\$\((?:must_)?include\s*=))",
+    re.IGNORECASE)
+_REM = re.compile(r"rem\b", re.IGNORECASE)
+_THEN = re.compile(r"then\b", re.IGNORECASE)
+_CLOSERS = {"'": "'", '"': '"', "[": "]", "`": "`"}
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    text: str
+    line: int
+    file: str
+
+    @property
+    def first_line(self) -> str:
+        return self.text.split("\n", 1)[0]
+
+
+def split_statements(source: str, file: str = "<script>") -> list[Statement]:
+    return _Splitter(source, file).split()
+
+
+class _Splitter:
+    def __init__(self, source: str, file: str) -> None:
+        self.src = source
+        self.file = file
+        self.pos = 0
+        self.line = 1
+
+    def split(self) -> list[Statement]:
+        statements: list[Statement] = []
+        while True:
+            self.skip_blank_and_comments()
+            if self.pos >= len(self.src):
+                return statements
+            start_line = self.line
+            if _REM.match(self.src, self.pos):
+                self.skip_rem()
+                continue
+            text = self.read_statement().strip()
+            if text:
+                statements.append(Statement(text, start_line, self.file))
+
+    def advance_to(self, end: int) -> str:
+        chunk = self.src[self.pos:end]
+        self.line += chunk.count("\n")
+        self.pos = end
+        return chunk
+
+    def skip_blank_and_comments(self) -> None:
+        while self.pos < len(self.src):
+            c = self.src[self.pos]
+            if c in " \t\r\n;\ufeff":
+                self.advance_to(self.pos + 1)
+            elif self.src.startswith("//", self.pos) or self.src.startswith("/*", self.pos):
+                self.skip_comment()
+            else:
+                return
+
+    def skip_comment(self) -> None:
+        if self.src.startswith("//", self.pos):
+            end = self.src.find("\n", self.pos)
+            self.advance_to(len(self.src) if end < 0 else end)
+        else:
+            end = self.src.find("*/", self.pos + 2)
+            self.advance_to(len(self.src) if end < 0 else end + 2)
+
+    def skip_rem(self) -> None:
+        end = self.src.find(";", self.pos)
+        self.advance_to(len(self.src) if end < 0 else end + 1)
+
+    def read_statement(self) -> str:
+        control = _CONTROL_START.match(self.src, self.pos)
+        keyword = control.group("kw").lower() if control and control.group("kw") else None
+        if control and keyword == "else":
+            return self.advance_to(control.end())
+        ends_at_eol = control is not None
+        parts: list[str] = []
+        depth = 0
+        while self.pos < len(self.src):
+            c = self.src[self.pos]
+            if c in _CLOSERS:
+                parts.append(self.read_quoted(c))
+            elif self.src.startswith("//", self.pos) or self.src.startswith("/*", self.pos):
+                self.skip_comment()
+                parts.append(" ")
+            elif c == ";":
+                self.advance_to(self.pos + 1)
+                break
+            elif c == "\n" and ends_at_eol and depth <= 0:
+                break
+            elif keyword in ("if", "elseif") and depth <= 0 and self.at_then():
+                parts.append(self.advance_to(self.pos + 4))
+                break
+            else:
+                depth += (c == "(") - (c == ")")
+                parts.append(self.advance_to(self.pos + 1))
+        return "".join(parts)
+
+    def at_then(self) -> bool:
+        previous = self.src[self.pos - 1] if self.pos else " "
+        return not (previous.isalnum() or previous == "_") and bool(_THEN.match(self.src, self.pos))
+
+    def read_quoted(self, opener: str) -> str:
+        closer = _CLOSERS[opener]
+        end = self.pos + 1
+        while True:
+            end = self.src.find(closer, end)
+            if end < 0:
+                raise ScriptError(f"Unterminated {opener}...{closer} starting here", self.file,
+                                  self.line, self.src[self.pos:self.pos + 60], SYNTAX_ERROR)
+            if opener in "'\"`" and self.src.startswith(closer, end + 1):
+                end += 2  # doubled quote inside a string
+                continue
+            return self.advance_to(end + 1)

@@ -1,0 +1,151 @@
+"""The data model: tables of rows, mapping tables, and the rules for storing a loaded table.
+
+- Automatic concatenation: a loaded table whose set of field names equals an existing table's
+  is appended to it; ``NoConcatenate`` prevents that, ``Concatenate [(T)]`` forces it (missing
+  fields become NULL).
+  https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/Scripting/concatenate-tables.htm
+- A name already in use gets ``-1``, ``-2``... appended (our reading of how Sense names the
+  second table with a label already used).
+- Mapping tables live apart from the model (first column -> second column) and never appear
+  in the dump. https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/Scripting/ScriptPrefixes/Mapping.htm
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from emulator.errors import FIELD_NOT_FOUND, TABLE_NOT_FOUND, ScriptError
+from emulator.values import Value
+
+Row = list[Value]
+
+
+@dataclass
+class Table:
+    name: str
+    fields: list[str]
+    rows: list[Row] = field(default_factory=list)
+
+    def index(self, field_name: str) -> int | None:
+        try:
+            return self.fields.index(field_name)
+        except ValueError:
+            return None
+
+    def append(self, fields: list[str], rows: list[Row]) -> None:
+        """Append rows laid out as ``fields``; fields new to this table are added."""
+        for name in fields:
+            if name not in self.fields:
+                self.fields.append(name)
+                for row in self.rows:
+                    row.append(None)
+        if fields == self.fields:
+            self.rows.extend(rows)
+            return
+        positions = [fields.index(f) if f in fields else None for f in self.fields]
+        self.rows.extend([[None if p is None else row[p] for p in positions] for row in rows])
+
+
+def value_key(v: Value) -> object:
+    """Field values are distinct by number when they have one, else by text."""
+    return v.text if v.num is None else v.num
+
+
+class DataModel:
+    def __init__(self) -> None:
+        self.tables: dict[str, Table] = {}
+        self.mappings: dict[str, dict[str, Value]] = {}
+        self.last_loaded: str | None = None
+
+    def get(self, name: str) -> Table:
+        table = self.tables.get(name)
+        if table is None:
+            raise ScriptError(f"Table '{name}' not found", code=TABLE_NOT_FOUND)
+        return table
+
+    def unique_name(self, wanted: str) -> str:
+        if wanted not in self.tables:
+            return wanted
+        n = 1
+        while f"{wanted}-{n}" in self.tables:
+            n += 1
+        return f"{wanted}-{n}"
+
+    def store(self, name: str, fields: list[str], rows: list[Row], *, concatenate: bool,
+              concatenate_to: str | None, no_concatenate: bool) -> Table:
+        """Store a loaded table by the concatenation rules; returns the table that holds it."""
+        if concatenate:
+            target = self.get(concatenate_to) if concatenate_to else self._last_table()
+        elif no_concatenate:
+            target = None
+        else:
+            target = self._same_fields(fields)
+        if target is None:
+            target = Table(self.unique_name(name), list(fields))
+            self.tables[target.name] = target
+        target.append(fields, rows)
+        self.last_loaded = target.name
+        return target
+
+    def _last_table(self) -> Table:
+        if self.last_loaded is None or self.last_loaded not in self.tables:
+            raise ScriptError("Concatenate: no table loaded before", code=TABLE_NOT_FOUND)
+        return self.tables[self.last_loaded]
+
+    def _same_fields(self, fields: list[str]) -> Table | None:
+        wanted = set(fields)
+        return next((t for t in self.tables.values() if set(t.fields) == wanted), None)
+
+    def drop_table(self, name: str) -> None:
+        if name in self.tables:
+            del self.tables[name]
+        elif name in self.mappings:
+            del self.mappings[name]
+        else:
+            raise ScriptError(f"Table '{name}' not found", code=TABLE_NOT_FOUND)
+        if self.last_loaded == name:
+            self.last_loaded = None
+
+    def drop_field(self, name: str, tables: list[str] | None = None) -> None:
+        holders = [self.get(t) for t in tables] if tables else list(self.tables.values())
+        found = False
+        for table in holders:
+            i = table.index(name)
+            if i is None:
+                continue
+            found = True
+            del table.fields[i]
+            for row in table.rows:
+                del row[i]
+            if not table.fields:
+                del self.tables[table.name]
+        if not found:
+            raise ScriptError(f"Field '{name}' not found", code=FIELD_NOT_FOUND)
+
+    def rename_table(self, old: str, new: str) -> None:
+        table = self.get(old)
+        if new in self.tables:
+            raise ScriptError(f"Rename Table: '{new}' already exists")
+        self.tables = {(new if k == old else k): v for k, v in self.tables.items()}
+        table.name = new
+        if self.last_loaded == old:
+            self.last_loaded = new
+
+    def rename_field(self, old: str, new: str) -> None:
+        holders = [t for t in self.tables.values() if old in t.fields]
+        if not holders:
+            raise ScriptError(f"Field '{old}' not found", code=FIELD_NOT_FOUND)
+        for table in holders:
+            table.fields[table.fields.index(old)] = new
+
+    def field_values(self, name: str) -> list[Value]:
+        """Distinct non-NULL values of a field over all tables, in load order."""
+        seen: dict[object, Value] = {}
+        for table in self.tables.values():
+            i = table.index(name)
+            if i is None:
+                continue
+            for row in table.rows:
+                v = row[i]
+                if v is not None:
+                    seen.setdefault(value_key(v), v)
+        return list(seen.values())

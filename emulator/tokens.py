@@ -1,0 +1,80 @@
+"""Tokenizer for script expressions and the statement syntax around them.
+
+A token is (kind, text, value, position). Kinds:
+- NUMBER: ``12``, ``1.5``, ``.5``, ``1e3`` (decimal point is always '.', no thousands separator);
+- STRING: ``'...'`` with ``''`` for a quote (value: the unquoted text);
+- NAME: a field or variable written ``"..."``, ``[...]`` or `` `...` `` (value: the name);
+- WORD: an unquoted identifier or keyword (``T.TaskId``, ``Num#``, ``and``, ``load``);
+- OP: ``& + - * / = <> < > <= >= << >> ( ) , ; :``;
+- OTHER: any other character (statements such as Trace and SQL are not expressions; the
+  parser fails on OTHER where it expects an expression);
+- END.
+See https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/Scripting/use-quotes-in-script.htm
+"""
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+
+NUMBER, STRING, NAME, WORD, OP, OTHER, END = "NUMBER", "STRING", "NAME", "WORD", "OP", "OTHER", "END"
+
+
+class Token(NamedTuple):
+    kind: str
+    text: str
+    value: str
+    pos: int
+
+    def is_word(self, *words: str) -> bool:
+        return self.kind == WORD and self.value.lower() in words
+
+    def is_op(self, *ops: str) -> bool:
+        return self.kind == OP and self.value in ops
+
+
+_TOKEN = re.compile(r"""
+    (?P<space>\s+)
+  | (?P<number>(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?(?![\w#]))
+  | (?P<string>'(?:[^']|'')*')
+  | (?P<dquoted>"(?:[^"]|"")*")
+  | (?P<bracketed>\[[^\]]*\])
+  | (?P<backquoted>`(?:[^`]|``)*`)
+  | (?P<word>[^\W\d]|[_%@$])(?P<rest>[\w.#$%@]*)
+  | (?P<op><>|<=|>=|<<|>>|[&+\-*/=<>(),;:])
+  | (?P<other>.)
+""", re.VERBOSE | re.DOTALL)
+
+def tokenize(text: str) -> list[Token]:
+    tokens: list[Token] = []
+    pos = 0
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        kind = m.lastgroup
+        raw = m.group(0)
+        pos = m.end()
+        if kind == "space":
+            continue
+        if kind == "rest":
+            kind = "word"
+        tokens.append(_make(kind, raw, m.start()))
+    tokens.append(Token(END, "", "", len(text)))
+    return tokens
+
+
+def _make(kind: str, raw: str, start: int) -> Token:
+    if kind == "number":
+        return Token(NUMBER, raw, raw, start)
+    if kind == "string":
+        return Token(STRING, raw, raw[1:-1].replace("''", "'"), start)
+    if kind == "dquoted":
+        return Token(NAME, raw, raw[1:-1].replace('""', '"'), start)
+    if kind == "backquoted":
+        return Token(NAME, raw, raw[1:-1].replace("``", "`"), start)
+    if kind == "bracketed":
+        return Token(NAME, raw, raw[1:-1], start)
+    if kind == "word":
+        return Token(WORD, raw, raw, start)
+    if kind == "other":
+        return Token(OTHER, raw, raw, start)
+    return Token(OP, raw, raw, start)
