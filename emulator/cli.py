@@ -71,7 +71,7 @@ def dump(runner: Runner, error: ScriptError | None = None) -> dict:
     """The run as SPEC §9 describes it; values as the text Qlik would show."""
     result = {
         "variables": {name: _shown(v) for name, v in runner.variables.items()},
-        "tables": {name: {"fields": list(t.fields), "rows": [[_shown(v) for v in row] for row in t.rows]}
+        "tables": {name: {"fields": list(t.fields), "rows": t.texts()}
                    for name, t in runner.model.tables.items()},
         "requests": [{"method": r.method, "url": r.url, "headers": dict(r.headers), "body": r.body}
                      for r in runner.requests],

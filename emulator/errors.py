@@ -42,3 +42,10 @@ class ScriptError(Exception):
         if self.statement:
             text += f"\n    {self.statement.strip()}"
         return text
+
+
+class UnsupportedSyntax(ScriptError):
+    """Script syntax the emulator does not implement. It always stops the run, whatever
+    ErrorMode says, so that nothing is ever skipped silently."""
+
+    code = SYNTAX_ERROR

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Protocol
 
-from emulator.parser import Binary, Call, Expr, Literal, Ref, Unary
+from emulator.parser import Call, Expr, Literal, Ref, Unary
 from emulator.values import Dual, Value, boolean, is_true, number, parse_number
 
 Getter = Callable[[object], Value]

@@ -10,7 +10,7 @@ https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/Scripting/Scr
 """
 from __future__ import annotations
 
-from emulator.errors import SYNTAX_ERROR, ScriptError
+from emulator.errors import UnsupportedSyntax
 from emulator.tokens import STRING, Token
 from emulator.values import Value, from_text
 
@@ -31,8 +31,7 @@ def read_options(items: list[list[Token]]) -> tuple[str, bool]:
         elif words == "no labels":
             labels = False
         elif words not in _IGNORED_OPTIONS and not words.startswith("codepage is"):
-            raise ScriptError(f"Unsupported inline format option: {' '.join(t.text for t in item)}",
-                              code=SYNTAX_ERROR)
+            raise UnsupportedSyntax(f"Unsupported inline format option: {' '.join(t.text for t in item)}")
     return delimiter, labels
 
 

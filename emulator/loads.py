@@ -59,8 +59,8 @@ def prepare_table_statement(p: Parser, source: str, runner: "Runner") -> Action:
 
 def _run_load(runner: "Runner", stmt: LoadStatement) -> None:
     fields, rows = _source_rows(runner, stmt)
-    fields, rows = transform(runner, stmt, fields, rows)
-    _finish(runner, stmt, DEFAULT_NAMES.get(stmt.source, stmt.resident), fields, rows)
+    _finish(runner, stmt, DEFAULT_NAMES.get(stmt.source, stmt.resident), fields, rows,
+            transform_own=True)
 
 
 def _sql_action(statement: str, label: str | None, prefixes: dict) -> Action:
@@ -70,18 +70,22 @@ def _sql_action(statement: str, label: str | None, prefixes: dict) -> Action:
         if r.connection is None:
             raise ScriptError("SQL statement without a LIB CONNECT TO before it")
         fields, rows = rest_connector.run_sql_select(statement, r.connection, r.requests)
-        _finish(r, stmt, DEFAULT_NAMES["sql"], list(fields), [list(row) for row in rows])
+        _finish(r, stmt, DEFAULT_NAMES["sql"], list(fields), [list(row) for row in rows],
+                transform_own=False)
     return run
 
 
 def _finish(runner: "Runner", stmt: LoadStatement, default_name: str, fields: list[str],
-            rows: list[Row]) -> None:
-    """Apply pending preceding loads (innermost first), then store the result."""
+            rows: list[Row], transform_own: bool) -> None:
+    """Run the statement's own field list and the pending preceding loads above it (innermost
+    first), then store the result under the topmost statement's label and prefixes."""
     pending, runner.pending_loads = runner.pending_loads, []
-    for upper in reversed(pending):
-        fields, rows = transform(runner, upper, fields, rows)
-    top = pending[0] if pending else stmt
-    store(runner, top, top.label or default_name, fields, rows)
+    chain = pending + [stmt] if transform_own else pending
+    top = chain[0] if chain else stmt
+    name = top.label or default_name
+    for level in reversed(chain):
+        fields, rows = transform(runner, level, fields, rows, name if level is top else None)
+    store(runner, top, name, fields, rows)
 
 
 def _source_rows(runner: "Runner", stmt: LoadStatement) -> Rows:
@@ -124,10 +128,15 @@ def _output_columns(stmt: LoadStatement, fields: list[str], scope: LoadScope) ->
     return names, getters
 
 
-def transform(runner: "Runner", stmt: LoadStatement, fields: list[str], rows: list[Row]) -> Rows:
-    """The rows a LOAD's field list, Where/While and Distinct make of its input."""
+def transform(runner: "Runner", stmt: LoadStatement, fields: list[str], rows: list[Row],
+              stored_as: str | None = None) -> Rows:
+    """The rows a LOAD's field list, Where/While and Distinct make of its input. For the LOAD
+    whose result is stored (``stored_as``), RowNo() counts on from the rows of the table it
+    will be concatenated to, as in the RecNo/RowNo example on
+    https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/Scripting/CounterFunctions/RowNo.htm"""
     scope = LoadScope(runner, fields)
     names, getters = _output_columns(stmt, fields, scope)
+    offset = _rows_before(runner, stmt, stored_as, names) if stored_as is not None else 0
     where = compile_expr(stmt.where, scope) if stmt.where is not None else None
     while_ = compile_expr(stmt.while_, scope) if stmt.while_ is not None else None
     out: list[Row] = []
@@ -136,12 +145,12 @@ def transform(runner: "Runner", stmt: LoadStatement, fields: list[str], rows: li
     try:
         for rec_no, row in enumerate(rows, start=1):
             context["rec_no"] = rec_no
-            context["row_no"] = len(out) + 1
+            context["row_no"] = offset + len(out) + 1
             if while_ is None:
                 if where is None or is_true(where(row)):
                     out.append([g(row) for g in getters])
                 continue
-            _repeat_while(context, row, getters, while_, where, out)
+            _repeat_while(context, row, getters, while_, where, out, offset)
     finally:
         context.clear()
         runner.loading = saved_loading
@@ -151,12 +160,12 @@ def transform(runner: "Runner", stmt: LoadStatement, fields: list[str], rows: li
 
 
 def _repeat_while(context: dict, row: Row, getters: list[Getter], while_: Getter,
-                  where: Getter | None, out: list[Row]) -> None:
+                  where: Getter | None, out: list[Row], offset: int) -> None:
     """``While``: the record is read again as long as the condition holds (IterNo() counts)."""
     iteration = 1
     context["iter_no"] = iteration
     while is_true(while_(row)):
-        context["row_no"] = len(out) + 1
+        context["row_no"] = offset + len(out) + 1
         if where is None or is_true(where(row)):
             out.append([g(row) for g in getters])
         iteration += 1
@@ -176,6 +185,19 @@ def _distinct(rows: list[Row]) -> list[Row]:
     return unique
 
 
+def _stored_fields(runner: "Runner", name: str, fields: list[str]) -> list[str]:
+    return [f"{name}.{f}" if runner.qualifies(f) else f for f in fields]
+
+
+def _rows_before(runner: "Runner", stmt: LoadStatement, name: str, fields: list[str]) -> int:
+    if stmt.mapping:
+        return 0
+    target = runner.model.target(_stored_fields(runner, name, fields), concatenate=stmt.concatenate,
+                                 concatenate_to=stmt.concatenate_to,
+                                 no_concatenate=stmt.no_concatenate)
+    return 0 if target is None else len(target.rows)
+
+
 def store(runner: "Runner", stmt: LoadStatement, name: str, fields: list[str], rows: list[Row]) -> None:
     if len(set(fields)) != len(fields):
         duplicate = next(f for f in fields if fields.count(f) > 1)
@@ -183,8 +205,7 @@ def store(runner: "Runner", stmt: LoadStatement, name: str, fields: list[str], r
     if stmt.mapping:
         _store_mapping(runner, name, fields, rows)
         return
-    fields = [f"{name}.{f}" if runner.qualifies(f) else f for f in fields]
-    runner.model.store(name, fields, rows, concatenate=stmt.concatenate,
+    runner.model.store(name, _stored_fields(runner, name, fields), rows, concatenate=stmt.concatenate,
                        concatenate_to=stmt.concatenate_to, no_concatenate=stmt.no_concatenate)
 
 

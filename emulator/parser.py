@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from emulator.errors import SYNTAX_ERROR, ScriptError
+from emulator.errors import SYNTAX_ERROR, ScriptError, UnsupportedSyntax
 from emulator.tokens import END, NAME, NUMBER, OP, STRING, WORD, Token, tokenize
 from emulator.values import Value, number, text
 
@@ -273,7 +273,7 @@ def parse_prefixes(p: Parser) -> dict:
                 prefixes["concatenate_to"] = p.name()
                 p.expect_op(")")
         elif p.tok.is_word(*_UNSUPPORTED_PREFIXES):
-            raise ScriptError(f"Unsupported statement prefix: {p.tok.text}", code=SYNTAX_ERROR)
+            raise UnsupportedSyntax(f"Unsupported statement prefix: {p.tok.text}")
         else:
             return prefixes
 
@@ -295,13 +295,13 @@ def parse_load(p: Parser, label: str | None, prefixes: dict) -> LoadStatement:
         stmt.source = "autogenerate"
         stmt.count = p.binary(_RELATIONAL_LEVEL + 1)
     elif p.tok.is_word("from", "extension"):
-        raise ScriptError(f"Unsupported LOAD source: {p.rest_text()}", code=SYNTAX_ERROR)
+        raise UnsupportedSyntax(f"Unsupported LOAD source: {p.rest_text()}")
     if p.accept_word("where"):
         stmt.where = p.expression()
     elif p.accept_word("while"):
         stmt.while_ = p.expression()
     if p.tok.is_word("group", "order"):
-        raise ScriptError("Unsupported LOAD clause: Group by / Order by", code=SYNTAX_ERROR)
+        raise UnsupportedSyntax("Unsupported LOAD clause: Group by / Order by")
     p.expect_end()
     return stmt
 

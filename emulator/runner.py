@@ -14,10 +14,10 @@ from typing import TextIO
 from emulator import blocks, statements
 from emulator.blocks import DoBlock, ForBlock, IfBlock, Include, Simple, SubBlock, SwitchBlock
 from emulator.dollar import expand
-from emulator.errors import FILE_NOT_FOUND, ScriptError
+from emulator.errors import FILE_NOT_FOUND, ScriptError, UnsupportedSyntax
 from emulator.evaluator import Getter, compile_expr, to_number
 from emulator.functions import call_function
-from emulator.parser import Parser, parse_expression
+from emulator.parser import parse_expression
 from emulator.splitter import Statement, split_statements
 from emulator.tables import DataModel
 from emulator.values import Dual, Value, from_text, is_true, number, text
@@ -144,7 +144,7 @@ class Runner:
                 self.set_script_error(0)
         except ScriptError as e:
             e.located(stmt.file, stmt.line, stmt.text)
-            if self.error_mode() != 0:
+            if self.error_mode() != 0 or isinstance(e, UnsupportedSyntax):
                 raise
             self.error_count += 1
             self.error_list.append(e.message)

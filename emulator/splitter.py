@@ -104,7 +104,9 @@ class _Splitter:
             c = self.src[self.pos]
             if c in _CLOSERS:
                 parts.append(self.read_quoted(c))
-            elif self.src.startswith("//", self.pos) or self.src.startswith("/*", self.pos):
+            elif self.src.startswith("$(", self.pos):
+                parts.append(self.read_dollar())
+            elif self.at_comment():
                 self.skip_comment()
                 parts.append(" ")
             elif c == ";":
@@ -119,6 +121,31 @@ class _Splitter:
                 depth += (c == "(") - (c == ")")
                 parts.append(self.advance_to(self.pos + 1))
         return "".join(parts)
+
+    def at_comment(self) -> bool:
+        """``//`` or ``/*``, except the ``//`` of ``lib://`` or ``http://``."""
+        if self.src.startswith("/*", self.pos):
+            return True
+        return self.src.startswith("//", self.pos) and not (self.pos and self.src[self.pos - 1] == ":")
+
+    def read_dollar(self) -> str:
+        """A dollar expansion as written, comments and all: ``$(Include=lib://x/y.qvs)``."""
+        depth, end = 0, self.pos + 1
+        while end < len(self.src):
+            c = self.src[end]
+            if c == "'":
+                close = self.src.find("'", end + 1)
+                end = len(self.src) if close < 0 else close
+            elif c == "(":
+                depth += 1
+            elif c == ")":
+                depth -= 1
+                if depth == 0:
+                    return self.advance_to(end + 1)
+            elif c == "\n":
+                break
+            end += 1
+        return self.advance_to(self.pos + 2)  # unclosed on this line: dollar.py reports it
 
     def at_then(self) -> bool:
         previous = self.src[self.pos - 1] if self.pos else " "

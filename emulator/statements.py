@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from emulator import loads
-from emulator.errors import SYNTAX_ERROR, ScriptError
+from emulator.errors import ScriptError, UnsupportedSyntax
 from emulator.evaluator import BINARY, to_number
 from emulator.parser import Call, Parser, Ref
 from emulator.splitter import Statement
@@ -41,7 +41,7 @@ def prepare(source: str, runner: "Runner") -> Action:
     if handler is None:
         if first.value.lower() in loads.TABLE_STATEMENT_WORDS:
             return loads.prepare_table_statement(p, source, runner)
-        raise ScriptError(f"Unsupported statement: {first.value}", code=SYNTAX_ERROR)
+        raise UnsupportedSyntax(f"Unsupported statement: {first.value}")
     p.next()
     return handler(p, runner)
 

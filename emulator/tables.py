@@ -31,6 +31,10 @@ class Table:
         except ValueError:
             return None
 
+    def texts(self) -> list[list[str | None]]:
+        """The rows as the texts Qlik shows (None for NULL)."""
+        return [[None if v is None else v.text for v in row] for row in self.rows]
+
     def append(self, fields: list[str], rows: list[Row]) -> None:
         """Append rows laid out as ``fields``; fields new to this table are added."""
         for name in fields:
@@ -70,15 +74,18 @@ class DataModel:
             n += 1
         return f"{wanted}-{n}"
 
-    def store(self, name: str, fields: list[str], rows: list[Row], *, concatenate: bool,
-              concatenate_to: str | None, no_concatenate: bool) -> Table:
-        """Store a loaded table by the concatenation rules; returns the table that holds it."""
+    def target(self, fields: list[str], *, concatenate: bool, concatenate_to: str | None,
+               no_concatenate: bool) -> Table | None:
+        """The existing table a load with these fields goes into (None: a new table)."""
         if concatenate:
-            target = self.get(concatenate_to) if concatenate_to else self._last_table()
-        elif no_concatenate:
-            target = None
-        else:
-            target = self._same_fields(fields)
+            return self.get(concatenate_to) if concatenate_to else self._last_table()
+        if no_concatenate:
+            return None
+        return self._same_fields(fields)
+
+    def store(self, name: str, fields: list[str], rows: list[Row], **how: object) -> Table:
+        """Store a loaded table by the concatenation rules; returns the table that holds it."""
+        target = self.target(fields, **how)
         if target is None:
             target = Table(self.unique_name(name), list(fields))
             self.tables[target.name] = target
