@@ -7,7 +7,7 @@ from typing import Callable
 
 from flask import Flask, g, request
 
-from server import api, config as config_module, db
+from server import api, config as config_module, db, tasks
 from server.api.errors import ApiError
 from server.config import Config
 from server.kv import KeyValueStore, Limits, now_ms
@@ -29,7 +29,9 @@ def create_app(config: Config | None = None, clock: Callable[[], int] = now_ms) 
                     key_chars=config["Valet.limits.keyChars"],
                     value_bytes=config["Valet.limits.valueBytes"],
                     max_keys_per_namespace=config["Butler.keyValueStore.maxKeysPerNamespace"])
-    app.extensions["valet"] = Services(config, engine, KeyValueStore(engine, limits, clock))
+    store = KeyValueStore(engine, limits, clock)
+    app.extensions["valet"] = Services(config, engine, store,
+                                       tasks.build_starter(config, engine, store))
     api.register(app, config)
     _log_requests(app)
     app.wsgi_app = RawPath(MethodOverride(app.wsgi_app))

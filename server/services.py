@@ -8,6 +8,7 @@ from sqlalchemy import Engine
 
 from server.config import Config
 from server.kv import KeyValueStore
+from server.tasks import TaskStarter
 
 
 @dataclass
@@ -15,6 +16,7 @@ class Services:
     config: Config
     engine: Engine
     store: KeyValueStore
+    starter: TaskStarter | None = None  # None: the start endpoint is disabled
 
 
 def current() -> Services:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from server.api import errors, kv, meta
+from server.api import errors, kv, meta, tasks
 from server.api.openapi import create_api
 from server.config import Config
 
@@ -16,3 +16,5 @@ def register(app: Flask, config: Config) -> None:
     api.register_blueprint(meta.health_blp)
     if config.kv_enabled:
         api.register_blueprint(kv.blp)
+    if config.start_task_enabled:
+        api.register_blueprint(tasks.blp)
