@@ -20,8 +20,10 @@ the repository is reached directly, verified against the configured CA only.
 """
 from __future__ import annotations
 
+import functools
 import re
 import secrets
+import ssl
 import string
 import uuid
 from dataclasses import dataclass, field
@@ -33,6 +35,7 @@ import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ReadTimeoutError
 from urllib3.util.retry import Retry
+from urllib3.util.ssl_ import create_urllib3_context
 
 MAX_URL_LENGTH = 8192  # a URL any server or proxy in front of the repository accepts
 _XRFKEY_CHARS = string.ascii_letters + string.digits
@@ -219,7 +222,7 @@ class QrsClient:
         retries = _ConnectionRetry(total=s.get_retries, connect=s.get_retries, read=s.get_retries,
                         status=0, other=0, allowed_methods=frozenset({"GET"}),
                         backoff_factor=0.05, raise_on_status=False)
-        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=1, max_retries=retries)
+        adapter = _Adapter(_ssl_context(s) if s.use_ssl else None, max_retries=retries)
         session.mount("https://", adapter)
         session.mount("http://", adapter)
         session.headers.update(s.headers)
@@ -228,10 +231,7 @@ class QrsClient:
                 raise QrsConfigError("header authentication needs Valet.qrs.headerAuthName and "
                                      "Valet.qrs.headerAuthUser", request_sent=False)
             session.headers[s.header_auth_name] = s.header_auth_user
-        elif s.authentication == "certificates":
-            if s.use_ssl:
-                session.cert = _client_cert(s)
-        else:
+        elif s.authentication != "certificates":
             raise QrsConfigError(f"unknown authentication {s.authentication!r}; expected "
                                  "'certificates' or 'header'", request_sent=False)
         if s.use_ssl and not s.reject_unauthorized:
@@ -258,19 +258,24 @@ class QrsClient:
         return list(found.values())
 
     def _batches(self, terms: list[str], endpoint: str) -> list[list[str]]:
+        """Greedy packing in order. Percent-encoding works character by character, so a
+        batch's URL length is the base plus its encoded terms and separators."""
+        base = len(self._url(endpoint, {"filter": ""}, "x" * 16))
+        separator = len(quote(" or ", safe=""))
         batches: list[list[str]] = []
+        length = 0
         for term in terms:
-            if batches and self._url_length(endpoint, batches[-1] + [term]) <= self.max_url_length:
-                batches[-1].append(term)
-                continue
-            if self._url_length(endpoint, [term]) > self.max_url_length:
+            size = len(quote(term, safe=""))
+            if base + size > self.max_url_length:
                 raise ValueError(f"a filter term alone makes a URL over {self.max_url_length} "
                                  f"characters: {term[:80]}...")
-            batches.append([term])
+            if batches and length + separator + size <= self.max_url_length:
+                batches[-1].append(term)
+                length += separator + size
+            else:
+                batches.append([term])
+                length = base + size
         return batches
-
-    def _url_length(self, endpoint: str, terms: list[str]) -> int:
-        return len(self._url(endpoint, {"filter": " or ".join(terms)}, "x" * 16))
 
     def start_many(self, task_ids: list[str]) -> None:
         """One POST task/start/many for all IDs (Sense answers for the whole batch)."""
@@ -344,9 +349,6 @@ class QrsClient:
             raise QrsTimeout(f"no answer within {self.settings.timeout:g} s", **where) from None
         except requests.exceptions.ConnectionError as e:
             raise _connection_error(e, self.settings, where) from None
-        except OSError as e:  # unreadable certificate files
-            raise QrsConfigError(f"cannot use the configured certificates: {e}",
-                                 request_sent=False, **where) from None
         if not 200 <= response.status_code < 300:
             raise QrsHttpError(response.status_code, response.text, **where)
         return response
@@ -363,12 +365,47 @@ class _ConnectionRetry(Retry):
         return super().increment(method, url, *args, error=error, **kwargs)
 
 
-def _client_cert(s: QrsSettings) -> tuple[str, str]:
-    if not (s.client_cert and s.client_key):
+class _Adapter(HTTPAdapter):
+    """One pooled connection, TLS from a prepared context (so urllib3 neither reloads the
+    system CA store nor the client certificate for each new connection)."""
+
+    def __init__(self, context: ssl.SSLContext | None, **kwargs: Any) -> None:
+        self.context = context
+        super().__init__(pool_connections=1, pool_maxsize=1, **kwargs)
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        if self.context is not None:
+            kwargs["ssl_context"] = self.context
+        super().init_poolmanager(*args, **kwargs)
+
+
+def _ssl_context(s: QrsSettings) -> ssl.SSLContext:
+    cert = (s.client_cert, s.client_key) if s.authentication == "certificates" else None
+    if cert and not all(cert):
         raise QrsConfigError("certificate authentication needs Butler.cert.clientCert and "
                              "Butler.cert.clientCertKey (client.pem, client_key.pem from the QMC "
                              "export)", request_sent=False)
-    return s.client_cert, s.client_key
+    try:
+        return _cached_context(cert, s.ca_cert if s.reject_unauthorized else None,
+                               s.reject_unauthorized)
+    except (OSError, ssl.SSLError) as e:
+        raise QrsConfigError(f"cannot use the configured certificates {cert or ''} "
+                             f"{s.ca_cert or ''}: {e}", request_sent=False) from None
+
+
+@functools.lru_cache(maxsize=16)
+def _cached_context(cert: tuple[str, str] | None, ca: str | None, verify: bool) -> ssl.SSLContext:
+    """Built once per certificate set (the files are read when Valet first calls)."""
+    context = create_urllib3_context(cert_reqs=ssl.CERT_REQUIRED if verify else ssl.CERT_NONE)
+    context.check_hostname = False  # urllib3 matches the host name itself when verifying
+    if verify:
+        if ca:
+            context.load_verify_locations(ca)
+        else:
+            context.load_default_certs()
+    if cert:
+        context.load_cert_chain(*cert)
+    return context
 
 
 def _guid(value: str) -> str:

@@ -140,6 +140,7 @@ def _close(sock: socket.socket) -> None:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms stalls
     timeout = 300  # idle keep-alive connections are closed after this
     server: _Server
 

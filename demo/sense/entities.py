@@ -75,8 +75,8 @@ def task_condensed(task: SeedTask) -> dict:
             "enabled": task.enabled, "taskSessionTimeout": 1440, "maxRetries": 0}
 
 
-def task_full(task: SeedTask, last_run: Run | None, choices: dict[str, list[str]],
-              created: float, now: float) -> dict:
+def task_static(task: SeedTask, choices: dict[str, list[str]], created: float) -> dict:
+    """The parts of a ReloadTask that runs do not change (cached by the repository)."""
     return {**_audit(task.id, "ReloadTask", created),
             **task_condensed(task),
             "customProperties": [custom_property(name, value, choices.get(name, []), created)
@@ -85,10 +85,18 @@ def task_full(task: SeedTask, last_run: Run | None, choices: dict[str, list[str]
             "tags": [tag(name) for name in task.tags],
             "app": app(task),
             "isManuallyTriggered": False,
-            "isPartialReload": False,
-            "operational": {"id": derived_id("operational", task.id),
-                            "lastExecutionResult": result_condensed(last_run, now),
-                            "nextExecution": NEVER, "privileges": None}}
+            "isPartialReload": False}
+
+
+def operational(task: SeedTask, last_run: Run | None, now: float) -> dict:
+    return {"id": derived_id("operational", task.id),
+            "lastExecutionResult": result_condensed(last_run, now),
+            "nextExecution": NEVER, "privileges": None}
+
+
+def task_full(task: SeedTask, last_run: Run | None, choices: dict[str, list[str]],
+              created: float, now: float) -> dict:
+    return {**task_static(task, choices, created), "operational": operational(task, last_run, now)}
 
 
 def execution_session(run: Run, now: float) -> dict:

@@ -64,6 +64,15 @@ class Junction:
     parts: tuple[Any, ...]
 
 
+@dataclass(frozen=True)
+class AnyOf:
+    """`p eq a or p eq b or ...` on one path: a set lookup for string values (an `or` of
+    thousands of IDs stays fast); other value types fall back to the comparisons."""
+    path: tuple[str, ...]
+    values: frozenset[str]
+    comparisons: tuple[Comparison, ...]
+
+
 def tokenize(text: str) -> list[Token]:
     tokens, i = [], 0
     while i < len(text):
@@ -180,7 +189,7 @@ def parse(text: str) -> Any:
 
 
 def paths(node: Any) -> list[tuple[str, ...]]:
-    if isinstance(node, Comparison):
+    if isinstance(node, (Comparison, AnyOf)):
         return [node.path]
     return [p for part in node.parts for p in paths(part)]
 
@@ -223,12 +232,35 @@ def matches(node: Any, entity: dict, text: str = "") -> bool:
     if isinstance(node, Junction):
         combine = all if node.op == "and" else any
         return combine(matches(part, entity, text) for part in node.parts)
+    if isinstance(node, AnyOf):
+        return any(leaf.lower() in node.values if isinstance(leaf, str)
+                   else any(_compare(leaf, c, text) for c in node.comparisons)
+                   for leaf in leaves(entity, node.path))
     return any(_compare(leaf, node, text) for leaf in leaves(entity, node.path))
+
+
+def group_equalities(node: Any) -> Any:
+    """The same tree with each `or` of `eq` comparisons on one path turned into an AnyOf."""
+    if not isinstance(node, Junction):
+        return node
+    parts = [group_equalities(p) for p in node.parts]
+    if node.op != "or":
+        return Junction(node.op, tuple(parts))
+    by_path: dict[tuple[str, ...], list[Comparison]] = {}
+    rest = []
+    for part in parts:
+        if isinstance(part, Comparison) and part.op == "eq":
+            by_path.setdefault(part.path, []).append(part)
+        else:
+            rest.append(part)
+    grouped = [AnyOf(path, frozenset(c.value.lower() for c in cs), tuple(cs)) if len(cs) > 1
+               else cs[0] for path, cs in by_path.items()]
+    return Junction("or", tuple(grouped + rest))
 
 
 def compile_filter(text: str, sample: dict) -> Callable[[dict], bool]:
     """A predicate for entities shaped like `sample`; raises FilterError as Sense would."""
-    node = parse(text)
+    node = group_equalities(parse(text))
     check_properties(node, sample, text)
     return lambda entity: matches(node, entity, text)
 

@@ -67,6 +67,7 @@ class Repository:
         self.created = clock()
         self.sync_reply = sync_reply
         self.choices = _choices(tasks)
+        self.static = {t.id: entities.task_static(t, self.choices, self.created) for t in tasks}
         self.routes: list[tuple[str, re.Pattern, Callable[..., Response]]] = [
             ("GET", _route(r"about"), lambda r: Response(200, entities.ABOUT)),
             ("GET", _route(r"(task|reloadtask)"), lambda r, _: self.list_tasks(r, full=False)),
@@ -99,8 +100,8 @@ class Repository:
     def task_json(self, task: SeedTask, full: bool) -> dict:
         if not full:
             return entities.task_condensed(task)
-        return entities.task_full(task, self.runs.latest(task.id), self.choices, self.created,
-                                  self.clock())
+        return {**self.static[task.id],
+                "operational": entities.operational(task, self.runs.latest(task.id), self.clock())}
 
     def list_tasks(self, request: Request, full: bool) -> Response:
         keep = self._filter(request, self._sample_task())
