@@ -296,7 +296,7 @@ class TaskStarter:
 
     def start(self, request: StartRequest) -> StartResult:
         began = time.perf_counter()
-        self._store_parameters(request)
+        stored = self._store_parameters(request)
         result = StartResult()
         allowed = _judge(request.items, self.filter, result)
         try:
@@ -308,7 +308,7 @@ class TaskStarter:
                 finally:
                     result.repository_requests = client.requests_sent
         except QrsError as e:
-            failure = RepositoryUnavailable(e, _lookup_failure(e))
+            failure = RepositoryUnavailable(e, _lookup_failure(e, stored))
             self._record(request, began, None, failure)
             raise failure from None
         except ValueError as e:  # a tag or value too long to fit any URL
@@ -316,18 +316,20 @@ class TaskStarter:
         self._record(request, began, result, None)
         return result
 
-    def _store_parameters(self, request: StartRequest) -> None:
+    def _store_parameters(self, request: StartRequest) -> int:
+        """Store the key-value items; how many were stored."""
         items = [i for i in request.items if isinstance(i, KeyValueItem)]
         if items and self.store is None:
             log.warning("start-task from %s: %d key-value item(s) not stored: the KV store is "
                         "disabled (Butler.restServerEndpointsEnable.keyValueStore)",
                         request.caller, len(items))
-            return
+            return 0
         for item in items:  # all checked before any is stored
             self.store.check_namespace(item.namespace)
             self.store.check_key(item.key)
         for item in items:
             self.store.set(item.namespace, item.key, item.value, item.ttl)
+        return len(items)
 
     def _start_matches(self, client: QrsClient, matches: _Matches, all_ids_must_exist: bool,
                        result: StartResult) -> None:
@@ -378,14 +380,14 @@ class TaskStarter:
                  _summary_of_outcome(result, failure), ms)
 
 
-def _lookup_failure(e: QrsError) -> str:
+def _lookup_failure(e: QrsError, stored: int) -> str:
     hint = ""
     if isinstance(e, QrsHttpError) and e.status in (401, 403):
         hint = ("; check X-Qlik-User in Butler.configQRS.headers.static and that nothing between "
                 "Valet and the repository strips the xrfkey query parameter")
     return (f"the Qlik Sense repository could not be queried for the tasks to start "
-            f"({e.kind}: {e.message}){hint}; no task was started, key-value items in the "
-            "request were stored")
+            f"({e.kind}: {e.message}){hint}; no task was started"
+            + (f"; the request's {stored} key-value item(s) were stored" if stored else ""))
 
 
 def _describe_request(request: StartRequest) -> dict:
