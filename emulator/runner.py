@@ -16,7 +16,7 @@ from emulator.blocks import DoBlock, ForBlock, IfBlock, Include, Simple, SubBloc
 from emulator.dollar import expand
 from emulator.errors import FILE_NOT_FOUND, ScriptError, UnsupportedSyntax
 from emulator.evaluator import Getter, compile_expr, to_number
-from emulator.functions import call_function
+from emulator.functions import bind_function
 from emulator.parser import parse_expression
 from emulator.splitter import Statement, split_statements
 from emulator.tables import DataModel
@@ -35,15 +35,20 @@ class ExitScript(Exception):
     pass
 
 
-class ExitSub(Exception):
+class ExitBlock(Exception):
+    """Exit Sub|For|Do; ``stmt`` is the Exit statement, for the error when nothing catches it."""
+    stmt: Statement | None = None
+
+
+class ExitSub(ExitBlock):
     pass
 
 
-class ExitFor(Exception):
+class ExitFor(ExitBlock):
     pass
 
 
-class ExitDo(Exception):
+class ExitDo(ExitBlock):
     pass
 
 
@@ -62,9 +67,10 @@ class VariableScope:
         special = runner.special_function(name, args)
         if special is not None:
             return special
+        function = bind_function(name, len(args))
         if not args:
-            return lambda row: call_function(name, [], runner)
-        return lambda row: call_function(name, [a(row) for a in args], runner)
+            return lambda row: function([], runner)
+        return lambda row: function([a(row) for a in args], runner)
 
 
 class Runner:
@@ -110,9 +116,9 @@ class Runner:
                                   file)
         except ExitScript:
             pass
-        except (ExitSub, ExitFor, ExitDo) as e:
-            raise ScriptError(f"Exit {type(e).__name__[4:]} outside a {type(e).__name__[4:]}",
-                              file) from e
+        except ExitBlock as e:
+            what = type(e).__name__[4:]
+            raise ScriptError(f"Exit {what} outside a {what}", file, e.stmt.line, e.stmt.text) from e
         finally:
             self.model.mappings.clear()
 
@@ -142,6 +148,9 @@ class Runner:
             action(self)
             if self._script_error_set:
                 self.set_script_error(0)
+        except ExitBlock as e:
+            e.stmt = e.stmt or stmt
+            raise
         except ScriptError as e:
             e.located(stmt.file, stmt.line, stmt.text)
             if self.error_mode() != 0 or isinstance(e, UnsupportedSyntax):
@@ -174,6 +183,8 @@ class Runner:
     def variable_text(self, name: str) -> str | None:
         value = self.variables.get(name)
         return None if value is None else value.text
+
+    variable = variable_text  # what functions.py asks for (DateFormat, DecimalSep...)
 
     def evaluate_text(self, expression: str) -> str:
         value = self.evaluate(expression)
