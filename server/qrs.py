@@ -418,12 +418,15 @@ _TLS_HINTS = re.compile(r"certificate|alert|handshake|ssl|tls", re.IGNORECASE)
 
 
 def _tls_message(e: Exception) -> str:
-    text = str(e)
+    text, reason = str(e), _reason(str(e))
     if "CERTIFICATE_VERIFY_FAILED" in text:
         return ("the repository's server certificate is not trusted by Butler.cert.clientCertCA "
-                f"(root.pem), or its name does not match the host: {_reason(text)}")
+                f"(root.pem): {reason}")
+    if "doesn't match" in text or "CertificateError" in text:
+        return ("the repository's server certificate is for another host name than "
+                f"Butler.configQRS.host (the name does not match): {reason}")
     return ("TLS handshake with the repository failed; is the client certificate "
-            f"(Butler.cert.clientCert, client.pem from the QMC) issued by its CA? {_reason(text)}")
+            f"(Butler.cert.clientCert, client.pem from the QMC) issued by its CA? {reason}")
 
 
 def _connection_error(e: Exception, s: QrsSettings, where: dict) -> QrsError:

@@ -30,13 +30,14 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from demo.sense import entities
 from demo.sense.certs import CertPaths, ensure_certs, server_context
 from demo.sense.faults import Faults
-from demo.sense.repository import Repository, Request, Response
+from demo.sense.repository import NO_ENDPOINT, Repository, Request, Response
 from demo.sense.seed import load_seed
 
 XSRF_FAILED = "XSRF prevention check failed. Possible XSRF discovered."
 UNKNOWN_USER = ("Unknown users not allowed for repository calls, missing or malformed http header: "
                 "X-Qlik-User")
 MISSING_VALUE = "Missing parameter value(s)"
+NO_PROXY = "No virtual proxy with this prefix"
 _XRFKEY = re.compile(r"[0-9A-Za-z]{16}")
 
 
@@ -190,16 +191,13 @@ class Simulator:
         self.log = RequestLog(options.log)
         self.connection_ids = itertools.count(1)
         self._servers: dict[str, _Server] = {}
-        self._threads: list[threading.Thread] = []
-        self._refusing = False
         self._lock = threading.Lock()
 
     # -- lifecycle -----------------------------------------------------------------------
     def start(self) -> "Simulator":
         opts = self.options
         if not self.faults.refuse:
-            self._listen("repository", opts.port, server_context(self.certs, True))
-        self._refusing = self.faults.refuse
+            self._listen_repository()
         if opts.proxy_port is not None:
             context = server_context(self.certs, False) if opts.proxy_tls else None
             self._listen("proxy", opts.proxy_port, context)
@@ -213,7 +211,9 @@ class Simulator:
                                   name=f"sense-{kind}", daemon=True)
         thread.start()
         self._servers[kind] = server
-        self._threads.append(thread)
+
+    def _listen_repository(self) -> None:
+        self._listen("repository", self.options.port, server_context(self.certs, True))
 
     def _unlisten(self, kind: str) -> None:
         server = self._servers.pop(kind, None)
@@ -231,11 +231,11 @@ class Simulator:
         """Replace the faults; start or stop listening on the repository port to match `refuse`."""
         with self._lock:
             self.faults.replace(data)
-            if self.faults.refuse and not self._refusing:
+            listening = "repository" in self._servers
+            if self.faults.refuse and listening:
                 self._unlisten("repository")
-            elif not self.faults.refuse and self._refusing:
-                self._listen("repository", self.options.port, server_context(self.certs, True))
-            self._refusing = self.faults.refuse
+            elif not self.faults.refuse and not listening:
+                self._listen_repository()
 
     # -- serving -------------------------------------------------------------------------
     def serve(self, handler: _Handler) -> None:
@@ -266,17 +266,12 @@ class Simulator:
     def qrs(self, handler: _Handler, path: str, query: str, body: Any) -> Response:
         path = unquote(path)
         if handler.server.kind == "proxy":
-            prefix = f"/{self.options.proxy_prefix.strip('/')}"
-            if not path.lower().startswith(prefix.lower() + "/"):
-                return Response(404, NO_PROXY)
-            path = path[len(prefix):]
-            user = (handler.headers.get(self.options.proxy_header) or "").strip()
-            if not user:
-                return Response(401, f"Header authentication failed: header {self.options.proxy_header} missing")
+            path, refusal = self._through_proxy(handler, path)
+            if refusal:
+                return refusal
         if not path.lower().startswith("/qrs/"):
             return Response(404, NO_ENDPOINT)
-        pairs = parse_qsl(query, keep_blank_values=True)
-        params = {name.lower(): value for name, value in pairs}
+        params = {name.lower(): value for name, value in parse_qsl(query, keep_blank_values=True)}
         key = params.get("xrfkey")
         if not key or not _XRFKEY.fullmatch(key) or handler.headers.get("X-Qlik-Xrfkey") != key:
             return Response(403, XSRF_FAILED)
@@ -286,6 +281,17 @@ class Simulator:
                 and parse_user(handler.headers.get("X-Qlik-User")) is None):
             return Response(403, UNKNOWN_USER)
         return self.repository.handle(Request(handler.command, path[len("/qrs/"):], params, body))
+
+    def _through_proxy(self, handler: _Handler, path: str) -> tuple[str, Response | None]:
+        """Header authentication on the virtual proxy: the path below the prefix, or a refusal.
+        (A missing header's answer is not recorded for Sense: 401 is the simulator's choice.)"""
+        prefix = f"/{self.options.proxy_prefix.strip('/')}"
+        if not path.lower().startswith(prefix.lower() + "/"):
+            return path, Response(404, NO_PROXY)
+        name = self.options.proxy_header
+        if not (handler.headers.get(name) or "").strip():
+            return path, Response(401, f"Header authentication failed: header {name} missing")
+        return path[len(prefix):], None
 
     def admin(self, method: str, path: str, body: bytes) -> Response:
         if path == "/faults" and method == "GET":
@@ -304,10 +310,6 @@ class Simulator:
                                    "status": r.status(now), "startedAt": entities.iso(r.started_at)}
                                   for r in self.repository.runs.all()])
         return Response(404, "admin: GET|PUT|DELETE /faults, GET /runs")
-
-
-NO_ENDPOINT = "No matching endpoint found"
-NO_PROXY = "No virtual proxy with this prefix"
 
 
 def _query_dict(query: str) -> dict[str, Any]:

@@ -224,9 +224,9 @@ def test_certificate_settings_that_cannot_work(settings, tmp_path) -> None:
         QrsClient(replace(settings, authentication="kerberos"))
     with pytest.raises(QrsConfigError):
         QrsClient(replace(settings, authentication="header"))  # no header name/user
-    with QrsClient(replace(settings, client_cert=str(tmp_path / "missing.pem"))) as client:
-        with pytest.raises(QrsConfigError):
-            client.about()
+    with pytest.raises(QrsConfigError) as err:
+        QrsClient(replace(settings, client_cert=str(tmp_path / "missing.pem")))
+    assert "missing.pem" in err.value.message
 
 
 def test_header_authentication_through_the_virtual_proxy(sense) -> None:
@@ -298,3 +298,27 @@ def test_nothing_listening_at_all(settings) -> None:
         with pytest.raises(QrsUnreachable) as err:
             client.about()
     assert "127.0.0.1" in err.value.message
+
+
+def test_server_name_is_checked_when_rejecting_unauthorized(tmp_path) -> None:
+    """A server certificate from the trusted CA but for another host name is refused."""
+    import trustme
+
+    certs = tmp_path / "certs"
+    certs.mkdir()
+    ca = trustme.CA()
+    client, server = ca.issue_cert("client"), ca.issue_cert("other.example")
+    ca.cert_pem.write_to_path(str(certs / "root.pem"))
+    client.cert_chain_pems[0].write_to_path(str(certs / "client.pem"))
+    client.private_key_pem.write_to_path(str(certs / "client_key.pem"))
+    server.cert_chain_pems[0].write_to_path(str(certs / "server.pem"))
+    server.private_key_pem.write_to_path(str(certs / "server_key.pem"))
+    with SenseProcess(tmp_path) as other:
+        s = QrsSettings("127.0.0.1", other.port, headers=USER, client_cert=str(certs / "client.pem"),
+                        client_key=str(certs / "client_key.pem"), ca_cert=str(certs / "root.pem"),
+                        reject_unauthorized=True)
+        with QrsClient(s) as client, pytest.raises(QrsTlsError) as err:
+            client.about()
+        assert "name does not match" in err.value.message
+        with QrsClient(replace(s, reject_unauthorized=False)) as client:
+            assert client.about()["schemaPath"] == "About"

@@ -128,3 +128,21 @@ def test_an_injection_stays_inside_its_literal() -> None:
     node = parse(r"tags.name eq 'x\' or name sw \''")
     assert node.value == "x' or name sw '" and node.op == "eq"
     assert compile_filter(r"tags.name eq 'x\' or name sw \''", TASK)(TASK) is False
+
+
+@pytest.mark.parametrize("text", [
+    "id eq e3b27f50-b1c0-4879-88fc-c7cdd9c1cf3e or id eq 7552d9fc-d1bb-4975-9a38-18357de531ea",
+    "name eq 'x' or name eq 'RELOAD TASK OF APP1' or tags.name eq 'nope'",
+    "tags.name eq 'a' or tags.name eq 'b'",
+    "maxRetries eq 1 or maxRetries eq 0",
+    "enabled eq false or enabled eq true",
+])
+def test_grouped_equalities_match_like_the_plain_or(text: str) -> None:
+    """An `or` of eq terms on one path is evaluated as a set lookup; same answers."""
+    from demo.sense.filters import AnyOf, group_equalities, matches
+
+    plain, grouped = parse(text), group_equalities(parse(text))
+    assert any(isinstance(p, AnyOf) for p in grouped.parts)
+    assert matches(grouped, TASK) == matches(plain, TASK)
+    other = {**TASK, "name": "y", "tags": [], "maxRetries": 3, "enabled": None, "id": "z"}
+    assert matches(grouped, other) == matches(plain, other)
