@@ -9,12 +9,13 @@ import sys
 from pathlib import Path
 
 from demo.sense.app import Options, run_forever
-from demo.sense.faults import Faults, Rule
+from demo.sense.faults import Faults, Rule, rule_from
 from demo.sense.seed import SeedError
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m demo.sense", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m demo.sense",
+                                description="The simulated Qlik Sense repository (QRS API over HTTPS).")
     p.add_argument("--port", type=int, required=True, help="repository port (Qlik's 4242)")
     p.add_argument("--certs", type=Path, required=True,
                    help="folder of root.pem, client.pem, client_key.pem, server.pem, server_key.pem "
@@ -45,7 +46,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def options_from(args: argparse.Namespace) -> Options:
-    rules = [Rule(**r) for r in args.faults or []]
+    rules = [rule_from(r) for r in args.faults or []]
     if args.fail_status:
         rules.append(Rule("status", status=args.fail_status))
     if args.slow_ms:
@@ -64,7 +65,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
-        run_forever(options_from(args), lambda msg: print(msg, flush=True))
+        options = options_from(args)
+    except ValueError as e:
+        parser().error(str(e))
+    try:
+        run_forever(options, lambda msg: print(msg, flush=True))
     except SeedError as e:
         print(f"demo.sense: {e}", file=sys.stderr)
         return 2

@@ -322,3 +322,17 @@ def test_server_name_is_checked_when_rejecting_unauthorized(tmp_path) -> None:
         assert "name does not match" in err.value.message
         with QrsClient(replace(s, reject_unauthorized=False)) as client:
             assert client.about()["schemaPath"] == "About"
+
+
+def test_latency_is_paid_once_per_request_on_one_connection(tmp_path) -> None:
+    with SenseProcess(tmp_path, latency_ms=200) as slow:
+        s = QrsSettings("127.0.0.1", slow.port, headers=USER, client_cert=str(slow.certs.client),
+                        client_key=str(slow.certs.client_key), timeout=2)
+        t0 = time.perf_counter()
+        with QrsClient(s) as client:
+            client.find_tasks([tag_term("startTask1")])
+            client.start_many([A1, A2, A3])
+        assert 0.4 <= time.perf_counter() - t0 < 1.2
+        assert len({e["connection"] for e in slow.requests()}) == 1
+        with QrsClient(replace(s, timeout=0.1)) as client, pytest.raises(QrsTimeout):
+            client.about()
