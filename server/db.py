@@ -2,8 +2,8 @@
 
 SQLite by default (WAL journal; synchronous=NORMAL keeps every committed transaction
 through a process crash, FULL adds an fsync per commit for power loss), PostgreSQL by URL.
-Writes that check-then-insert run in `write_transaction`, which on SQLite takes the
-write lock up front (BEGIN IMMEDIATE) so concurrent writers are serialised, not failed.
+Writes run in `write_transaction`, which on SQLite takes the write lock up front
+(BEGIN IMMEDIATE) so concurrent writers, threads or processes, are serialised, not failed.
 """
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def make_engine(url: str, fsync_each_commit: bool = False, pool_size: int = 16) 
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record) -> None:
-        # Let SQLAlchemy's "begin" event below decide how transactions start.
+        # Autocommit at the driver: transactions are opened by write_transaction only.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
@@ -38,28 +38,32 @@ def make_engine(url: str, fsync_each_commit: bool = False, pool_size: int = 16) 
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
 
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn: Connection) -> None:
-        immediate = conn.get_execution_options().get("write_lock", False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
-
     return engine
 
 
 @contextmanager
 def write_transaction(engine: Engine) -> Iterator[Connection]:
-    """A transaction that holds the database's write lock from its first statement."""
+    """A transaction that holds the database's write lock from its first statement.
+
+    Reads run in SQLite's autocommit mode (each SELECT sees a consistent snapshot); a
+    write opens its transaction explicitly with BEGIN IMMEDIATE, so that a
+    check-then-insert can never interleave with another writer's."""
     with engine.connect() as conn:
-        conn = conn.execution_options(write_lock=True)
-        with conn.begin():
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        try:
             yield conn
+        except BaseException:
+            conn.rollback()
+            raise
+        conn.commit()
 
 
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest Alembic revision."""
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as conn:
+    with write_transaction(engine) as conn:  # one process migrates at a time
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any, Callable
 
-from sqlalchemy import Engine, and_, delete, func, insert, or_, select, update
+from sqlalchemy import Engine, and_, bindparam, delete, func, insert, or_, select, update
 
 from server.db import write_transaction
 from server.models import KeyValue
@@ -130,18 +131,38 @@ def parse_ttl(ttl: Any) -> int:
     return max(ms, 0)
 
 
+def _statements():
+    """Every query of the store, built once; values are bound at execution."""
+    ns, key, now = bindparam("p_ns"), bindparam("p_key"), bindparam("p_now")
+    live = or_(T.c.expires_at_ms.is_(None), T.c.expires_at_ms > now)
+    this_key = and_(T.c.namespace == ns, T.c.key == key)
+    row = {"value": bindparam("new_value"), "ttl_ms": bindparam("new_ttl_ms"),
+           "expires_at_ms": bindparam("new_expires_at_ms"), "updated_at_ms": now}
+    return SimpleNamespace(
+        get=select(T.c.value, T.c.ttl_ms).where(this_key, live),
+        keys=select(T.c.key).where(T.c.namespace == ns, live).order_by(T.c.key),
+        namespaces=select(T.c.namespace).where(live).distinct().order_by(T.c.namespace),
+        count=select(func.count()).where(T.c.namespace == ns),
+        update=update(T).where(this_key).values(row),
+        insert=insert(T).values(namespace=ns, key=key, **row),
+        delete_live_key=delete(T).where(this_key, live),
+        delete_key=delete(T).where(this_key),
+        delete_live_namespace=delete(T).where(T.c.namespace == ns, live),
+        delete_namespace=delete(T).where(T.c.namespace == ns),
+        purge_namespace=delete(T).where(T.c.namespace == ns, T.c.expires_at_ms <= now),
+        sweep=delete(T).where(T.c.expires_at_ms <= now),
+    )
+
+
+Q = _statements()
+
+
 class KeyValueStore:
     def __init__(self, engine: Engine, limits: Limits = Limits(),
                  clock: Callable[[], int] = now_ms) -> None:
         self.engine = engine
         self.limits = limits
         self.clock = clock
-
-    def _live(self, now: int):
-        return or_(T.c.expires_at_ms.is_(None), T.c.expires_at_ms > now)
-
-    def _where(self, namespace: str, key: str):
-        return and_(T.c.namespace == namespace, T.c.key == key)
 
     def check_namespace(self, namespace: Any) -> str:
         return check_name("namespace", namespace, self.limits.namespace_chars)
@@ -159,56 +180,50 @@ class KeyValueStore:
         ttl_ms = parse_ttl(ttl)
         with write_transaction(self.engine) as conn:
             now = self.clock()
-            conn.execute(delete(T).where(T.c.namespace == namespace, T.c.expires_at_ms <= now))
-            row = {"value": text, "ttl_ms": ttl_ms, "updated_at_ms": now,
-                   "expires_at_ms": now + ttl_ms if ttl_ms > 0 else None}
-            if conn.execute(update(T).where(self._where(namespace, key)).values(row)).rowcount:
+            params = {"p_ns": namespace, "p_key": key, "p_now": now, "new_value": text,
+                      "new_ttl_ms": ttl_ms, "new_expires_at_ms": now + ttl_ms if ttl_ms > 0 else None}
+            conn.execute(Q.purge_namespace, params)
+            if conn.execute(Q.update, params).rowcount:
                 return Entry(namespace, key, text, ttl_ms)
-            count = conn.execute(select(func.count()).where(T.c.namespace == namespace)).scalar_one()
+            count = conn.execute(Q.count, params).scalar_one()
             if count >= self.limits.max_keys_per_namespace:
                 raise NamespaceFull(
                     f"namespace {namespace!r} already holds {count} keys, the limit "
                     f"(Butler.keyValueStore.maxKeysPerNamespace = "
                     f"{self.limits.max_keys_per_namespace}); delete keys or raise the limit")
-            conn.execute(insert(T).values(namespace=namespace, key=key, **row))
+            conn.execute(Q.insert, params)
         return Entry(namespace, key, text, ttl_ms)
 
     def get(self, namespace: str, key: str) -> Entry | None:
-        query = select(T.c.value, T.c.ttl_ms).where(self._where(namespace, key),
-                                                    self._live(self.clock()))
         with self.engine.connect() as conn:
-            row = conn.execute(query).first()
+            row = conn.execute(Q.get, {"p_ns": namespace, "p_key": key, "p_now": self.clock()}).first()
         return Entry(namespace, key, row.value, row.ttl_ms) if row else None
 
     def keys(self, namespace: str) -> list[str]:
-        query = (select(T.c.key).where(T.c.namespace == namespace, self._live(self.clock()))
-                 .order_by(T.c.key))
         with self.engine.connect() as conn:
-            return list(conn.execute(query).scalars())
+            return list(conn.execute(Q.keys, {"p_ns": namespace, "p_now": self.clock()}).scalars())
 
     def namespaces(self) -> list[str]:
-        query = (select(T.c.namespace).where(self._live(self.clock())).distinct()
-                 .order_by(T.c.namespace))
         with self.engine.connect() as conn:
-            return list(conn.execute(query).scalars())
+            return list(conn.execute(Q.namespaces, {"p_now": self.clock()}).scalars())
 
     def delete(self, namespace: str, key: str) -> None:
+        params = {"p_ns": namespace, "p_key": key, "p_now": self.clock()}
         with write_transaction(self.engine) as conn:
-            gone = conn.execute(delete(T).where(self._where(namespace, key),
-                                                self._live(self.clock()))).rowcount
-            conn.execute(delete(T).where(self._where(namespace, key)))
+            gone = conn.execute(Q.delete_live_key, params).rowcount
+            conn.execute(Q.delete_key, params)
         if not gone:
             raise NotFound(f"key {key!r} does not exist in namespace {namespace!r}")
 
     def delete_namespace(self, namespace: str) -> None:
+        params = {"p_ns": namespace, "p_now": self.clock()}
         with write_transaction(self.engine) as conn:
-            gone = conn.execute(delete(T).where(T.c.namespace == namespace,
-                                                self._live(self.clock()))).rowcount
-            conn.execute(delete(T).where(T.c.namespace == namespace))
+            gone = conn.execute(Q.delete_live_namespace, params).rowcount
+            conn.execute(Q.delete_namespace, params)
         if not gone:
             raise NotFound(f"namespace {namespace!r} does not exist (it has no keys)")
 
     def sweep(self) -> int:
         """Delete expired keys; returns how many. Reads never depend on it having run."""
         with write_transaction(self.engine) as conn:
-            return conn.execute(delete(T).where(T.c.expires_at_ms <= self.clock())).rowcount
+            return conn.execute(Q.sweep, {"p_now": self.clock()}).rowcount

@@ -1,0 +1,141 @@
+"""Key-value store throughput and memory against a real Valet process, load from wrk.
+
+    python tests/benchmarks/bench_kv.py [--duration 10] [--modes waitress,gunicorn2]
+
+GET of an existing key and POST of a key rotating among 500, at 1 and 32 concurrent
+connections; requests/s, p50, p99; RSS idle and after 100,000 keys in 100 namespaces.
+Needs wrk (Debian package `wrk`; installed with apt-get when missing and run as root).
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from demo.processes import Valet  # noqa: E402
+
+POST_SCRIPT = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local i = 0
+request = function()
+  i = (i + 1) % 500
+  return wrk.format(nil, nil, nil, '{"key":"k' .. i .. '","value":"value ' .. i .. '","ttl":""}')
+end
+"""
+
+
+def need_wrk() -> str:
+    path = shutil.which("wrk")
+    if path:
+        return path
+    print("wrk not found; installing Debian's package (needs root)…", flush=True)
+    subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=False,
+                   stdout=subprocess.DEVNULL)
+    path = shutil.which("wrk")
+    if not path:
+        sys.exit("wrk is needed: apt-get install wrk")
+    return path
+
+
+def _ms(text: str) -> float:
+    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def run_wrk(wrk: str, url: str, connections: int, seconds: int, script: Path | None) -> dict:
+    args = [wrk, f"-t{min(connections, 2)}", f"-c{connections}", f"-d{seconds}s", "--latency", url]
+    if script:
+        args[1:1] = ["-s", str(script)]
+    out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+            "p50": _ms(re.search(r"\s50%\s+(\S+)", out).group(1)),
+            "p99": _ms(re.search(r"\s99%\s+(\S+)", out).group(1)),
+            "errors": int(errors.group(1)) if errors else 0}
+
+
+def rss_mb(pid: int) -> list[float]:
+    """RSS of a process and its children (gunicorn workers), in MB each."""
+    pids = [pid] + [int(p) for p in subprocess.run(["pgrep", "-P", str(pid)], capture_output=True,
+                                                   text=True).stdout.split()]
+    sizes = []
+    for p in pids:
+        status = Path(f"/proc/{p}/status").read_text()
+        sizes.append(int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1024)
+    return sizes
+
+
+def load_keys(url: str, total: int = 100_000, namespaces: int = 100) -> float:
+    def work(start: int) -> None:
+        with requests.Session() as s:
+            for i in range(start, total, 16):
+                r = s.post(f"{url}/v4/keyvalues/ns{i % namespaces}", json={"key": f"key{i}", "value": f"v{i}"})
+                r.raise_for_status()
+
+    t = time.perf_counter()
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(work, range(16)))
+    return time.perf_counter() - t
+
+
+def bench_mode(wrk: str, mode: str, seconds: int, tmp: Path) -> list[tuple]:
+    workers = int(mode.removeprefix("gunicorn") or 0) if mode.startswith("gunicorn") else 0
+    valet = Valet(tmp / mode, butler={"keyValueStore": {"maxKeysPerNamespace": 100_000}},
+                  valet={"sweepIntervalSeconds": 3600}, workers=workers).start()
+    rows = []
+    try:
+        time.sleep(1)
+        idle = rss_mb(valet.proc.pid)
+        with requests.Session() as s:
+            for i in range(500):
+                s.post(f"{valet.url}/v4/keyvalues/bench", json={"key": f"k{i}", "value": f"value {i}"})
+        script = tmp / "post.lua"
+        script.write_text(POST_SCRIPT)
+        for name, url, lua in (("GET", f"{valet.url}/v4/keyvalues/bench?key=k42", None),
+                               ("POST", f"{valet.url}/v4/keyvalues/bench", script)):
+            for connections in (1, 32):
+                r = run_wrk(wrk, url, connections, seconds, lua)
+                rows.append((mode, name, connections, r["rps"], r["p50"], r["p99"], r["errors"]))
+                print(f"  {mode} {name} c={connections}: {r['rps']:.0f}/s", flush=True)
+        load_s = load_keys(valet.url)
+        loaded = rss_mb(valet.proc.pid)
+        rows.append((mode, "RSS MB idle / 100k keys", "", idle, loaded, load_s, None))
+    finally:
+        valet.stop()
+    return rows
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
+    p.add_argument("--modes", default="waitress,gunicorn2",
+                   help="comma-separated: waitress, gunicornN (N workers)")
+    args = p.parse_args()
+    wrk = need_wrk()
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="valet-bench-") as tmp:
+        for mode in args.modes.split(","):
+            rows += bench_mode(wrk, mode.strip(), args.duration, Path(tmp))
+    print("\n| mode | call | clients | requests/s | p50 ms | p99 ms | non-2xx |")
+    print("|---|---|---|---|---|---|---|")
+    for mode, call, c, rps, p50, p99, errors in rows:
+        if call.startswith("RSS"):
+            print(f"| {mode} | RSS MB idle → with 100k keys in 100 namespaces (per process) | | "
+                  f"{' + '.join(f'{x:.0f}' for x in rps)} → {' + '.join(f'{x:.0f}' for x in p50)} "
+                  f"| loaded in {p99:.0f} s | | |")
+        else:
+            print(f"| {mode} | {call} | {c} | {rps:,.0f} | {p50:.2f} | {p99:.2f} | {errors} |")
+
+
+if __name__ == "__main__":
+    main()
