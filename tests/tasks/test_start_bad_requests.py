@@ -72,3 +72,9 @@ def test_all_task_ids_must_exist_must_be_a_boolean(open_valet, qlog, value) -> N
     r = start(open_valet, A1, [], f"?allTaskIdsMustExist={value}")
     assert "allTaskIdsMustExist" in assert_error(r, 400)["message"]
     assert qlog.new() == []
+
+
+def test_a_tag_too_long_for_any_repository_url_is_a_400(open_valet, qlog) -> None:
+    r = start(open_valet, "-", [{"type": "starttasktag", "payload": {"tag": "t" * 9000}}])
+    assert "URL" in assert_error(r, 400)["message"]
+    assert qlog.new() == []

@@ -3,6 +3,8 @@ a clear JSON error (502/503/504) while looking tasks up, `failed` entries when t
 task/start/many fails, key-value items stored all the same, and a server that goes on serving."""
 from __future__ import annotations
 
+import json
+
 import pytest
 import requests
 import trustme
@@ -10,7 +12,8 @@ import trustme
 from demo.processes import Valet
 from demo.sense.process import SenseProcess
 from helpers import assert_error
-from tasks.start_support import (A1, A2, A3, kv, qrs_config, refs, result, start, tag)
+from tasks.start_support import (A1, A2, A3, audit_rows, kv, qrs_config, refs, result, start,
+                                 tag)
 
 SHORT_TIMEOUT = {"qrs": {"timeoutSeconds": 0.5}}
 
@@ -44,6 +47,8 @@ def test_repository_down_is_503_and_parameters_are_kept(quick_valet, clean_sense
     assert "cannot connect" in message and "no task was started" in message
     assert "1 key-value item(s) were stored" in message
     assert kv_value(quick_valet, "faults", "while-down") == "kept"
+    outcome = json.loads(audit_rows(quick_valet)[-1]["outcome"])
+    assert outcome["status"] == 503 and "cannot connect" in outcome["error"]
     still_serving(quick_valet, clean_sense)
 
 
