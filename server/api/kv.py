@@ -93,7 +93,7 @@ def list_namespaces():
 
 
 @blp.route("/keyvalues/<enc:namespace>", methods=["GET"])
-@blp.arguments(KeyQuery, location="query", as_kwargs=True)
+@blp.arguments(KeyQuery(), location="query", as_kwargs=True)
 @blp.response(200, KeyValueSchema)
 def get_value(namespace: str, **_query):
     """Read a key. Unknown namespace or key: 400 (as Butler), unless `default=` is given."""
@@ -108,7 +108,7 @@ def get_value(namespace: str, **_query):
 
 
 @blp.route("/keyvalues/<enc:namespace>/keyexists", methods=["GET"])
-@blp.arguments(KeyExistsQuery, location="query", as_kwargs=True)
+@blp.arguments(KeyExistsQuery(), location="query", as_kwargs=True)
 @blp.response(200, KeyExistsSchema)
 def key_exists(namespace: str, **_query):
     """Whether a key exists; an unknown namespace answers keyExists false."""
@@ -121,7 +121,7 @@ def key_exists(namespace: str, **_query):
 
 
 @blp.route("/keyvalues/<enc:namespace>", methods=["POST"])
-@blp.arguments(KeyValueBody)
+@blp.arguments(KeyValueBody())
 @blp.response(201, StoredSchema)
 def set_value(body: dict, namespace: str):
     """Store a key (overwrites; a new TTL restarts the clock)."""
