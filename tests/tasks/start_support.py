@@ -156,10 +156,19 @@ def qlog(clean_sense) -> Log:
     return Log(clean_sense)
 
 
-def audit_rows(valet: Valet) -> list[sqlite3.Row]:
+def _query(valet: Valet, sql: str) -> list[sqlite3.Row]:
+    """Rows of Valet's own SQLite database (under its data directory)."""
     db = sqlite3.connect(Path(valet.data_dir) / "data" / "valet.sqlite3")
     db.row_factory = sqlite3.Row
     try:
-        return db.execute("SELECT * FROM task_start_audit ORDER BY id").fetchall()
+        return db.execute(sql).fetchall()
     finally:
         db.close()
+
+
+def audit_rows(valet: Valet) -> list[sqlite3.Row]:
+    return _query(valet, "SELECT * FROM task_start_audit ORDER BY id")
+
+
+def kv_rows(valet: Valet) -> list[tuple]:
+    return [tuple(r) for r in _query(valet, "SELECT namespace, key, value FROM kv_entries")]

@@ -4,13 +4,14 @@ values that try to inject into the repository filter, the KV switch, the audit t
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 
 import pytest
+import requests
 
-from tasks.start_support import (A1, A2, A3, A4, DISABLED, TRICKY, TRICKY_TAGS, cp, audit_rows,
-                                 ids, kv, qrs_config, refs, result, start, tag, tid)
+from server.tasks import ITEM_TYPES
+from tasks.start_support import (A1, A2, A3, A4, DISABLED, TRICKY, TRICKY_TAGS, audit_rows, cp,
+                                 ids, kv, kv_rows, qrs_config, refs, result, start, tag, tid)
 
 UNKNOWN = "00000000-1111-4222-8333-444444444444"
 DISABLED_REASON = "the task is disabled in Sense; enable it in the QMC to start it"
@@ -89,7 +90,6 @@ def test_a_tag_that_matches_nothing_starts_nothing(open_valet, qlog) -> None:
 
 
 def test_no_body_at_all_is_read_as_an_empty_list(open_valet, qlog) -> None:
-    import requests
     r = requests.put(f"{open_valet.url}/v4/reloadtask/{A2[0]}/start", timeout=10)
     assert r.json() == result(started=refs(A2))
 
@@ -124,7 +124,7 @@ def test_injection_attempts_match_nothing(open_valet, qlog, text) -> None:
 def test_key_value_items_are_stored_before_the_start(open_valet, qlog) -> None:
     r = start(open_valet, A1[0], [kv("order", "first", namespace="ordering")])
     assert r.status_code == 200
-    rows = _kv_rows(open_valet)
+    rows = kv_rows(open_valet)
     assert ("ordering", "order", "first") in rows
 
 
@@ -132,21 +132,13 @@ def test_key_value_items_are_not_stored_when_the_kv_store_is_disabled(start_vale
     valet = start_valet(butler=qrs_config(sense, restServerEndpointsEnable={"keyValueStore": False}))
     r = start(valet, A1[0], [kv("k", "v", namespace="disabled-kv")])
     assert r.json() == result(started=refs(A1))
-    assert _kv_rows(valet) == []
+    assert kv_rows(valet) == []
 
 
 def test_the_endpoint_is_absent_when_disabled(start_valet, sense) -> None:
     valet = start_valet(butler=qrs_config(sense, restServerEndpointsEnable={"senseStartTask": False}))
     r = start(valet, A1[0])
     assert r.status_code == 404 and "enabled" in r.json()["message"]
-
-
-def _kv_rows(valet) -> list[tuple]:
-    db = sqlite3.connect(Path(valet.data_dir) / "data" / "valet.sqlite3")
-    try:
-        return db.execute("SELECT namespace, key, value FROM kv_entries").fetchall()
-    finally:
-        db.close()
 
 
 # -- the audit trail ---------------------------------------------------------------------------
@@ -170,3 +162,18 @@ def test_every_call_is_audited_in_the_table_and_the_log(open_valet, qlog) -> Non
     line = [ln for ln in log_text.splitlines() if "start-task from 127.0.0.1" in ln][-1]
     assert A1[0] in line and "startTask2" in line and "nope" in line and A3[0] in line
     assert "s3cr3t-value" not in log_text and "s3cr3t-value" not in row["request"]
+
+
+# -- the OpenAPI document ----------------------------------------------------------------------
+def test_openapi_describes_the_body_and_the_answer(open_valet) -> None:
+    doc = requests.get(f"{open_valet.url}/openapi.json", timeout=5).json()
+    [path] = [p for p in doc["paths"] if p.startswith("/v4/reloadtask/")]
+    operation = doc["paths"][path]["put"]
+    assert set(doc["paths"][path]) >= {"put", "post"}
+    body = operation["requestBody"]["content"]["application/json"]["schema"]
+    item = doc["components"]["schemas"][body["items"]["$ref"].split("/")[-1]]
+    assert body["type"] == "array" and item["properties"]["type"]["enum"] == list(ITEM_TYPES)
+    answer = operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+    fields = doc["components"]["schemas"][answer.split("/")[-1]]["properties"]
+    assert set(fields) == set(result())
+    assert {"400", "502", "503", "504"} <= set(operation["responses"])
