@@ -95,13 +95,16 @@ def _text(payload: dict, name: str, where: str, allow_empty: bool = False) -> st
     return value
 
 
+_ANY_LENGTH = 1 << 30  # lengths are checked by the store, against its configured limits
+
+
 def _kv_item(payload: dict, where: str) -> KeyValueItem:
     for name in ("namespace", "key", "value"):
         if name not in payload:
             raise InvalidStartRequest(f"{where}: payload.{name} is missing")
     try:
-        return KeyValueItem(kv.check_name("namespace", payload["namespace"], 1 << 30),
-                            kv.check_name("key", payload["key"], 1 << 30),
+        return KeyValueItem(kv.check_name("namespace", payload["namespace"], _ANY_LENGTH),
+                            kv.check_name("key", payload["key"], _ANY_LENGTH),
                             kv.normalize_value(payload["value"]), kv.parse_ttl(payload.get("ttl")))
     except kv.KvError as e:
         raise InvalidStartRequest(f"{where}: {e.message}") from None
@@ -280,6 +283,15 @@ def _match(items: list[Item], tasks: list[dict], result: StartResult) -> _Matche
     return matches
 
 
+def _look_up(client: QrsClient, allowed: list[Item]) -> list[dict]:
+    if not allowed:
+        return []
+    try:
+        return client.find_tasks(lookup_terms(allowed))
+    except ValueError as e:  # a tag or value too long to fit any URL
+        raise InvalidStartRequest(str(e)) from None
+
+
 def _unique(tasks: Iterable[dict]) -> list[dict]:
     return list({t["id"]: t for t in tasks}.values())
 
@@ -300,21 +312,23 @@ class TaskStarter:
         result = StartResult()
         allowed = _judge(request.items, self.filter, result)
         try:
-            with QrsClient(self.settings) as client:
-                try:
-                    tasks = client.find_tasks(lookup_terms(allowed)) if allowed else []
-                    matches = _match(allowed, tasks, result)
-                    self._start_matches(client, matches, request.all_ids_must_exist, result)
-                finally:
-                    result.repository_requests = client.requests_sent
+            self._look_up_and_start(allowed, request.all_ids_must_exist, result)
         except QrsError as e:
             failure = RepositoryUnavailable(e, _lookup_failure(e, stored))
             self._record(request, began, None, failure)
             raise failure from None
-        except ValueError as e:  # a tag or value too long to fit any URL
-            raise InvalidStartRequest(str(e)) from None
         self._record(request, began, result, None)
         return result
+
+    def _look_up_and_start(self, allowed: list[Item], all_ids_must_exist: bool,
+                           result: StartResult) -> None:
+        """One client, so one TLS connection, for the lookup and the start."""
+        with QrsClient(self.settings) as client:
+            try:
+                matches = _match(allowed, _look_up(client, allowed), result)
+                self._start_matches(client, matches, all_ids_must_exist, result)
+            finally:
+                result.repository_requests = client.requests_sent
 
     def _store_parameters(self, request: StartRequest) -> int:
         """Store the key-value items; how many were stored."""
