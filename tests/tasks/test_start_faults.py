@@ -135,14 +135,35 @@ def test_missing_user_header_surfaces_senses_answer(start_valet, sense) -> None:
     assert "X-Qlik-User" in message and "403" in message
 
 
-def test_xrfkey_refusal_surfaces_senses_answer(start_valet, tmp_path) -> None:
+@pytest.fixture(scope="module")
+def proxied_sense(tmp_path_factory) -> SenseProcess:
+    """A repository of its own with a virtual proxy (prefix hdr, user header hdr-usr)."""
+    with SenseProcess(tmp_path_factory.mktemp("proxied"), proxy=True) as sense:
+        yield sense
+
+
+def header_auth_valet(start_valet, sense: SenseProcess, prefix: str) -> Valet:
+    butler = qrs_config(sense, configQRS={"authentication": "header", "port": sense.proxy_port})
+    return start_valet(butler=butler, valet={"qrs": {
+        "virtualProxyPrefix": prefix, "headerAuthName": "hdr-usr",
+        "headerAuthUser": "INTERNAL\\sa_repository"}})
+
+
+def test_header_authentication_through_a_virtual_proxy(start_valet, proxied_sense) -> None:
+    valet = header_auth_valet(start_valet, proxied_sense, "hdr")
+    before = len(proxied_sense.requests())
+    assert start(valet, A1[0], [tag("startTask2")]).json() == result(started=refs(A1), by_tag=refs(A3))
+    log = proxied_sense.requests()[before:]
+    assert [(r["listener"], r["path"]) for r in log] == [("proxy", "/hdr/qrs/task/full"),
+                                                          ("proxy", "/hdr/qrs/task/start/many")]
+    assert {r["headers"].get("hdr-usr") for r in log} == {"INTERNAL\\sa_repository"}
+
+
+def test_xrfkey_refusal_surfaces_senses_answer(start_valet, proxied_sense) -> None:
     """A virtual-proxy prefix ending in '#' cuts the query string, xrfkey with it (the failure
     qlik-facts §1 records): the repository's 403 reaches the caller with a hint."""
-    with SenseProcess(tmp_path / "proxied", proxy=True) as sense:
-        butler = qrs_config(sense, configQRS={"authentication": "header", "port": sense.proxy_port})
-        valet = start_valet(butler=butler, valet={"qrs": {
-            "virtualProxyPrefix": "hdr/qrs/task/full#", "headerAuthName": "hdr-usr",
-            "headerAuthUser": "INTERNAL\\sa_repository"}})
-        message = assert_error(start(valet, A1[0]), 502)["message"]
-        assert "XSRF prevention check failed" in message and "xrfkey" in message
-        assert [r["query"] for r in sense.requests()] == [{}]
+    valet = header_auth_valet(start_valet, proxied_sense, "hdr/qrs/task/full#")
+    before = len(proxied_sense.requests())
+    message = assert_error(start(valet, A1[0]), 502)["message"]
+    assert "XSRF prevention check failed" in message and "xrfkey" in message
+    assert [r["query"] for r in proxied_sense.requests()[before:]] == [{}]
