@@ -4,6 +4,8 @@ task/start/many fails, key-value items stored all the same, and a server that go
 from __future__ import annotations
 
 import json
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
@@ -66,6 +68,18 @@ def test_slow_repository_is_504(quick_valet, clean_sense, qlog) -> None:
     assert "0.5 s" in assert_error(r, 504)["message"]
     assert kv_value(quick_valet, "faults", "while-slow") == "kept"
     assert qlog.starts() == {}
+    still_serving(quick_valet, clean_sense)
+
+
+def test_other_requests_are_served_while_a_start_waits(quick_valet, clean_sense, qlog) -> None:
+    clean_sense.set_faults(rules=[{"action": "slow", "ms": 2000, "path": "task/full"}])
+    with ThreadPoolExecutor(2) as pool:
+        waiting = [pool.submit(start, quick_valet, A1[0]) for _ in range(2)]
+        time.sleep(0.2)
+        t0 = time.perf_counter()
+        assert requests.get(f"{quick_valet.url}/v4/butlerping", timeout=5).status_code == 200
+        assert time.perf_counter() - t0 < 0.5
+        assert [f.result().status_code for f in waiting] == [504, 504]
     still_serving(quick_valet, clean_sense)
 
 
