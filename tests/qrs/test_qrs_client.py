@@ -27,7 +27,7 @@ TRICKY = [{"id": str(uuid.UUID(int=i + 1)), "name": f"Tricky {i}", "tags": [tag]
            "customProperties": {"owner's": [tag]}, "run": {"seconds": 0.3}}
           for i, tag in enumerate(TRICKY_TAGS)]
 QUICK = "0b0b0b0b-0000-4000-8000-000000000001"
-EXTRA = TRICKY + [{"id": QUICK, "name": "Quick failing", "run": {"seconds": 0.4, "status": 8}}]
+EXTRA = TRICKY + [{"id": QUICK, "name": "Quick failing", "run": {"seconds": 1.5, "status": 8}}]
 
 
 @pytest.fixture(scope="module")
@@ -159,8 +159,10 @@ def test_synchronous_start_session_and_results(sense, settings) -> None:
         running = client.execution_session(session)
         assert running["executionResult"]["status"] == 2
         assert client.start_synchronous(QUICK) == ZERO  # already running
-        time.sleep(0.5)
-        assert client.execution_session(session) is None  # ended: Sense answers 404
+        end = time.monotonic() + 10
+        while client.execution_session(session) is not None:  # ended: Sense answers 404
+            assert time.monotonic() < end
+            time.sleep(0.1)
         results = client.execution_results(session)
         assert [r["status"] for r in results] == [8]
         assert client.execution_result(results[0]["id"])["executionID"] == session
@@ -269,12 +271,12 @@ def test_a_start_is_never_repeated_once_sent(sense, settings) -> None:
 
 
 def test_a_slow_repository_times_out_without_retrying(sense, settings) -> None:
-    sense.set_faults(rules=[{"action": "slow", "ms": 1500}])
+    sense.set_faults(rules=[{"action": "slow", "ms": 3000}])
     before = len(sense.requests())
     t0 = time.perf_counter()
     with QrsClient(replace(settings, timeout=0.4)) as client, pytest.raises(QrsTimeout) as err:
         client.find_tasks([tag_term("startTask1")])
-    assert time.perf_counter() - t0 < 1.2
+    assert time.perf_counter() - t0 < 2.5  # not waiting for the slow answer, nor retrying
     assert err.value.http_status == 504 and len(new_requests(sense, before)) == 1
 
 
@@ -332,7 +334,7 @@ def test_latency_is_paid_once_per_request_on_one_connection(tmp_path) -> None:
         with QrsClient(s) as client:
             client.find_tasks([tag_term("startTask1")])
             client.start_many([A1, A2, A3])
-        assert 0.4 <= time.perf_counter() - t0 < 1.2
+        assert 0.4 <= time.perf_counter() - t0 < 3
         assert len({e["connection"] for e in slow.requests()}) == 1
         with QrsClient(replace(s, timeout=0.1)) as client, pytest.raises(QrsTimeout):
             client.about()

@@ -16,7 +16,7 @@ EXTRA_TASKS = [
     {"id": DISABLED, "name": "Disabled task", "enabled": False, "tags": ["off"]},
     {"id": SLOW, "name": "Slow task", "tags": ["slow"], "run": {"seconds": 60}},
     {"id": FAILING, "name": "Failing task", "tags": ["O'Brien", "R&D #1"],
-     "customProperties": {"owner": ["a'b"]}, "run": {"seconds": 0.3, "status": "FinishedFail"}},
+     "customProperties": {"owner": ["a'b"]}, "run": {"seconds": 2, "status": "FinishedFail"}},
 ]
 XRFKEY = "abcdefghijklmnop"
 USER = "UserDirectory=Internal; UserId=sa_repository"

@@ -223,30 +223,37 @@ def test_start_by_name(qrs, sense) -> None:
     assert qrs("POST", "task/start", params={"name": "Reload task of App4"}).status_code == 204
     r = qrs("POST", "task/start", params={"name": "No such task"})
     assert (r.status_code, r.text) == (400, "Cannot find a task with the following name: No such task")
-    r = qrs("POST", "task/start/synchronous", params={"name": "Failing task"})
-    assert r.status_code == 201 and uuid.UUID(r.json()["value"])
+    r = qrs("POST", "task/start/synchronous", params={"name": "reload operations MONITOR"})
+    assert r.status_code == 201 and r.json()["value"] != ZERO
+    assert [run["taskId"] for run in sense.runs() if run["sessionId"] == r.json()["value"]] == [OPS]
+
+
+def wait_for_404(qrs, path: str, deadline: float = 10.0) -> None:
+    end = time.monotonic() + deadline
+    while qrs("GET", path).status_code != 404:
+        assert time.monotonic() < end, f"{path} still there after {deadline} s"
+        time.sleep(0.1)
 
 
 def test_synchronous_start_and_the_run_to_its_seed_status(qrs) -> None:
     """start/synchronous -> session; executionsession while running, 404 after (facts §3);
-    executionresult?filter=ExecutionId eq <sid> -> the run ending in the seed's status."""
-    while qrs("POST", f"task/{FAILING}/start/synchronous").json()["value"] == ZERO:
-        time.sleep(0.1)  # an earlier test's run of it is still going; this call starts one
+    executionresult?filter=ExecutionId eq <sid> -> the run, ending in the seed's status."""
+    r = qrs("POST", f"task/{FAILING}/start/synchronous")
+    sid = r.json()["value"]
+    assert r.status_code == 201 and sid != ZERO
     again = qrs("POST", f"task/{FAILING}/start/synchronous")
     assert (again.status_code, again.json()) == (201, {"value": ZERO})  # running: no second run
-    runs = qrs("GET", "executionresult", params={"filter": f"taskID eq {FAILING}"}).json()
-    running = [x for x in runs if x["status"] == 2]
-    assert len(running) == 1
-    full = qrs("GET", "executionresult/full", params={"filter": f"taskID eq {FAILING} and status eq Started"}).json()
-    sid = full[0]["executionID"]
     s = qrs("GET", f"executionsession/{sid}")
     assert s.status_code == 200 and s.json()["executionResult"]["status"] == 2
     assert s.json()["reloadTask"]["id"] == FAILING and s.json()["schemaPath"] == "ExecutionSession"
-    time.sleep(0.4)
-    assert qrs("GET", f"executionsession/{sid}").status_code == 404
+    running = qrs("GET", "executionresult", params={"filter": f"ExecutionId eq {sid}"}).json()
+    assert [(x["status"], x["stopTime"][:4]) for x in running] == [(2, "1753")]
+    full = qrs("GET", "executionresult/full", params={"filter": f"taskID eq {FAILING} and status eq Started"}).json()
+    assert [x["executionID"] for x in full] == [sid]
+    wait_for_404(qrs, f"executionsession/{sid}")
     results = qrs("GET", "executionresult", params={"filter": f"ExecutionId eq {sid}"}).json()
     assert len(results) == 1 and results[0]["status"] == 8  # FinishedFail, as seeded
-    assert not results[0]["stopTime"].startswith("1753") and results[0]["duration"] >= 300
+    assert not results[0]["stopTime"].startswith("1753") and results[0]["duration"] >= 2000
     one = qrs("GET", f"executionresult/{results[0]['id']}").json()
     assert one["executionID"] == sid and one["taskID"] == FAILING and one["status"] == 8
     last = qrs("GET", f"reloadtask/{FAILING}").json()["operational"]["lastExecutionResult"]
