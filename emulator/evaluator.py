@@ -21,8 +21,8 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Protocol
 
-from emulator.parser import Call, Expr, Literal, Ref, Unary
-from emulator.values import Dual, Value, boolean, is_true, number, parse_number
+from emulator.parser import Binary, Call, Expr, Literal, Ref, Unary
+from emulator.values import BuiltText, Dual, Value, boolean, is_true, number, parse_number
 
 Getter = Callable[[object], Value]
 
@@ -45,6 +45,9 @@ def compile_expr(expr: Expr, scope: Scope) -> Getter:
         return scope.call(expr.name, [compile_expr(a, scope) for a in expr.args])
     if isinstance(expr, Unary):
         return _UNARY[expr.op](compile_expr(expr.operand, scope))
+    if expr.op == "&":
+        parts = [compile_expr(e, scope) for e in _concatenated(expr)]
+        return lambda row: concat_all([p(row) for p in parts])
     left, right = compile_expr(expr.left, scope), compile_expr(expr.right, scope)
     op = BINARY[expr.op]
     return lambda row: op(left(row), right(row))
@@ -70,10 +73,33 @@ def _arithmetic(fn: Callable[[float, float], float]) -> Callable[[Value, Value],
     return apply
 
 
-def concat(a: Value, b: Value) -> Value:
-    if a is None and b is None:
+def _concatenated(expr: Expr) -> list[Expr]:
+    """The operands of a chain ``a & b & c`` (parsed as ``(a & b) & c``)."""
+    if isinstance(expr, Binary) and expr.op == "&":
+        return _concatenated(expr.left) + [expr.right]
+    return [expr]
+
+
+_BUILD_FROM = 4096  # texts longer than this are built lazily (values.BuiltText)
+
+
+def concat_all(values: list[Value]) -> Value:
+    """``a & b & ...``: NULL only when every operand is NULL; a NULL operand adds nothing."""
+    first = values[0]
+    texts = [v.text for v in values[1:] if v is not None]
+    if isinstance(first, BuiltText):
+        return first.extended(texts)
+    if first is not None:
+        texts.insert(0, first.text)
+    elif all(v is None for v in values):
         return None
-    return Dual(("" if a is None else a.text) + ("" if b is None else b.text))
+    if sum(map(len, texts)) < _BUILD_FROM:
+        return Dual("".join(texts))
+    return BuiltText(texts, len(texts))
+
+
+def concat(a: Value, b: Value) -> Value:
+    return concat_all([a, b])
 
 
 def _relational(fn: Callable[[object, object], bool], ne: bool = False) -> Callable[[Value, Value], Value]:

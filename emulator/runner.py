@@ -140,10 +140,11 @@ class Runner:
     def run_statement(self, stmt: Statement) -> None:
         try:
             text = self.expand(stmt.text) if "$(" in stmt.text else stmt.text
-            action = self._prepared.get(text)
+            cacheable = len(text) < _CACHE_LIMIT
+            action = self._prepared.get(text) if cacheable else None
             if action is None:
                 action = statements.prepare(text, self)
-                if len(text) < _CACHE_LIMIT:
+                if cacheable:
                     self._prepared[text] = action
             action(self)
             if self._script_error_set:

@@ -36,10 +36,10 @@ class Token(NamedTuple):
 _TOKEN = re.compile(r"""
     (?P<space>\s+)
   | (?P<number>(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?(?![\w#]))
-  | (?P<string>'(?:[^']|'')*')
-  | (?P<dquoted>"(?:[^"]|"")*")
+  | (?P<string>'[^']*(?:''[^']*)*')
+  | (?P<dquoted>"[^"]*(?:""[^"]*)*")
   | (?P<bracketed>\[[^\]]*\])
-  | (?P<backquoted>`(?:[^`]|``)*`)
+  | (?P<backquoted>`[^`]*(?:``[^`]*)*`)
   | (?P<word>[^\W\d]|[_%@$])(?P<rest>[\w.#$%@]*)
   | (?P<op><>|<=|>=|<<|>>|[&+\-*/=<>(),;:])
   | (?P<other>.)
@@ -66,7 +66,8 @@ def _make(kind: str, raw: str, start: int) -> Token:
     if kind == "number":
         return Token(NUMBER, raw, raw, start)
     if kind == "string":
-        return Token(STRING, raw, raw[1:-1].replace("''", "'"), start)
+        inner = raw[1:-1]
+        return Token(STRING, raw, inner.replace("''", "'") if "''" in inner else inner, start)
     if kind == "dquoted":
         return Token(NAME, raw, raw[1:-1].replace('""', '"'), start)
     if kind == "backquoted":

@@ -80,3 +80,31 @@ def is_true(v: Value) -> bool:
         return False
     n = v.num if v.num is not None else parse_number(v.text)
     return n is not None and n != 0
+
+
+class BuiltText(Dual):
+    """Text made by repeated concatenation (``Let v = v & ...`` in a loop). The parts are joined
+    only when the text is read, so appending to a variable 10,000 times costs linear time, not
+    the quadratic time of copying the growing text at every step.
+
+    Several values may share one parts list: a value covers its first ``count`` parts, and
+    extending a value that is not the newest one copies the list first."""
+
+    __slots__ = ("_parts", "_count", "_joined")
+
+    def __init__(self, parts: list[str], count: int) -> None:
+        object.__setattr__(self, "num", None)
+        object.__setattr__(self, "_parts", parts)
+        object.__setattr__(self, "_count", count)
+        object.__setattr__(self, "_joined", None)
+
+    @property
+    def text(self) -> str:  # type: ignore[override]
+        if self._joined is None:
+            object.__setattr__(self, "_joined", "".join(self._parts[:self._count]))
+        return self._joined
+
+    def extended(self, more: list[str]) -> "BuiltText":
+        parts = self._parts if len(self._parts) == self._count else self._parts[:self._count]
+        parts.extend(more)
+        return BuiltText(parts, len(parts))
