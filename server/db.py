@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.sql.expression import Executable
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -48,15 +49,31 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
     Reads run in SQLite's autocommit mode (each SELECT sees a consistent snapshot); a
     write opens its transaction explicitly with BEGIN IMMEDIATE, so that a
     check-then-insert can never interleave with another writer's."""
-    with engine.connect() as conn:
+    with engine.connect() as conn, conn.begin():
         if conn.dialect.name == "sqlite":
             conn.exec_driver_sql("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.rollback()
-            raise
-        conn.commit()
+        yield conn
+
+
+class Prepared:
+    """A Core statement compiled once for one engine and run on the driver's own cursor.
+
+    SQLAlchemy's per-execution machinery costs several times what a key lookup in SQLite
+    does; the store's hot paths are a few fixed statements on plain column types (no
+    result or bind processing needed), so they skip it. Runs inside the SQLAlchemy
+    connection's transaction."""
+
+    def __init__(self, engine: Engine, statement: Executable) -> None:
+        compiled = statement.compile(dialect=engine.dialect)
+        self.sql = str(compiled)
+        self.positions = compiled.positiontup  # None for named paramstyles (psycopg)
+
+    def run(self, conn: Connection, params: dict[str, Any]) -> Any:
+        """Execute with `params` (by bind name); returns the DBAPI cursor."""
+        args = params if self.positions is None else [params[n] for n in self.positions]
+        cursor = conn.connection.driver_connection.cursor()
+        cursor.execute(self.sql, args)
+        return cursor
 
 
 def migrate(engine: Engine) -> None:

@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 from sqlalchemy import Engine, and_, bindparam, delete, func, insert, or_, select, update
 
-from server.db import write_transaction
+from server.db import Prepared, write_transaction
 from server.models import KeyValue
 
 T = KeyValue.__table__
@@ -154,7 +154,7 @@ def _statements():
     )
 
 
-Q = _statements()
+STATEMENTS = _statements()
 
 
 class KeyValueStore:
@@ -163,6 +163,8 @@ class KeyValueStore:
         self.engine = engine
         self.limits = limits
         self.clock = clock
+        self.q = SimpleNamespace(**{name: Prepared(engine, statement)
+                                    for name, statement in vars(STATEMENTS).items()})
 
     def check_namespace(self, namespace: Any) -> str:
         return check_name("namespace", namespace, self.limits.namespace_chars)
@@ -182,48 +184,48 @@ class KeyValueStore:
             now = self.clock()
             params = {"p_ns": namespace, "p_key": key, "p_now": now, "new_value": text,
                       "new_ttl_ms": ttl_ms, "new_expires_at_ms": now + ttl_ms if ttl_ms > 0 else None}
-            conn.execute(Q.purge_namespace, params)
-            if conn.execute(Q.update, params).rowcount:
+            self.q.purge_namespace.run(conn, params)
+            if self.q.update.run(conn, params).rowcount:
                 return Entry(namespace, key, text, ttl_ms)
-            count = conn.execute(Q.count, params).scalar_one()
+            (count,) = self.q.count.run(conn, params).fetchone()
             if count >= self.limits.max_keys_per_namespace:
                 raise NamespaceFull(
                     f"namespace {namespace!r} already holds {count} keys, the limit "
                     f"(Butler.keyValueStore.maxKeysPerNamespace = "
                     f"{self.limits.max_keys_per_namespace}); delete keys or raise the limit")
-            conn.execute(Q.insert, params)
+            self.q.insert.run(conn, params)
         return Entry(namespace, key, text, ttl_ms)
 
     def get(self, namespace: str, key: str) -> Entry | None:
         with self.engine.connect() as conn:
-            row = conn.execute(Q.get, {"p_ns": namespace, "p_key": key, "p_now": self.clock()}).first()
-        return Entry(namespace, key, row.value, row.ttl_ms) if row else None
+            row = self.q.get.run(conn, {"p_ns": namespace, "p_key": key, "p_now": self.clock()}).fetchone()
+        return Entry(namespace, key, row[0], row[1]) if row else None
 
     def keys(self, namespace: str) -> list[str]:
         with self.engine.connect() as conn:
-            return list(conn.execute(Q.keys, {"p_ns": namespace, "p_now": self.clock()}).scalars())
+            return [k for (k,) in self.q.keys.run(conn, {"p_ns": namespace, "p_now": self.clock()})]
 
     def namespaces(self) -> list[str]:
         with self.engine.connect() as conn:
-            return list(conn.execute(Q.namespaces, {"p_now": self.clock()}).scalars())
+            return [n for (n,) in self.q.namespaces.run(conn, {"p_now": self.clock()})]
 
     def delete(self, namespace: str, key: str) -> None:
         params = {"p_ns": namespace, "p_key": key, "p_now": self.clock()}
         with write_transaction(self.engine) as conn:
-            gone = conn.execute(Q.delete_live_key, params).rowcount
-            conn.execute(Q.delete_key, params)
+            gone = self.q.delete_live_key.run(conn, params).rowcount
+            self.q.delete_key.run(conn, params)
         if not gone:
             raise NotFound(f"key {key!r} does not exist in namespace {namespace!r}")
 
     def delete_namespace(self, namespace: str) -> None:
         params = {"p_ns": namespace, "p_now": self.clock()}
         with write_transaction(self.engine) as conn:
-            gone = conn.execute(Q.delete_live_namespace, params).rowcount
-            conn.execute(Q.delete_namespace, params)
+            gone = self.q.delete_live_namespace.run(conn, params).rowcount
+            self.q.delete_namespace.run(conn, params)
         if not gone:
             raise NotFound(f"namespace {namespace!r} does not exist (it has no keys)")
 
     def sweep(self) -> int:
         """Delete expired keys; returns how many. Reads never depend on it having run."""
         with write_transaction(self.engine) as conn:
-            return conn.execute(Q.sweep, {"p_now": self.clock()}).rowcount
+            return self.q.sweep.run(conn, {"p_now": self.clock()}).rowcount
