@@ -86,14 +86,12 @@ _BUILD_FROM = 4096  # texts longer than this are built lazily (values.BuiltText)
 def concat_all(values: list[Value]) -> Value:
     """``a & b & ...``: NULL only when every operand is NULL; a NULL operand adds nothing."""
     first = values[0]
-    texts = [v.text for v in values[1:] if v is not None]
-    if isinstance(first, BuiltText):
-        return first.extended(texts)
-    if first is not None:
-        texts.insert(0, first.text)
-    elif all(v is None for v in values):
+    if type(first) is BuiltText:
+        return first.extended([v.text for v in values[1:] if v is not None])
+    texts = [v.text for v in values if v is not None]
+    if not texts:
         return None
-    if sum(map(len, texts)) < _BUILD_FROM:
+    if len(texts) == 1 or sum(map(len, texts)) < _BUILD_FROM:
         return Dual("".join(texts))
     return BuiltText(texts, len(texts))
 

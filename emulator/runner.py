@@ -202,15 +202,20 @@ class Runner:
     def compile(self, expr) -> Getter:
         return compile_expr(expr, self.scope)
 
-    def special_function(self, name: str, args: list[Getter]) -> Getter | None:
-        """Functions that need the LOAD in progress (E2's table holds the rest)."""
-        if name.lower() == "iterno" and not args:
-            return lambda row: self._counter("iter_no")
-        return None
+    # The counters of the LOAD in progress are read here directly: they are called for every
+    # row, and IterNo() exists only here. functions.py has RecNo/RowNo too, for other callers.
+    _COUNTERS = {"iterno": "iter_no", "recno": "rec_no", "rowno": "row_no"}
 
-    def _counter(self, key: str) -> Value:
-        n = self.row_context.get(key)
-        return None if n is None else number(n)
+    def special_function(self, name: str, args: list[Getter]) -> Getter | None:
+        key = self._COUNTERS.get(name.lower())
+        if key is None or args:
+            return None
+        context = self.row_context
+
+        def counter(row: object) -> Value:
+            n = context.get(key)
+            return None if n is None else number(n)
+        return counter
 
     # ------------------------------------------------------------ variables and subs
     def set_variable(self, name: str, value: Value) -> None:

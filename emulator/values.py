@@ -33,10 +33,10 @@ Value = Dual | None
 
 def format_number(n: float) -> str:
     """The text Qlik shows for a number with no explicit format."""
+    if n.is_integer() and -1e15 < n < 1e15:
+        return str(int(n))
     if math.isnan(n) or math.isinf(n):
         return "-" if math.isnan(n) else ("+Inf" if n > 0 else "-Inf")
-    if n == int(n) and abs(n) < 1e15:
-        return str(int(n))
     return f"{n:.14g}"
 
 
@@ -45,8 +45,7 @@ def text(s: str) -> Dual:
 
 
 def number(n: float) -> Dual:
-    n = float(n)
-    return Dual(format_number(n), n)
+    return NumberValue(n if type(n) is float else float(n))
 
 
 def boolean(b: bool) -> Dual:
@@ -108,3 +107,20 @@ class BuiltText(Dual):
         parts = self._parts if len(self._parts) == self._count else self._parts[:self._count]
         parts.extend(more)
         return BuiltText(parts, len(parts))
+
+
+class NumberValue(Dual):
+    """A number whose text (format_number) is made only when something reads it: a LOAD of
+    100,000 rows computes many numbers that are only compared, never shown."""
+
+    __slots__ = ("_text",)
+
+    def __init__(self, n: float) -> None:
+        object.__setattr__(self, "num", n)
+        object.__setattr__(self, "_text", None)
+
+    @property
+    def text(self) -> str:  # type: ignore[override]
+        if self._text is None:
+            object.__setattr__(self, "_text", format_number(self.num))
+        return self._text

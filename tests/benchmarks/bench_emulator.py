@@ -77,7 +77,8 @@ def main() -> int:
         ("Same loop Butler's way, '$(vBody)...' (10,000 rows)", butler_loop(), None,
          lambda r: r.variable_text("vBody").count("starttaskid") == ROWS),
         ("AutoGenerate 100,000 + Resident ... Where", resident_where(), 2.0,
-         lambda r: len(r.model.tables["Filtered"].rows) == 14285),
+         lambda r: len(r.model.tables["Filtered"].rows) == sum(1 for i in range(1, 100_001)
+                                                                if i % 7 == 3 and i > 10)),
     ]
     print(f"{'case':<58} {'time s':>8} {'target':>8} {'peak MB':>8}  ok")
     failed = False
