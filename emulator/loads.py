@@ -46,13 +46,19 @@ def prepare_table_statement(p: Parser, source: str, runner: "Runner") -> Action:
         p.next()
     prefixes = parse_prefixes(p)
     if p.tok.is_word("sql"):
-        return _sql_action(source[p.tok.pos:], label, prefixes)
-    if not p.tok.is_word("load"):
+        action = _sql_action(source[p.tok.pos:], label, prefixes)
+    elif not p.tok.is_word("load"):
         p.fail("expected LOAD or SQL")
-    stmt = parse_load(p, label, prefixes)
-    if stmt.source == "preceding":
-        return lambda r: r.pending_loads.append(stmt)
-    return lambda r: _run_load(r, stmt)
+    else:
+        stmt = parse_load(p, label, prefixes)
+        if stmt.source == "preceding":
+            def action(r: "Runner") -> None:
+                r.pending_loads.append(stmt)
+        else:
+            def action(r: "Runner") -> None:
+                _run_load(r, stmt)
+    action.table_statement = True
+    return action
 
 
 # ---------------------------------------------------------------- running a LOAD

@@ -112,7 +112,7 @@ class Runner:
         try:
             self.run_nodes(self.load_nodes(source, file))
             if self.pending_loads:
-                raise ScriptError("A preceding LOAD is not followed by a LOAD or SQL statement",
+                raise ScriptError("A preceding LOAD must be followed by a LOAD or SQL statement",
                                   file)
         except ExitScript:
             pass
@@ -146,6 +146,9 @@ class Runner:
                 action = statements.prepare(text, self)
                 if cacheable:
                     self._prepared[text] = action
+            if self.pending_loads and not hasattr(action, "table_statement"):
+                self.pending_loads.clear()
+                raise ScriptError("A preceding LOAD must be followed by a LOAD or SQL statement")
             action(self)
             if self._script_error_set:
                 self.set_script_error(0)

@@ -36,6 +36,7 @@ class Token(NamedTuple):
 _TOKEN = re.compile(r"""
     (?P<space>\s+)
   | (?P<number>(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?(?![\w#]))
+  | (?P<plain>'[^']*'(?!'))
   | (?P<string>'[^']*(?:''[^']*)*')
   | (?P<dquoted>"[^"]*(?:""[^"]*)*")
   | (?P<bracketed>\[[^\]]*\])
@@ -51,23 +52,32 @@ def tokenize(text: str) -> list[Token]:
     while pos < len(text):
         m = _TOKEN.match(text, pos)
         kind = m.lastgroup
-        raw = m.group(0)
-        pos = m.end()
+        start, pos = m.start(), m.end()
         if kind == "space":
+            continue
+        if kind == "plain":  # the common string without doubled quotes: one copy, no replace
+            inner = text[start + 1:pos - 1]
+            tokens.append(Token(STRING, _preview(text, start, pos), inner, start))
             continue
         if kind == "rest":
             kind = "word"
-        tokens.append(_make(kind, raw, m.start()))
+        tokens.append(_make(kind, m.group(0), start))
     tokens.append(Token(END, "", "", len(text)))
     return tokens
+
+
+def _preview(text: str, start: int, end: int) -> str:
+    """A string token's text as written, shortened when long (it only appears in messages)."""
+    if end - start <= 80:
+        return text[start:end]
+    return text[start:start + 60] + "...'"
 
 
 def _make(kind: str, raw: str, start: int) -> Token:
     if kind == "number":
         return Token(NUMBER, raw, raw, start)
     if kind == "string":
-        inner = raw[1:-1]
-        return Token(STRING, raw, inner.replace("''", "'") if "''" in inner else inner, start)
+        return Token(STRING, raw, raw[1:-1].replace("''", "'"), start)
     if kind == "dquoted":
         return Token(NAME, raw, raw[1:-1].replace('""', '"'), start)
     if kind == "backquoted":

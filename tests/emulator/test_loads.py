@@ -189,6 +189,7 @@ def test_unlabelled_tables_get_default_names(run) -> None:
     ("T: Load A, A Inline [\nA\n1\n];", "unique"),
     ("M: Mapping Load * Inline [\nA, B, C\n1, 2, 3\n];", "two fields"),
     ("T: Load A;", "preceding LOAD"),
+    ("T: Load A;\nLet x = 1;\nLoad 1 as A AutoGenerate 1;", "preceding LOAD"),
     ("Concatenate Load * Inline [\nA\n1\n];", "no table loaded"),
 ])
 def test_table_errors(run, script: str, message: str) -> None:
