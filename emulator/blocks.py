@@ -66,6 +66,8 @@ Node = Simple | IfBlock | ForBlock | DoBlock | SwitchBlock | SubBlock | Include
 _KEYWORDS = re.compile(r"\s*([A-Za-z]+)(?:\s+([A-Za-z]+))?")
 _SUB_HEADER = re.compile(r"(?is)sub\s+([^\s(]+)\s*(?:\((.*)\))?\s*$")
 _INCLUDE = re.compile(r"(?is)\$\((must_)?include\s*=(.*)\)\s*$")
+_IF_CLAUSES = frozenset({"elseif", "else", "end if"})
+_SWITCH_CLAUSES = frozenset({"case", "default", "end switch"})
 
 
 def keywords(stmt: Statement) -> tuple[str, str]:
@@ -137,33 +139,41 @@ class _Builder:
         return body
 
     def if_block(self, opener: Statement) -> IfBlock:
-        stops = frozenset({"elseif", "else", "end if"})
-        result = IfBlock([(opener, self.block(stops))])
-        while True:
-            closer = self.expect_any(opener, stops)
-            first = keywords(closer)[0]
-            if first == "elseif":
-                result.branches.append((closer, self.block(stops)))
-            elif first == "else":
-                result.otherwise = self.block(frozenset({"end if"}))
+        result = IfBlock([(opener, self.block(_IF_CLAUSES))])
+        for keyword, clause, body in self.clauses(opener, _IF_CLAUSES):
+            if result.otherwise is not None:
+                raise _unexpected(clause)  # nothing but End If after Else
+            if keyword == "elseif":
+                result.branches.append((clause, body))
             else:
-                return result
+                result.otherwise = body
+        return result
 
     def switch_block(self, opener: Statement) -> SwitchBlock:
-        stops = frozenset({"case", "default", "end switch"})
         result = SwitchBlock(opener)
-        if self.block(stops):
+        if self.block(_SWITCH_CLAUSES):
             raise ScriptError("Only Case or Default may follow Switch", opener.file, opener.line,
                               opener.text, SYNTAX_ERROR)
-        while True:
-            clause = self.expect_any(opener, stops)
-            first = keywords(clause)[0]
-            if first == "case":
-                result.cases.append((clause, self.block(stops)))
-            elif first == "default":
-                result.default = self.block(stops)
+        for keyword, clause, body in self.clauses(opener, _SWITCH_CLAUSES):
+            if keyword == "case":
+                result.cases.append((clause, body))
             else:
-                return result
+                result.default = body
+        return result
+
+    def clauses(self, opener: Statement, stops: frozenset[str]) -> list[tuple[str, Statement, list]]:
+        """(keyword, clause, body) for each clause up to the closing End clause."""
+        found = []
+        while True:
+            if self.pos >= len(self.statements):
+                raise ScriptError(f"'{opener.first_line}' is never closed", opener.file,
+                                  opener.line, opener.text, SYNTAX_ERROR)
+            clause = self.statements[self.pos]
+            self.pos += 1
+            keyword = keywords(clause)[0]
+            if keyword == "end":
+                return found
+            found.append((keyword, clause, self.block(stops)))
 
     def sub_block(self, opener: Statement) -> SubBlock:
         m = _SUB_HEADER.match(opener.text)
@@ -173,12 +183,3 @@ class _Builder:
         params = [p.strip() for p in (m.group(2) or "").split(",") if p.strip()]
         body = self.closed_block(opener, frozenset({"end sub"}))
         return SubBlock(opener, m.group(1), params, body)
-
-    def expect_any(self, opener: Statement, stops: frozenset[str]) -> Statement:
-        if self.pos >= len(self.statements):
-            raise ScriptError(f"'{opener.first_line}' is never closed", opener.file, opener.line,
-                              opener.text, SYNTAX_ERROR)
-        stmt = self.statements[self.pos]
-        self.pos += 1
-        return stmt
-
