@@ -182,8 +182,11 @@ def _qualify(qualify: bool) -> Callable[[Parser, "Runner"], Action]:
 
 
 def _drop(p: Parser, runner: "Runner") -> Action:
-    kind = p.expect_word("table", "tables", "field", "fields").value.lower()
+    kind = p.expect_word("table", "tables", "field", "fields", "variable", "variables").value.lower()
     names = _name_list(p)
+    if kind.startswith("variable"):
+        p.expect_end()
+        return lambda r: [r.variables.pop(n, None) for n in names] and None
     if kind.startswith("table"):
         p.expect_end()
         return lambda r: [r.model.drop_table(n) for n in names] and None

@@ -30,6 +30,13 @@ CASES = [
     (REG + "Set.htm", "Set vList = 'a', 'b';", {"vars": {"vList": "'a', 'b'"}}),
     (REG + "Set.htm", "Set x = 1;\nset x;", {"vars": {"x": ""}}),
     (REG + "Set.htm", "SET vA = 1; set VA = 2;", {"vars": {"vA": "1", "VA": "2"}}),
+    (HUB + "work-with-variables-in-data-load-editor.htm", "set x = Today();", {"vars": {"x": "Today()"}}),
+    (HUB + "work-with-variables-in-data-load-editor.htm", "set x = 3 + 4;\nlet y = 3 + 4;", {"vars": {"x": "3 + 4", "y": "7"}}),
+    (HUB + "work-with-variables-in-data-load-editor.htm",
+     "Set ErrorMode = 0;\nDrop Table Nope;\nSet ErrorMode = 1;\n"
+     "IF $(ScriptErrorCount) >= 1 THEN LOAD $(ScriptErrorCount) AS Errors AutoGenerate 1; END IF",
+     {"tables": {"AUTOGENERATE": (["Errors"], [["1"]])}}),
+    (REG + "DropVariable.htm", "Let a = 1; Let b = 2; Let c = 3;\nDrop Variables a, b;", {"vars": {"c": "3"}, "absent": ["a", "b"]}),
     (REG + "Let.htm", "Let vName = 'vTarget';\nLet $(vName) = 42;", {"vars": {"vTarget": "42"}}),
     (REG + "Let.htm", "Let [v x] = 1 + 1;", {"vars": {"v x": "2"}}),
     # ---- dollar-sign expansion
