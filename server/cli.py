@@ -28,11 +28,11 @@ def main(argv: list[str] | None = None) -> int:
                                    ("Butler.restServerConfig.serverPort", args.port)) if v is not None}
     try:
         config = config_module.load(args.config).with_overrides(overrides)
-    except config_module.ConfigError as e:
+        if args.workers > 0:
+            serve_gunicorn(config, args.workers)
+        else:
+            serve_waitress(config)
+    except config_module.ConfigError as e:  # also raised while building the app's services
         print(f"valet: configuration error: {e}", file=sys.stderr)
         return 2
-    if args.workers > 0:
-        serve_gunicorn(config, args.workers)
-    else:
-        serve_waitress(config)
     return 0

@@ -65,3 +65,15 @@ def test_command_line_port_wins_over_file(start_valet):
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_unusable_start_task_settings_stop_startup_without_a_traceback(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump({"Butler": {
+        "restServerEndpointsEnable": {"senseStartTask": True},
+        "configQRS": {"host": "127.0.0.1"},
+        "cert": {"clientCert": str(tmp_path / "missing.pem")}},
+        "Valet": {"dataDir": str(tmp_path / "data")}}))
+    r = run_server("--config", str(cfg))
+    assert r.returncode == 2
+    assert "configuration error" in r.stderr and "Traceback" not in r.stderr
