@@ -7,21 +7,36 @@ import tempfile
 from pathlib import Path
 
 from demo.processes import Valet
-from demo.story import Timeline, key_value_story
+from demo.sense.process import SenseProcess
+from demo.story import Timeline, key_value_story, task_start_story
+
+
+def repository_config(sense: SenseProcess) -> dict:
+    """Butler's configQRS and cert keys, pointing at the simulated repository."""
+    return {"configQRS": {"authentication": "certificates", "host": "127.0.0.1",
+                          "port": sense.port, "useSSL": True, "rejectUnauthorized": True,
+                          "headers": {"static": [{"name": "X-Qlik-User",
+                                                  "value": "UserDirectory=Internal;UserId=sa_repository"}]}},
+            "cert": {"clientCert": str(sense.certs.client), "clientCertKey": str(sense.certs.client_key),
+                     "clientCertCA": str(sense.certs.root)}}
 
 
 def main() -> int:
     t = Timeline()
     with tempfile.TemporaryDirectory(prefix="valet-demo-") as tmp:
+        sense = SenseProcess(Path(tmp) / "sense")
         with (Path(tmp) / "valet.log").open("w") as log:
-            valet = Valet(Path(tmp), log=log)
+            valet = Valet(Path(tmp), butler=repository_config(sense), log=log)
             try:
+                sense.start()
                 valet.start()
                 key_value_story(t, valet)
+                task_start_story(t, valet, sense)
             except Exception as e:  # report, don't hide: the demo fails
                 t.check(f"unexpected error: {type(e).__name__}: {e}", False)
             finally:
                 valet.stop()
+                sense.stop()
     print(f"demo: {'all steps held' if not t.failures else f'{t.failures} step(s) failed'}")
     return 1 if t.failures else 0
 

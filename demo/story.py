@@ -9,6 +9,8 @@ import requests
 
 from demo.processes import Valet
 
+FINISHED_SUCCESS = 7  # Qlik's TaskExecutionStatus (reference/qlik-facts.md §5)
+
 
 class Timeline:
     def __init__(self) -> None:
@@ -65,3 +67,34 @@ def key_value_story(t: Timeline, valet: Valet) -> None:
     status, body = _json(lambda: requests.get(f"{valet.url}/v4/keylist/Demo%20ETL"))
     t.check("and the expired token is not listed",
             status == 200 and [k["key"] for k in body["keys"]] == ["lastRun"], f"{status} {body}")
+
+
+def task_start_story(t: Timeline, valet: Valet, sense) -> None:
+    t.say(f"simulated Sense repository at https://127.0.0.1:{sense.port} "
+          f"(client certificates in {sense.certs.root.parent})")
+    body = [{"type": "starttasktag", "payload": {"tag": "startTask1"}},
+            {"type": "keyvaluestore", "payload": {"namespace": "Demo params", "key": "region",
+                                                  "value": "EMEA", "ttl": 60000}}]
+    before = len(sense.requests())
+    status, result = _json(lambda: requests.put(f"{valet.url}/v4/reloadtask/-/start", json=body,
+                                                timeout=30))
+    names = sorted(task["taskName"] for task in result.get("tasksTag", [])) if status == 200 else result
+    t.check("start the tasks tagged startTask1, passing region=EMEA -> App1, App2, App3 started",
+            names == ["Reload task of App1", "Reload task of App2", "Reload task of App3"], str(names))
+    calls = [f"{r['method']} {r['path']}" for r in sense.requests()[before:]]
+    t.check("the repository got one lookup and one start/many for the three tasks",
+            calls == ["GET /qrs/task/full", "POST /qrs/task/start/many"], str(calls))
+    status, stored = _json(lambda: requests.get(f"{valet.url}/v4/keyvalues/Demo%20params",
+                                                params={"key": "region"}))
+    t.check("the parameter is in the key-value store for the reloading apps to read",
+            status == 200 and stored.get("value") == "EMEA", f"{status} {stored}")
+    status, result = _json(lambda: requests.put(
+        f"{valet.url}/v4/reloadtask/abc123/start", json=[], timeout=30))
+    t.check("start an ID that is not a GUID -> listed as invalid, nothing started",
+            status == 200 and result["tasksId"]["invalid"] == [{"taskId": "abc123"}]
+            and result["tasksId"]["started"] == [], f"{status} {result}")
+    t.say("wait 1.5 s for the runs (1 s each in the seed) to end")
+    time.sleep(1.5)
+    statuses = sorted({run["status"] for run in sense.runs()})
+    t.check("the repository reports every run ended with status 7 (FinishedSuccess)",
+            statuses == [FINISHED_SUCCESS], str(statuses))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,16 +14,11 @@ from typing import Any
 import requests
 import yaml
 
+from demo.processes import free_port
 from demo.sense.certs import CertPaths, ensure_certs
 from demo.sense.seed import DEFAULT_SEED
 
 ADMIN_TIMEOUT = 5
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class SenseProcess:

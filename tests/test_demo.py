@@ -1,0 +1,12 @@
+"""The README's main job: `python -m demo` runs its whole story and exits 0."""
+import subprocess
+import sys
+from pathlib import Path
+
+
+def test_demo_runs_end_to_end():
+    root = Path(__file__).resolve().parents[1]
+    r = subprocess.run([sys.executable, "-m", "demo"], cwd=root, capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    assert "FAIL" not in r.stdout and "all steps held" in r.stdout
