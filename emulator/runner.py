@@ -390,17 +390,13 @@ def _run_sub_definition(runner: Runner, node: SubBlock) -> None:
 
 def _run_include(runner: Runner, node: Include) -> None:
     path_text = runner.located(node.stmt, lambda: runner.expand(node.path)).strip()
-    path = Path(path_text)
-    if not path.is_absolute():
-        path = Path(node.stmt.file).parent / path
-    try:
-        source = path.read_text(encoding="utf-8-sig")
-    except OSError as e:
+    found = next((p for p in statements.local_path(path_text, node.stmt.file) if p.is_file()), None)
+    if found is None:
         if node.must:
             raise ScriptError(f"Must_Include file not found: {path_text}", node.stmt.file,
-                              node.stmt.line, node.stmt.text, FILE_NOT_FOUND) from e
+                              node.stmt.line, node.stmt.text, FILE_NOT_FOUND)
         return  # $(Include=...) of a missing file is silently skipped, as documented
-    runner.run_nodes(runner.load_nodes(source, str(path)))
+    runner.run_nodes(runner.load_nodes(found.read_text(encoding="utf-8-sig"), str(found)))
 
 
 _NODE_RUNNERS = {IfBlock: _run_if, DoBlock: _run_do, ForBlock: _run_for, SwitchBlock: _run_switch,

@@ -253,7 +253,7 @@ def for_header(runner: "Runner", clause: Statement, each: bool) -> tuple[str, It
         p.expect_word("each")
         name = p.name()
         p.expect_word("in")
-        values = [v for item in p.expression_list() for v in _each_values(runner, item)]
+        values = [v for item in p.expression_list() for v in _each_values(runner, item, clause.file)]
         p.expect_end()
         return name, iter(values)
     name = p.name()
@@ -285,7 +285,7 @@ def _counting(start: float, stop: float, step: float) -> Iterator[Value]:
         i += 1
 
 
-def _each_values(runner: "Runner", item) -> list[Value]:
+def _each_values(runner: "Runner", item, script_file: str) -> list[Value]:
     if item is None:
         raise ScriptError("For Each: empty item in the list")
     if isinstance(item, Call) and item.name.lower() in ("fieldvaluelist", "filelist", "dirlist"):
@@ -294,15 +294,29 @@ def _each_values(runner: "Runner", item) -> list[Value]:
             raise ScriptError(f"{item.name} takes one argument")
         if item.name.lower() == "fieldvaluelist":
             return runner.field_values(args[0].text)
-        return _file_list(runner, args[0].text, dirs=item.name.lower() == "dirlist")
+        return _file_list(args[0].text, script_file, dirs=item.name.lower() == "dirlist")
     return [runner.compile(item)(None)]
 
 
-def _file_list(runner: "Runner", mask: str, dirs: bool) -> list[Value]:
-    """FileList/DirList over the local file system; a relative mask is relative to the
-    current directory (Sense would use lib:// connections, which the emulator has not)."""
-    found = sorted(glob.glob(mask))
-    return [text(f) for f in found if Path(f).is_dir() == dirs]
+def local_path(written: str, including_file: str) -> list[Path]:
+    """Where a path written in a script is looked for: relative paths against the including
+    script's folder; ``lib://Connection/rest`` as ``Connection/rest``, then ``rest``, there
+    (the emulator has no data connections to folders)."""
+    base = Path(including_file).parent
+    if written.lower().startswith("lib://"):
+        rest = written[len("lib://"):]
+        return [base / rest, base / rest.partition("/")[2]]
+    path = Path(written)
+    return [path if path.is_absolute() else base / path]
+
+
+def _file_list(mask: str, script_file: str, dirs: bool) -> list[Value]:
+    """FileList/DirList over the local file system, the mask placed as local_path places
+    include paths; the names come back as the mask wrote them."""
+    where = local_path(mask, script_file)[0]
+    prefix = mask[:len(mask) - len(Path(mask).name)]
+    found = sorted(glob.glob(str(where)))
+    return [text(prefix + Path(f).name) for f in found if Path(f).is_dir() == dirs]
 
 
 def switch_subject(runner: "Runner", clause: Statement) -> Value:

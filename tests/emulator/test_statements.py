@@ -226,3 +226,16 @@ def test_include_of_a_missing_file_is_silent_must_include_fails(run) -> None:
 def test_include_path_from_a_variable(run) -> None:
     runner = run("Set vLib = parts;\n$(Must_Include=$(vLib)/x.qvs);", files={"parts/x.qvs": "Let x = 1;"})
     assert runner.variable_text("x") == "1"
+
+
+def test_include_of_a_lib_path_looks_in_the_script_folder(run) -> None:
+    runner = run("$(Must_Include=lib://Scripts/subs/a.qvs);\n$(Must_Include=lib://Other/b.qvs);",
+                 files={"Scripts/subs/a.qvs": "Let a = 1;", "b.qvs": "Let b = 2;"})
+    assert (runner.variable_text("a"), runner.variable_text("b")) == ("1", "2")
+
+
+def test_for_each_over_filelist(run) -> None:
+    """https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/Scripting/ScriptControlStatements/ForEach.htm"""
+    runner = run("Let s = '';\nFor Each File in FileList('data/*.csv')\nLet s = s & File & ';';\nNext File",
+                 files={"data/b.csv": "", "data/a.csv": "", "data/c.txt": ""})
+    assert runner.variable_text("s") == "data/a.csv;data/b.csv;"
