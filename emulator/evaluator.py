@@ -122,16 +122,17 @@ def _text_order(fn: Callable[[str, str], bool]) -> Callable[[Value, Value], Valu
 
 
 @lru_cache(maxsize=256)
-def _wildcard(pattern: str) -> re.Pattern:
+def wildcard_regex(pattern: str, ignore_case: bool = False) -> re.Pattern:
+    """A regex for a pattern with * (any characters) and ? (one character)."""
     body = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-    return re.compile(body, re.IGNORECASE | re.DOTALL)
+    return re.compile(body, (re.IGNORECASE if ignore_case else 0) | re.DOTALL)
 
 
 def like(a: Value, b: Value) -> Value:
     """``'abc' like 'a*'``: * any characters, ? one character (case-insensitive)."""
     if a is None or b is None:
         return None if a is None and b is None else FALSE
-    return TRUE if _wildcard(b.text).fullmatch(a.text) else FALSE
+    return TRUE if wildcard_regex(b.text, True).fullmatch(a.text) else FALSE
 
 
 def _logical(fn: Callable[[bool, bool], bool]) -> Callable[[Value, Value], Value]:

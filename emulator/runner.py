@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
@@ -77,7 +78,6 @@ class Runner:
     def __init__(self, connections: dict | None = None, variables: dict[str, str] | None = None,
                  out: TextIO | None = None, sleep: Callable[[float], None] | None = None,
                  now: Callable[[], dt.datetime] | None = None) -> None:
-        import time
         self.connections = connections or {}
         self.variables: dict[str, Value] = {k: from_text(v) for k, v in (variables or {}).items()}
         self.model = DataModel()

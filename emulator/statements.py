@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from emulator import loads
 from emulator.errors import ScriptError, UnsupportedSyntax
-from emulator.evaluator import BINARY, to_number
+from emulator.evaluator import BINARY, to_number, wildcard_regex
 from emulator.parser import Call, Parser, Ref
 from emulator.splitter import Statement
 from emulator.tokens import END, NAME, STRING, WORD
@@ -149,27 +149,25 @@ def _call(p: Parser, runner: "Runner") -> Action:
 # ---------------------------------------------------------------- Qualify, Drop, Rename
 # https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/Scripting/ScriptRegularStatements/Qualify.htm
 
-def _name_list(p: Parser, stop: tuple[str, ...] = ()) -> list[str]:
+def _name_list(p: Parser) -> list[str]:
     names = []
     while True:
-        if p.accept_op("*"):
-            names.append("*")
-        else:
-            names.append(p.name())
+        names.append("*" if p.accept_op("*") else p.name())
         if not p.accept_op(","):
             return names
-        if p.tok.is_word(*stop):
-            return names
 
 
-def _wildcard(pattern: str) -> re.Pattern:
-    return re.compile("".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern),
-                      re.DOTALL)
+def _for_each(fn: Callable[..., object], items: list) -> Action:
+    """An action applying fn to every item (a name, or a tuple of arguments)."""
+    def apply(r: "Runner") -> None:
+        for item in items:
+            fn(r, *item) if isinstance(item, tuple) else fn(r, item)
+    return apply
 
 
 def _qualify(qualify: bool) -> Callable[[Parser, "Runner"], Action]:
     def handler(p: Parser, runner: "Runner") -> Action:
-        patterns = [_wildcard(n) for n in _name_list(p)]
+        patterns = [wildcard_regex(n) for n in _name_list(p)]
         p.expect_end()
 
         def apply(r: "Runner") -> None:
@@ -186,13 +184,13 @@ def _drop(p: Parser, runner: "Runner") -> Action:
     names = _name_list(p)
     if kind.startswith("variable"):
         p.expect_end()
-        return lambda r: [r.variables.pop(n, None) for n in names] and None
+        return _for_each(lambda r, n: r.variables.pop(n, None), names)
     if kind.startswith("table"):
         p.expect_end()
-        return lambda r: [r.model.drop_table(n) for n in names] and None
+        return _for_each(lambda r, n: r.model.drop_table(n), names)
     tables = _name_list(p) if p.accept_word("from") else None
     p.expect_end()
-    return lambda r: [r.model.drop_field(n, tables) for n in names] and None
+    return _for_each(lambda r, n: r.model.drop_field(n, tables), names)
 
 
 def _rename(p: Parser, runner: "Runner") -> Action:
@@ -206,8 +204,8 @@ def _rename(p: Parser, runner: "Runner") -> Action:
             break
     p.expect_end()
     if kind.startswith("table"):
-        return lambda r: [r.model.rename_table(o, n) for o, n in pairs] and None
-    return lambda r: [r.model.rename_field(o, n) for o, n in pairs] and None
+        return _for_each(lambda r, old, new: r.model.rename_table(old, new), pairs)
+    return _for_each(lambda r, old, new: r.model.rename_field(old, new), pairs)
 
 
 # ---------------------------------------------------------------- LIB CONNECT, SQL
