@@ -254,7 +254,7 @@ class Runner:
     # ------------------------------------------------------------ output
     def print_trace(self, message: str) -> None:
         self.trace.append(message)
-        print(message, file=self.out)
+        print(message, file=self.out, flush=True)
 
     def qualifies(self, field: str) -> bool:
         result = False

@@ -129,8 +129,6 @@ def _when_unless(p: Parser, runner: "Runner") -> Callable[["Runner"], bool]:
 
 def _call(p: Parser, runner: "Runner") -> Action:
     name = p.name()
-    while p.tok.kind == WORD or p.tok.is_op("."):  # names such as Butler.StartTask
-        name += p.next().text
     args = []
     if p.accept_op("("):
         if not p.accept_op(")"):
