@@ -214,10 +214,15 @@ class Runner:
         if key is None or args:
             return None
         context = self.row_context
+        last: list = [None, None]  # the value made for the current row, reused within the row
 
         def counter(row: object) -> Value:
             n = context.get(key)
-            return None if n is None else number(n)
+            if n is None:
+                return None
+            if last[0] != n:
+                last[0], last[1] = n, number(n)
+            return last[1]
         return counter
 
     # ------------------------------------------------------------ variables and subs
