@@ -48,10 +48,19 @@ class SwitchBlock:
 
 @dataclass
 class SubBlock:
+    """A Sub's body is grouped into blocks when the Sub is first called: Sense skips an uncalled
+    Sub to its End Sub, and Butler's own file has a Sub (PostToSlack) whose If ends in 'endif'."""
     header: Statement
     name: str
     params: list[str]
-    body: list
+    statements: list[Statement]
+    _body: list | None = None
+
+    @property
+    def body(self) -> list:
+        if self._body is None:
+            self._body = build_blocks(self.statements)
+        return self._body
 
 
 @dataclass
@@ -181,5 +190,15 @@ class _Builder:
             raise ScriptError("Syntax error in Sub statement", opener.file, opener.line,
                               opener.text, SYNTAX_ERROR)
         params = [p.strip() for p in (m.group(2) or "").split(",") if p.strip()]
-        body = self.closed_block(opener, frozenset({"end sub"}))
-        return SubBlock(opener, m.group(1), params, body)
+        start, depth = self.pos, 0
+        while self.pos < len(self.statements):
+            first, second = keywords(self.statements[self.pos])
+            self.pos += 1
+            if first == "sub":
+                depth += 1
+            elif (first, second) == ("end", "sub"):
+                if depth == 0:
+                    return SubBlock(opener, m.group(1), params, self.statements[start:self.pos - 1])
+                depth -= 1
+        raise ScriptError(f"'{opener.first_line}' is never closed (end sub missing)", opener.file,
+                          opener.line, opener.text, SYNTAX_ERROR)

@@ -5,7 +5,8 @@ end at ``;`` or at the end of the line, and ``if ... then`` / ``else`` end right
 keyword, so that ``if a=1 then load ...; end if`` is three statements. From
 https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/Scripting/ScriptControlStatements/script-control-statements.htm :
 "Each clause of a control statement must be kept inside one script line and may be terminated
-by semicolon or end-of-line."
+by semicolon or end-of-line." (``endif``, which Butler's file has once, is read as a control
+clause too, so that the file splits as Sense splits it; running it fails as unsupported.)
 
 Strings ``'...'`` (with ``''``), ``"..."``, ``[...]`` and `` `...` `` are kept as written;
 ``//`` and ``/* */`` comments and ``REM ...;`` statements are dropped. Splitting happens before
@@ -20,7 +21,7 @@ from emulator.errors import SYNTAX_ERROR, ScriptError
 
 # Keywords that start a control statement; an $(Include=...) line behaves like one too.
 _CONTROL_START = re.compile(
-    r"(?:(?P<kw>if|elseif|else|end|sub|call|for|next|do|loop|exit|switch|case|default)\b"
+    r"(?:(?P<kw>if|elseif|else|endif|end|sub|call|for|next|do|loop|exit|switch|case|default)\b"
     r"|(?P<include>\$\((?:must_)?include\s*=))",
     re.IGNORECASE)
 _REM = re.compile(r"rem\b", re.IGNORECASE)

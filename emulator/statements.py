@@ -37,6 +37,8 @@ def prepare(source: str, runner: "Runner") -> Action:
         return loads.prepare_table_statement(p, source, runner)
     if first.kind != WORD:
         p.fail("expected a statement")
+    if first.is_word("when", "unless"):
+        return _conditional(p, source, runner)
     handler = HANDLERS.get(first.value.lower())
     if handler is None:
         if first.value.lower() in loads.TABLE_STATEMENT_WORDS:
@@ -44,6 +46,21 @@ def prepare(source: str, runner: "Runner") -> Action:
         raise UnsupportedSyntax(f"Unsupported statement: {first.value}")
     p.next()
     return handler(p, runner)
+
+
+def _conditional(p: Parser, source: str, runner: "Runner") -> Action:
+    """``when A=1 LOAD ...;`` / ``unless B=2 drop table T;``: the statement runs only if the
+    condition holds (fails). https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/Scripting/ScriptPrefixes/When.htm"""
+    negate = p.next().is_word("unless")
+    condition = runner.compile(p.expression())
+    statement = prepare(source[p.tok.pos:], runner)
+
+    def run_if(r: "Runner") -> None:
+        if is_true(condition(None)) != negate:
+            statement(r)
+    if hasattr(statement, "table_statement"):
+        run_if.table_statement = True
+    return run_if
 
 
 # ---------------------------------------------------------------- variables

@@ -21,7 +21,8 @@ CASES = [
     ("Next i", 1, "no matching opening statement", 2),
     ("if 1 then\nelse\nelseif 2 then\nend if", 3, "no matching opening statement", 2),
     ("Switch 1\nLet a = 1;\nCase 1\nEnd Switch", 1, "Only Case or Default", 2),
-    ("Sub S\nif 1 then\nEnd Sub", 3, "no matching opening statement", 2),
+    ("Sub S\nif 1 then\nEnd Sub\nCall S", 2, "never closed", 2),
+    ("Sub S\nLet a = 1;", 1, "never closed", 2),
     ("Call Missing('x')", 1, "Sub 'Missing' not found", 1),
     ("Sub S(a)\nEnd Sub\nCall S(1, 2)", 3, "takes 1 parameters", 1),
     ("Let a = 1;\nSub S\n  Let b = 2;\n  Drop Table Nope;\nEnd Sub\nCall S", 4, "Table 'Nope' not found", 10),
@@ -66,4 +67,10 @@ def test_errormode_0_records_the_error_and_goes_on(run) -> None:
 def test_subs_are_not_checked_until_called(run) -> None:
     """Butler's file defines subs for connections most apps lack; including it must work."""
     runner = run("Sub Unused\n  URL_Map:\n  Mapping LOAD A, B FROM [lib://URL encode table] (html, utf8);\nEnd Sub\nLet ok = 1;")
+    assert runner.variable_text("ok") == "1"
+
+
+def test_uncalled_subs_are_not_structured(run) -> None:
+    """Butler's butler_subs.qvs ends an If with 'endif' in a Sub most apps never call."""
+    runner = run("Sub PostToSlack(c)\nif c = 1 then\nLet a = 1;\nendif\nEnd Sub\nLet ok = 1;")
     assert runner.variable_text("ok") == "1"

@@ -66,6 +66,13 @@ CASES = [
     (REG + "Trace.htm", "TRACE >>> 'quoted' text;", {"trace": [">>> 'quoted' text"]}),
     (REG + "Trace.htm", "Trace;", {"trace": [""]}),
     (REG + "Sleep.htm", "Sleep 10000;\nLet done = 1;", {"vars": {"done": "1"}}),
+    # ---- When / Unless prefixes
+    (HUB + "ScriptPrefixes/When.htm", "Let A = 1;\nwhen A=1 Let r = 'ran';", {"vars": {"r": "ran"}}),
+    (HUB + "ScriptPrefixes/When.htm", "Let A = 2;\nwhen A=1 Let r = 'ran';", {"absent": ["r"]}),
+    (HUB + "ScriptPrefixes/When.htm", "T: Load * Inline [\nX\n1\n];\nLet A = 1; Let B = 3;\nwhen A=1 unless B=2 drop table T;",
+     {"absent": ["T"]}),
+    (HUB + "ScriptPrefixes/Unless.htm", "Let A = 1;\nunless A=1 Let r = 'ran';", {"absent": ["r"]}),
+    (HUB + "ScriptPrefixes/When.htm", "Let A = 1;\nwhen A=1 T: Load 1 as X AutoGenerate 2;", {"tables": {"T": (["X"], [["1"], ["1"]])}}),
     # ---- If
     (CTRL + "If.htm", "Let a = 1;\nif a=1 then\n  Let b = 'one';\nend if", {"vars": {"b": "one"}}),
     (CTRL + "If.htm", "Let a = 2;\nif a=1 then\n  Let b = 'one';\nend if", {"absent": ["b"]}),
