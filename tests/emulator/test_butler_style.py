@@ -141,3 +141,26 @@ def test_a_failing_request_stops_the_script_at_the_sql_statement(run, http_serve
     assert "500" in caught.value.message
     assert caught.value.file.endswith("subs.qvs")
     assert caught.value.line == SUBS.splitlines().index("    RestConnectorMasterTable:") + 1
+
+
+def test_errormode_0_lets_the_script_go_on_after_a_failed_request(run, http_server) -> None:
+    """https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/Scripting/ErrorVariables/ErrorMode.htm"""
+    http_server.answers.append((404, "no such namespace"))
+    runner = run("Set ErrorMode = 0;\nLIB CONNECT TO 'Butler_GET';\nT:\n"
+                 f"SQL SELECT \"key\" FROM JSON (wrap on) \"root\" WITH CONNECTION (Url \"{http_server.url}/x\");\n"
+                 "Let code = Num(ScriptError);\nLet after = 'went on';",
+                 connections=_connections(http_server.url))
+    assert (runner.variable_text("code"), runner.variable_text("after")) == ("1", "went on")
+    assert "404" in runner.variable_text("ScriptErrorList")
+    assert "T" not in runner.model.tables
+
+
+def test_preceding_load_on_top_of_a_rest_select(run, http_server) -> None:
+    """A LOAD with no source reads what the SQL SELECT below it returns
+    (https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/LoadData/work-with-preceding-load.htm)."""
+    http_server.answers.append((200, json.dumps([{"key": "a", "value": "1"}, {"key": "b", "value": "2"}])))
+    runner = run("LIB CONNECT TO 'Butler_GET';\nKV:\nLOAD Upper(key) as Key, value * 10 as Value;\n"
+                 f"SQL SELECT \"key\", \"value\" FROM JSON (wrap on) \"root\" WITH CONNECTION (Url \"{http_server.url}/kv\");",
+                 connections=_connections(http_server.url))
+    table = runner.model.tables["KV"]
+    assert (table.fields, table.texts()) == (["Key", "Value"], [["A", "10"], ["B", "20"]])
