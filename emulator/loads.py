@@ -1,6 +1,7 @@
 """Table statements: ``[Label:] [prefixes] LOAD ...`` and ``[Label:] SQL ...``.
 
-- Sources: ``Inline [...]``, ``Resident T``, ``AutoGenerate n``, the next statement (a LOAD
+- Sources: ``Inline [...]``, ``From file.csv`` (delimited text files only, read like inline
+  data, paths placed as includes are), ``Resident T``, ``AutoGenerate n``, the next statement (a LOAD
   with no source is a preceding load: it reads what the LOAD or SQL below it produces,
   https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/LoadData/work-with-preceding-load.htm),
   and ``SQL SELECT`` through the REST connector (rest_connector.py).
@@ -9,19 +10,21 @@
 - A field written as an expression without ``as`` is named by the expression's text.
 - ``Qualify``: a loaded field matching a Qualify pattern is named ``Table.Field``
   (https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/Scripting/ScriptRegularStatements/Qualify.htm).
-- Tables without a label are named INLINE, AUTOGENERATE, after the resident table, or
+- Tables without a label are named INLINE, AUTOGENERATE, after the file or the resident table, or
   RestConnectorMasterTable (SQL); a name in use gets -1, -2... (our choice; Sense's default
   names are not documented).
 """
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from emulator import rest_connector
-from emulator.errors import FIELD_NOT_FOUND, SYNTAX_ERROR, ScriptError
+from emulator.errors import FIELD_NOT_FOUND, FILE_NOT_FOUND, SYNTAX_ERROR, ScriptError, UnsupportedSyntax
 from emulator.evaluator import Getter, compile_expr, to_number
 from emulator.inline import parse_inline, read_options
+from emulator.paths import local_path
 from emulator.parser import (_UNSUPPORTED_PREFIXES, FieldSpec, LoadStatement, Parser, Ref,
                              parse_load, parse_prefixes)
 from emulator.tables import Row, value_key
@@ -65,8 +68,13 @@ def prepare_table_statement(p: Parser, source: str, runner: "Runner") -> Action:
 
 def _run_load(runner: "Runner", stmt: LoadStatement) -> None:
     fields, rows = _source_rows(runner, stmt)
-    _finish(runner, stmt, DEFAULT_NAMES.get(stmt.source, stmt.resident), fields, rows,
-            transform_own=True)
+    _finish(runner, stmt, _default_name(stmt), fields, rows, transform_own=True)
+
+
+def _default_name(stmt: LoadStatement) -> str:
+    if stmt.source == "file":
+        return Path(stmt.inline_data).stem
+    return DEFAULT_NAMES.get(stmt.source, stmt.resident)
 
 
 def _sql_action(statement: str, label: str | None, prefixes: dict) -> Action:
@@ -96,7 +104,9 @@ def _finish(runner: "Runner", stmt: LoadStatement, default_name: str, fields: li
 
 def _source_rows(runner: "Runner", stmt: LoadStatement) -> Rows:
     if stmt.source == "inline":
-        return parse_inline(stmt.inline_data, *read_options(stmt.inline_options))
+        return parse_inline(stmt.inline_data, *read_options(stmt.format_spec))
+    if stmt.source == "file":
+        return parse_inline(_read_file(runner, stmt.inline_data), *read_options(stmt.format_spec))
     if stmt.source == "resident":
         table = runner.model.get(stmt.resident)
         return list(table.fields), table.rows
@@ -104,6 +114,16 @@ def _source_rows(runner: "Runner", stmt: LoadStatement) -> Rows:
     if count is None or count < 0:
         raise ScriptError("AutoGenerate needs a non-negative number")
     return [], [[] for _ in range(int(count))]
+
+
+def _read_file(runner: "Runner", written: str) -> str:
+    """A delimited text file, placed as includes are (paths.local_path)."""
+    if Path(written).suffix.lower() not in (".csv", ".txt", ".tab", ".tsv", ""):
+        raise UnsupportedSyntax(f"Only delimited text files can be loaded, not {written}")
+    for path in local_path(written, runner.current_file):
+        if path.is_file():
+            return path.read_text(encoding="utf-8-sig")
+    raise ScriptError(f"Cannot open file '{written}'", code=FILE_NOT_FOUND)
 
 
 class LoadScope:

@@ -244,8 +244,8 @@ class LoadStatement:
     concatenate: bool = False
     concatenate_to: str | None = None
     distinct: bool = False
-    inline_data: str = ""
-    inline_options: list[list[Token]] = field(default_factory=list)
+    inline_data: str = ""      # the text between Inline's brackets, or the path after From
+    format_spec: list[list[Token]] = field(default_factory=list)
     resident: str = ""
     count: Expr | None = None
     where: Expr | None = None
@@ -288,13 +288,17 @@ def parse_load(p: Parser, label: str | None, prefixes: dict) -> LoadStatement:
             p.fail("expected [ ... ] after Inline")
         stmt.source, stmt.inline_data = "inline", p.next().value
         if p.tok.is_op("("):
-            stmt.inline_options = _format_spec(p)
+            stmt.format_spec = _format_spec(p)
+    elif p.accept_word("from"):
+        stmt.source, stmt.inline_data = "file", _path(p)
+        if p.tok.is_op("("):
+            stmt.format_spec = _format_spec(p)
     elif p.accept_word("resident"):
         stmt.source, stmt.resident = "resident", p.name()
     elif p.accept_word("autogenerate"):
         stmt.source = "autogenerate"
         stmt.count = p.binary(_RELATIONAL_LEVEL + 1)
-    elif p.tok.is_word("from", "extension"):
+    elif p.tok.is_word("extension"):
         raise UnsupportedSyntax(f"Unsupported LOAD source: {p.rest_text()}")
     if p.accept_word("where"):
         stmt.where = p.expression()
@@ -304,6 +308,16 @@ def parse_load(p: Parser, label: str | None, prefixes: dict) -> LoadStatement:
         raise UnsupportedSyntax("Unsupported LOAD clause: Group by / Order by")
     p.expect_end()
     return stmt
+
+
+def _path(p: Parser) -> str:
+    """A file path after From: [quoted], 'quoted', or written plainly up to '(' or a clause."""
+    if p.tok.kind in (NAME, STRING):
+        return p.next().value
+    start = p.tok.pos
+    while not (p.at_end() or p.tok.is_op("(") or p.tok.is_word("where", "while")):
+        p.next()
+    return p.source[start:p.tok.pos].strip()
 
 
 def _field_list(p: Parser) -> list[FieldSpec]:

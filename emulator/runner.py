@@ -19,6 +19,7 @@ from emulator.errors import FILE_NOT_FOUND, ScriptError, UnsupportedSyntax
 from emulator.evaluator import Getter, compile_expr, to_number
 from emulator.functions import bind_function
 from emulator.parser import parse_expression
+from emulator.paths import local_path
 from emulator.splitter import Statement, split_statements
 from emulator.tables import DataModel
 from emulator.values import Dual, Value, from_text, is_true, number, text
@@ -92,6 +93,7 @@ class Runner:
         self.scope = VariableScope(self)
         self.row_context: dict = {}
         self.loading: tuple[list[str], list] | None = None
+        self.current_file = "<script>"  # of the statement running: relative paths start there
         self.pending_loads: list = []  # preceding loads waiting for the LOAD or SQL below them
         self._prepared: dict[str, Callable[["Runner"], None]] = {}
         self._expressions: dict[str, Getter] = {}
@@ -138,6 +140,7 @@ class Runner:
                 _NODE_RUNNERS[kind](self, node)
 
     def run_statement(self, stmt: Statement) -> None:
+        self.current_file = stmt.file
         try:
             text = self.expand(stmt.text) if "$(" in stmt.text else stmt.text
             cacheable = len(text) < _CACHE_LIMIT
@@ -395,7 +398,7 @@ def _run_sub_definition(runner: Runner, node: SubBlock) -> None:
 
 def _run_include(runner: Runner, node: Include) -> None:
     path_text = runner.located(node.stmt, lambda: runner.expand(node.path)).strip()
-    found = next((p for p in statements.local_path(path_text, node.stmt.file) if p.is_file()), None)
+    found = next((p for p in local_path(path_text, node.stmt.file) if p.is_file()), None)
     if found is None:
         if node.must:
             raise ScriptError(f"Must_Include file not found: {path_text}", node.stmt.file,

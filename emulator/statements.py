@@ -18,6 +18,7 @@ from emulator import loads
 from emulator.errors import ScriptError, UnsupportedSyntax
 from emulator.evaluator import BINARY, to_number, wildcard_regex
 from emulator.parser import Call, Parser, Ref
+from emulator.paths import local_path
 from emulator.splitter import Statement
 from emulator.tokens import END, NAME, STRING, WORD
 from emulator.values import Value, from_text, is_true, number, text
@@ -311,21 +312,9 @@ def _each_values(runner: "Runner", item, script_file: str) -> list[Value]:
     return [runner.compile(item)(None)]
 
 
-def local_path(written: str, including_file: str) -> list[Path]:
-    """Where a path written in a script is looked for: relative paths against the including
-    script's folder; ``lib://Connection/rest`` as ``Connection/rest``, then ``rest``, there
-    (the emulator has no data connections to folders)."""
-    base = Path(including_file).parent
-    if written.lower().startswith("lib://"):
-        rest = written[len("lib://"):]
-        return [base / rest, base / rest.partition("/")[2]]
-    path = Path(written)
-    return [path if path.is_absolute() else base / path]
-
-
 def _file_list(mask: str, script_file: str, dirs: bool) -> list[Value]:
-    """FileList/DirList over the local file system, the mask placed as local_path places
-    include paths; the names come back as the mask wrote them."""
+    """FileList/DirList over the local file system, the mask placed by local_path; the names
+    come back as the mask wrote them."""
     where = local_path(mask, script_file)[0]
     prefix = mask[:len(mask) - len(Path(mask).name)]
     found = sorted(glob.glob(str(where)))

@@ -8,7 +8,9 @@ from emulator.errors import ScriptError
 CASES = [
     # (script, line, text in the message, code)
     ("Let a = 1;\nDirectory C:\\data;", 2, "Unsupported statement: Directory", 2),
-    ("Let a = 1;\n\nT: Load * From lib://data/x.csv;", 3, "Unsupported LOAD source", 2),
+    ("Let a = 1;\n\nT: Load * From lib://data/x.qvd (qvd);", 3, "Only delimited text files", 2),
+    ("T: Load * From lib://data/missing.csv (txt);", 1, "Cannot open file", 8),
+    ("T: Load * Extension R.ScriptEval('x');", 1, "Unsupported LOAD source", 2),
     ("T: Load * Inline [\nA\n1\n];\nLeft Join (T) Load * Inline [\nA\n1\n];", 5, "Unsupported statement prefix: Left", 2),
     ("Store T into x.qvd;", 1, "Unsupported statement: Store", 2),
     ("T: Load A Inline [\nA\n1\n] (msq, header is 2 lines);", 1, "Unsupported inline format option", 2),

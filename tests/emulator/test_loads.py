@@ -196,3 +196,22 @@ def test_table_errors(run, script: str, message: str) -> None:
     with pytest.raises(ScriptError) as caught:
         run(script)
     assert message in caught.value.message
+
+
+FILES = {"data/sales.csv": "Country,Year\nSweden,2014\n\"Costa, Rica\",2015\n",
+         "data/semi.txt": "A;B\n1;2\n"}
+FILE_CASES = [
+    (LOAD, "T: Load * From [data/sales.csv] (txt, utf8, embedded labels, delimiter is ',');",
+     {"T": (["Country", "Year"], [["Sweden", "2014"], ["Costa, Rica", "2015"]])}),
+    (LOAD, "T: Load Country From 'data/sales.csv' (txt) Where Year > 2014;", {"T": (["Country"], [["Costa, Rica"]])}),
+    (LOAD, "T: Load * From lib://Files/data/semi.txt (txt, delimiter is ';');", {"T": (["A", "B"], [["1", "2"]])}),
+    (LOAD, "Load * From data/semi.txt (txt, delimiter is ';', no labels);", {"semi": (["@1", "@2"], [["A", "B"], ["1", "2"]])}),
+]
+
+
+@pytest.mark.parametrize("page, script, expected", FILE_CASES, ids=[c[1][:50] for c in FILE_CASES])
+def test_load_from_a_text_file(run, page: str, script: str, expected: dict) -> None:
+    runner = run(script, files=FILES)
+    for name, (fields, rows) in expected.items():
+        table = runner.model.tables[name]
+        assert (table.fields, table.texts()) == (fields, rows)
