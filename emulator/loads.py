@@ -25,9 +25,9 @@ from emulator.errors import FIELD_NOT_FOUND, FILE_NOT_FOUND, SYNTAX_ERROR, Scrip
 from emulator.evaluator import Getter, compile_expr, to_number
 from emulator.inline import parse_inline, read_options
 from emulator.paths import local_path
-from emulator.parser import (_UNSUPPORTED_PREFIXES, FieldSpec, LoadStatement, Parser, Ref,
+from emulator.parser import (_UNSUPPORTED_PREFIXES, JOIN_PREFIXES, FieldSpec, LoadStatement, Parser, Ref,
                              parse_load, parse_prefixes)
-from emulator.tables import Row, value_key
+from emulator.tables import Row, join_rows, keep_rows, value_key
 from emulator.tokens import NAME, STRING, WORD
 from emulator.values import Value, is_true
 
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from emulator.runner import Runner
 
 TABLE_STATEMENT_WORDS = frozenset({"load", "sql", "mapping", "noconcatenate", "concatenate",
-                                   *_UNSUPPORTED_PREFIXES})
+                                   *JOIN_PREFIXES, *_UNSUPPORTED_PREFIXES})
 DEFAULT_NAMES = {"inline": "INLINE", "autogenerate": "AUTOGENERATE", "sql": "RestConnectorMasterTable"}
 
 Action = Callable[["Runner"], None]
@@ -216,7 +216,7 @@ def _stored_fields(runner: "Runner", name: str, fields: list[str]) -> list[str]:
 
 
 def _rows_before(runner: "Runner", stmt: LoadStatement, name: str, fields: list[str]) -> int:
-    if stmt.mapping:
+    if stmt.mapping or stmt.join:
         return 0
     target = runner.model.target(_stored_fields(runner, name, fields), concatenate=stmt.concatenate,
                                  concatenate_to=stmt.concatenate_to,
@@ -231,8 +231,30 @@ def store(runner: "Runner", stmt: LoadStatement, name: str, fields: list[str], r
     if stmt.mapping:
         _store_mapping(runner, name, fields, rows)
         return
+    if stmt.join:
+        _join(runner, stmt, name, fields, rows)
+        return
     runner.model.store(name, _stored_fields(runner, name, fields), rows, concatenate=stmt.concatenate,
                        concatenate_to=stmt.concatenate_to, no_concatenate=stmt.no_concatenate)
+
+
+def _join(runner: "Runner", stmt: LoadStatement, name: str, fields: list[str], rows: list[Row]) -> None:
+    """Join: the loaded rows are joined into the named (or last loaded) table. Keep: the loaded
+    table is stored on its own, and both tables keep only the rows the join would keep.
+    https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/Scripting/ScriptPrefixes/Join.htm
+    https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/Scripting/ScriptPrefixes/Keep.htm"""
+    model = runner.model
+    prefix = stmt.join
+    target = model.get(prefix.table) if prefix.table else model.last_table()
+    if not prefix.keep:
+        joined_fields, joined_rows = join_rows(target.fields, target.rows, fields, rows, prefix.how)
+        target.fields, target.rows = joined_fields, joined_rows
+        model.last_loaded = target.name
+        return
+    kept_target, kept_loaded = keep_rows(target.fields, target.rows, fields, rows, prefix.how)
+    target.rows = kept_target
+    model.store(name, _stored_fields(runner, name, fields), kept_loaded, concatenate=False,
+                concatenate_to=None, no_concatenate=True)
 
 
 def _store_mapping(runner: "Runner", name: str, fields: list[str], rows: list[Row]) -> None:

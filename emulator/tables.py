@@ -78,7 +78,7 @@ class DataModel:
                no_concatenate: bool) -> Table | None:
         """The existing table a load with these fields goes into (None: a new table)."""
         if concatenate:
-            return self.get(concatenate_to) if concatenate_to else self._last_table()
+            return self.get(concatenate_to) if concatenate_to else self.last_table()
         if no_concatenate:
             return None
         return self._same_fields(fields)
@@ -93,7 +93,7 @@ class DataModel:
         self.last_loaded = target.name
         return target
 
-    def _last_table(self) -> Table:
+    def last_table(self) -> Table:
         if self.last_loaded is None or self.last_loaded not in self.tables:
             raise ScriptError("Concatenate: no table loaded before", code=TABLE_NOT_FOUND)
         return self.tables[self.last_loaded]
@@ -156,3 +156,54 @@ class DataModel:
                 if v is not None:
                     seen.setdefault(value_key(v), v)
         return list(seen.values())
+
+
+# ---------------------------------------------------------------- joins
+# A natural join on the fields both tables have; rows whose key has a NULL match nothing.
+
+def _keys(fields: list[str], rows: list[Row], common: list[str]) -> list[tuple | None]:
+    positions = [fields.index(f) for f in common]
+    keys = []
+    for row in rows:
+        values = [row[p] for p in positions]
+        keys.append(None if None in values else tuple(value_key(v) for v in values))
+    return keys
+
+
+def join_rows(left_fields: list[str], left_rows: list[Row], right_fields: list[str],
+              right_rows: list[Row], how: str) -> tuple[list[str], list[Row]]:
+    """``how``: inner, outer, left or right. Without common fields every pair is joined."""
+    common = [f for f in left_fields if f in right_fields]
+    extra = [i for i, f in enumerate(right_fields) if f not in left_fields]
+    fields = left_fields + [right_fields[i] for i in extra]
+    left_keys, right_keys = _keys(left_fields, left_rows, common), _keys(right_fields, right_rows, common)
+    by_key: dict = {}
+    for i, key in enumerate(right_keys):
+        if key is not None:
+            by_key.setdefault(key, []).append(i)
+    matched_right: set[int] = set()
+    rows: list[Row] = []
+    for row, key in zip(left_rows, left_keys):
+        partners = by_key.get(key, []) if key is not None else []
+        matched_right.update(partners)
+        rows.extend(row + [right_rows[j][i] for i in extra] for j in partners)
+        if not partners and how in ("outer", "left"):
+            rows.append(row + [None] * len(extra))
+    if how in ("outer", "right"):
+        positions = [right_fields.index(f) if f in right_fields else None for f in fields]
+        rows.extend([None if p is None else right_rows[j][p] for p in positions]
+                    for j in range(len(right_rows)) if j not in matched_right)
+    return fields, rows
+
+
+def keep_rows(left_fields: list[str], left_rows: list[Row], right_fields: list[str],
+              right_rows: list[Row], how: str) -> tuple[list[Row], list[Row]]:
+    """The rows of each table that an inner, left or right join would keep."""
+    common = [f for f in left_fields if f in right_fields]
+    left_keys, right_keys = _keys(left_fields, left_rows, common), _keys(right_fields, right_rows, common)
+    in_left, in_right = set(left_keys) - {None}, set(right_keys) - {None}
+    if how in ("inner", "right"):
+        left_rows = [r for r, k in zip(left_rows, left_keys) if k in in_right]
+    if how in ("inner", "left"):
+        right_rows = [r for r, k in zip(right_rows, right_keys) if k in in_left]
+    return left_rows, right_rows

@@ -215,3 +215,36 @@ def test_load_from_a_text_file(run, page: str, script: str, expected: dict) -> N
     for name, (fields, rows) in expected.items():
         table = runner.model.tables[name]
         assert (table.fields, table.texts()) == (fields, rows)
+
+
+JOIN = HUB + "Scripting/ScriptPrefixes/Join.htm"
+KEEP = HUB + "Scripting/ScriptPrefixes/Keep.htm"
+T1 = "Table1:\nLoad * inline [\nColumn1, Column2\nA, B\n1, aa\n2, cc\n3, ee ];\n"
+T2 = "Load * inline [\nColumn1, Column3\nA, C\n1, xx\n4, yy ];"
+V = "VTab1:\nLoad * inline [\nA, B\n1, aa\n2, cc\n3, ee ];\nVTab2:\n"
+W = "Load * inline [\nA, C\n1, xx\n4, yy ];"
+JOIN_CASES = [
+    (JOIN, T1 + "Table2:\nJoin " + T2, {"Table1": (["Column1", "Column2", "Column3"],
+     [["A", "B", "C"], ["1", "aa", "xx"], ["2", "cc", None], ["3", "ee", None], ["4", None, "yy"]])}),
+    (JOIN, T1 + "Left Join (Table1) " + T2, {"Table1": (["Column1", "Column2", "Column3"],
+     [["A", "B", "C"], ["1", "aa", "xx"], ["2", "cc", None], ["3", "ee", None]])}),
+    (JOIN, T1 + "Inner Join " + T2, {"Table1": (["Column1", "Column2", "Column3"],
+     [["A", "B", "C"], ["1", "aa", "xx"]])}),
+    (JOIN, T1 + "Right Join " + T2, {"Table1": (["Column1", "Column2", "Column3"],
+     [["A", "B", "C"], ["1", "aa", "xx"], ["4", None, "yy"]])}),
+    (JOIN, "T: Load * Inline [\nX\n1\n2\n];\nJoin Load * Inline [\nY\na\n];", {"T": (["X", "Y"], [["1", "a"], ["2", "a"]])}),
+    (KEEP, V + "Inner Keep " + W, {"VTab1": (["A", "B"], [["1", "aa"]]), "VTab2": (["A", "C"], [["1", "xx"]])}),
+    (KEEP, V + "Left Keep " + W, {"VTab1": (["A", "B"], [["1", "aa"], ["2", "cc"], ["3", "ee"]]),
+                                  "VTab2": (["A", "C"], [["1", "xx"]])}),
+    (KEEP, V + "Right Keep " + W, {"VTab1": (["A", "B"], [["1", "aa"]]),
+                                   "VTab2": (["A", "C"], [["1", "xx"], ["4", "yy"]])}),
+]
+
+
+@pytest.mark.parametrize("page, script, expected", JOIN_CASES, ids=[c[1][-40:] for c in JOIN_CASES])
+def test_join_and_keep(run, page: str, script: str, expected: dict) -> None:
+    runner = run(script)
+    assert sorted(runner.model.tables) == sorted(expected)
+    for name, (fields, rows) in expected.items():
+        table = runner.model.tables[name]
+        assert (table.fields, table.texts()) == (fields, rows)
