@@ -76,6 +76,8 @@ class VariableScope:
 
 
 class Runner:
+    """Runs one script: holds its variables, subs, data model, trace and recorded requests."""
+
     def __init__(self, connections: dict | None = None, variables: dict[str, str] | None = None,
                  out: TextIO | None = None, sleep: Callable[[float], None] | None = None,
                  now: Callable[[], dt.datetime] | None = None) -> None:
@@ -111,6 +113,9 @@ class Runner:
         self.run_text(source, str(path))
 
     def run_text(self, source: str, file: str = "<script>") -> None:
+        # The error variables exist from the start: ScriptErrorCount "is always reset to 0 at
+        # the start of script execution" (.../Scripting/ErrorVariables/ErrorVariables.htm).
+        self.set_script_error(0)
         try:
             self.run_nodes(self.load_nodes(source, file))
             if self.pending_loads:

@@ -21,7 +21,8 @@ def test_successful_run_prints_trace_and_dumps_everything(tmp_path: Path) -> Non
     assert result.returncode == 0, result.stderr
     assert result.stdout == "Hello Qlik=Sense\n"
     assert json.loads((tmp_path / "out.json").read_text(encoding="utf-8")) == {
-        "variables": {"vName": "Qlik=Sense", "vGreeting": "Hello Qlik=Sense", "vNull": None},
+        "variables": {"vName": "Qlik=Sense", "ScriptError": "", "ScriptErrorCount": "0",
+                      "ScriptErrorList": "", "vGreeting": "Hello Qlik=Sense", "vNull": None},
         "tables": {"T": {"fields": ["Id", "Name"], "rows": [["1", "a"], ["2", ""]]}},
         "requests": [],
         "trace": ["Hello Qlik=Sense"],
@@ -36,7 +37,7 @@ def test_failed_run_exits_non_zero_and_still_dumps(tmp_path: Path) -> None:
     assert "app.qvs:3: Table 'Missing' not found" in result.stderr
     assert "Drop Table Missing" in result.stderr
     dump = json.loads((tmp_path / "out.json").read_text(encoding="utf-8"))
-    assert dump["variables"] == {"a": "1"}
+    assert dump["variables"]["a"] == "1"
     assert dump["trace"] == ["before"]
     assert dump["error"] == {"message": "Table 'Missing' not found", "file": "app.qvs", "line": 3}
 

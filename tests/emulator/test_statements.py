@@ -179,6 +179,8 @@ CASES = [
     (ERRORS + "ScriptErrorCount.htm", "Set ErrorMode=0;\nDrop Table X;\nDrop Table Y;\nLet c = ScriptErrorCount;",
      {"vars": {"c": "2"}}),
     (ERRORS + "ErrorMode.htm", "Set ErrorMode=0;\nDrop Table X;\nLet after = 'continued';", {"vars": {"after": "continued"}}),
+    (ERRORS + "ScriptError.htm", "T: Load * Inline [\nA\n1\n];\nif ScriptError=0 then\nLet r = 'no error';\nend if",
+     {"vars": {"r": "no error", "ScriptErrorCount": "0", "ScriptErrorList": ""}}),
 ]
 
 
