@@ -7,6 +7,8 @@ and .../Scripting/ScriptRegularStatements/Rem.htm, .../Scripting/comments-in-scr
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from emulator.errors import ScriptError
 from emulator.splitter import split_statements
@@ -82,3 +84,25 @@ def test_unterminated_string_names_file_and_line() -> None:
     with pytest.raises(ScriptError) as caught:
         split_statements("Let a = 1;\nLet b = 'open;\n", "main.qvs")
     assert (caught.value.file, caught.value.line) == ("main.qvs", 2)
+
+
+# ---- properties: any mix of statements, strings holding ';', comments and blank lines splits
+# back into exactly the statements written, each on the line it starts on.
+_texts = st.text(alphabet="ab ;/*'\"[]`", max_size=8)
+_literal = st.one_of(_texts.map(lambda t: "'" + t.replace("'", "''") + "'"),
+                     _texts.filter(lambda t: "]" not in t).map(lambda t: "[" + t + "]"),
+                     _texts.map(lambda t: '"' + t.replace('"', '""') + '"'))
+_statement = st.lists(_literal, min_size=1, max_size=3).map(lambda parts: "Let v = " + " & ".join(parts))
+_noise = st.sampled_from(["", "\n", "  ", "// note ; 'x\n", "/* a;\n b */", "\n\n"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(_noise, _statement), min_size=1, max_size=6))
+def test_split_property(items) -> None:
+    script, expected, line = "", [], 1
+    for noise, statement in items:
+        script += noise
+        line = script.count("\n") + 1
+        expected.append((statement, line))
+        script += statement + ";"
+    assert [(s.text, s.line) for s in split_statements(script, "x.qvs")] == expected
