@@ -6,6 +6,8 @@ None is NULL. Qlik's TRUE is -1 and FALSE 0.
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from emulator.errors import ScriptError
 from emulator.runner import Runner
@@ -164,3 +166,18 @@ def test_malformed_expression_is_a_syntax_error(expression: str) -> None:
     with pytest.raises(ScriptError) as caught:
         Runner().evaluate(expression)
     assert caught.value.code == 2
+
+
+# ---- property: integer arithmetic with + - * and parentheses parses with the usual precedence
+_ints = st.integers(min_value=0, max_value=99).map(str)
+_arith = st.recursive(_ints, lambda inner: st.one_of(
+    st.tuples(inner, st.sampled_from([" + ", " - ", " * "]), inner).map("".join),
+    inner.map(lambda e: "(" + e + ")"),
+    inner.map(lambda e: "-" + e)), max_leaves=6)  # results stay exact in a float
+
+
+@settings(max_examples=200, deadline=None)
+@given(_arith)
+def test_integer_arithmetic_matches_the_usual_precedence(expression: str) -> None:
+    value = Runner().evaluate(expression)
+    assert value.num == eval(expression)  # the same grammar as Python's for these operators
