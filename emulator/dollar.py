@@ -6,7 +6,8 @@ https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/Scripting/dol
 https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/Scripting/dollar-sign-expansion-expression.htm
 
 - ``$(v)``: the variable's text; an undefined (or NULL) variable gives an empty string.
-- ``$(#v)``: the variable's number with '.' as decimal point; '0' if it is undefined.
+- ``$(#v)``: the variable's number with '.' as decimal point; '0' if it is undefined or not
+  a number.
 - ``$(=expr)``: the text of the expression's value.
 - ``$(v(a, b))``: v's text with ``$1``, ``$2``... replaced by the parameters and ``$0`` by
   their count; missing parameters stay as written.
@@ -75,8 +76,8 @@ def _expand_one(content: str, ctx: DollarContext) -> str:
         return ctx.evaluate_text(body[1:])
     if body.startswith("#"):
         raw = ctx.variable_text(body[1:].strip())
-        n = parse_number(raw) if raw is not None else 0.0
-        return "" if n is None else format_number(n)
+        n = parse_number(raw) if raw is not None else None
+        return "0" if n is None else format_number(n)
     if _INCLUDE.match(body):
         raise ScriptError("$(Include=...) must stand alone as a statement", code=SYNTAX_ERROR)
     call = _PARAMETERISED.match(body)

@@ -22,7 +22,7 @@ CASES = [
     (VAR, "$( v )", {"v": "x"}, "x"),
     (VAR, "$(#n)", {"n": "3.50"}, "3.5"),
     (VAR, "$(#n)", {}, "0"),
-    (VAR, "$(#n)", {"n": "abc"}, ""),
+    (VAR, "$(#n)", {"n": "abc"}, "0"),
     (VAR, "$(V)", {"v": "lower"}, ""),
     (VAR, "$(v)", {"v": "$(w)"}, "$(w)"),
     (VAR, "Let $(name) = 1", {"name": "vTarget"}, "Let vTarget = 1"),

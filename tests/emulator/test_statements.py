@@ -44,6 +44,13 @@ CASES = [
      {"vars": {"f": "C:\\MyDocs\\Files\\abc.csv"}}),
     (DOLLAR, "Let X = 7/2;\nSet a = $(X);\nSet b = $(#X);", {"vars": {"a": "3.5", "b": "3.5"}}),
     (DOLLAR, "Set a = [$(undefined)];", {"vars": {"a": "[]"}}),
+    (DOLLAR, "Set x = 'red';\nSet y = 'blue';\nSet z = '$(x) $(y)';\nLet MyString='$(x)'&' green '&'$(y)';\n"
+     "MyTable:\nLoad '$(x)' as X, '$(y)' as Y, '$(z)' as Z, '$(MyString)' as NewString autogenerate 1;",
+     {"vars": {"z": "red blue", "MyString": "red green blue"},
+      "tables": {"MyTable": (["X", "Y", "Z", "NewString"], [["red", "blue", "red blue", "red green blue"]])}}),
+    (DOLLAR, "Set vConcatenate = ;\nFor each vFile in 'a', 'b'\nData:\n$(vConcatenate)\n"
+     "LOAD '$(vFile)' as File, RecNo() as N$(vFile) AutoGenerate 1;\nSet vConcatenate = Concatenate ;\nNext vFile",
+     {"tables": {"Data": (["File", "Na", "Nb"], [["a", "1", None], ["b", None, "1"]])}}),
     (DOLLAR, "Set b = $(#undefined);", {"vars": {"b": "0"}}),
     (DOLLAR, "Set v = Butler;\nLet s = '$(v)' & '!';", {"vars": {"s": "Butler!"}}),
     (PARAMS, "Set MUL='$1*$2';\nSet X=$(MUL(3,7));", {"vars": {"X": "3*7"}}),
