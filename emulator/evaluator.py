@@ -21,6 +21,7 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Protocol
 
+from emulator.errors import SYNTAX_ERROR, ScriptError
 from emulator.parser import Binary, Call, Expr, Literal, Ref, Unary
 from emulator.values import BuiltText, Dual, Value, boolean, is_true, number, parse_number
 
@@ -33,6 +34,7 @@ FALSE = boolean(False)
 class Scope(Protocol):
     def ref(self, name: str) -> Getter: ...
     def call(self, name: str, args: list[Getter]) -> Getter: ...
+    def exists(self, field: str, value: Getter | None) -> Getter: ...
 
 
 def compile_expr(expr: Expr, scope: Scope) -> Getter:
@@ -42,6 +44,8 @@ def compile_expr(expr: Expr, scope: Scope) -> Getter:
     if isinstance(expr, Ref):
         return scope.ref(expr.name)
     if isinstance(expr, Call):
+        if expr.name.lower() == "exists":
+            return _exists(expr, scope)
         return scope.call(expr.name, [compile_expr(a, scope) for a in expr.args])
     if isinstance(expr, Unary):
         return _UNARY[expr.op](compile_expr(expr.operand, scope))
@@ -51,6 +55,21 @@ def compile_expr(expr: Expr, scope: Scope) -> Getter:
     left, right = compile_expr(expr.left, scope), compile_expr(expr.right, scope)
     op = BINARY[expr.op]
     return lambda row: op(left(row), right(row))
+
+
+def _exists(call: Call, scope: Scope) -> Getter:
+    """Exists(field [, expr]): the field is named, not evaluated (a bare name or a string)."""
+    if not 1 <= len(call.args) <= 2:
+        raise ScriptError("Exists takes 1 or 2 arguments", code=SYNTAX_ERROR)
+    field = call.args[0]
+    if isinstance(field, Ref):
+        name = field.name
+    elif isinstance(field, Literal) and field.value is not None:
+        name = field.value.text
+    else:
+        raise ScriptError("Exists: the first argument must name a field", code=SYNTAX_ERROR)
+    value = compile_expr(call.args[1], scope) if len(call.args) == 2 else None
+    return scope.exists(name, value)
 
 
 def to_number(v: Value) -> float | None:

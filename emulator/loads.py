@@ -27,7 +27,7 @@ from emulator.inline import parse_inline, read_options
 from emulator.paths import local_path
 from emulator.parser import (_UNSUPPORTED_PREFIXES, JOIN_PREFIXES, FieldSpec, LoadStatement, Parser, Ref,
                              parse_load, parse_prefixes)
-from emulator.tables import Row, join_rows, keep_rows, value_key
+from emulator.tables import LoadedValues, Row, join_rows, keep_rows, value_key
 from emulator.tokens import NAME, STRING, WORD
 from emulator.values import Value, is_true
 
@@ -142,6 +142,10 @@ class LoadScope:
     def call(self, name: str, args: list[Getter]) -> Getter:
         return self.runner.scope.call(name, args)
 
+    def exists(self, field: str, value: Getter | None) -> Getter:
+        """Without a value: the current record's value of that field."""
+        return self.runner.scope.exists(field, value if value is not None else self.ref(field))
+
 
 def _output_columns(stmt: LoadStatement, fields: list[str], scope: LoadScope) -> tuple[list[str], list[Getter]]:
     names: list[str] = []
@@ -168,6 +172,7 @@ def transform(runner: "Runner", stmt: LoadStatement, fields: list[str], rows: li
     out: list[Row] = []
     context = runner.row_context
     saved_loading, runner.loading = runner.loading, (names, out)
+    saved_index, runner.values_index = runner.values_index, LoadedValues(runner.model, names, out)
     try:
         for rec_no, row in enumerate(rows, start=1):
             context["rec_no"] = rec_no
@@ -180,6 +185,7 @@ def transform(runner: "Runner", stmt: LoadStatement, fields: list[str], rows: li
     finally:
         context.clear()
         runner.loading = saved_loading
+        runner.values_index = saved_index
     if stmt.distinct:
         out = _distinct(out)
     return names, out

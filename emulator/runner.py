@@ -21,8 +21,8 @@ from emulator.functions import bind_function
 from emulator.parser import parse_expression
 from emulator.paths import local_path
 from emulator.splitter import Statement, split_statements
-from emulator.tables import DataModel
-from emulator.values import Dual, Value, from_text, is_true, number, text
+from emulator.tables import DataModel, LoadedValues
+from emulator.values import Dual, Value, boolean, from_text, is_true, number, text
 
 _CACHE_LIMIT = 2000  # statements longer than this are not cached (Butler-style growing bodies)
 
@@ -74,6 +74,12 @@ class VariableScope:
             return lambda row: function([], runner)
         return lambda row: function([a(row) for a in args], runner)
 
+    def exists(self, field: str, value: Getter | None) -> Getter:
+        if value is None:
+            raise ScriptError("Exists(field) without a value needs a LOAD (there is no current record)")
+        runner = self.runner
+        return lambda row: boolean(runner.loaded_values().contains(field, value(row)))
+
 
 class Runner:
     """Runs one script: holds its variables, subs, data model, trace and recorded requests."""
@@ -95,6 +101,7 @@ class Runner:
         self.scope = VariableScope(self)
         self.row_context: dict = {}
         self.loading: tuple[list[str], list] | None = None
+        self.values_index: LoadedValues | None = None  # for Exists() in the LOAD in progress
         self.current_file = "<script>"  # of the statement running: relative paths start there
         self.pending_loads: list = []  # preceding loads waiting for the LOAD or SQL below them
         self._prepared: dict[str, Callable[["Runner"], None]] = {}
@@ -232,6 +239,10 @@ class Runner:
                 last[0], last[1] = n, number(n)
             return last[1]
         return counter
+
+    def loaded_values(self) -> LoadedValues:
+        """Exists() looks here: inside a LOAD, the index the LOAD keeps; else a fresh one."""
+        return self.values_index if self.values_index is not None else LoadedValues(self.model)
 
     # ------------------------------------------------------------ variables and subs
     def set_variable(self, name: str, value: Value) -> None:

@@ -158,6 +158,32 @@ class DataModel:
         return list(seen.values())
 
 
+class LoadedValues:
+    """What Exists() looks in: the values of a field in the model's tables plus those in the
+    rows the LOAD in progress has produced so far (``names``/``rows``), so that
+    ``Where Not Exists(F)`` keeps only the first row with each value.
+    https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/Scripting/InterRecordFunctions/Exists.htm"""
+
+    def __init__(self, model: DataModel, names: list[str] | None = None,
+                 rows: list[Row] | None = None) -> None:
+        self.model, self.names, self.rows = model, names or [], rows if rows is not None else []
+        self._known: dict[str, set] = {}
+        self._scanned: dict[str, int] = {}
+
+    def contains(self, field_name: str, value: Value) -> bool:
+        if value is None:
+            return False
+        known = self._known.get(field_name)
+        if known is None:
+            known = self._known[field_name] = {value_key(v) for v in self.model.field_values(field_name)}
+        if field_name in self.names:
+            i = self.names.index(field_name)
+            start = self._scanned.get(field_name, 0)
+            known.update(value_key(row[i]) for row in self.rows[start:] if row[i] is not None)
+            self._scanned[field_name] = len(self.rows)
+        return value_key(value) in known
+
+
 # ---------------------------------------------------------------- joins
 # A natural join on the fields both tables have; rows whose key has a NULL match nothing.
 

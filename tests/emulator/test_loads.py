@@ -248,3 +248,32 @@ def test_join_and_keep(run, page: str, script: str, expected: dict) -> None:
     for name, (fields, rows) in expected.items():
         table = runner.model.tables[name]
         assert (table.fields, table.texts()) == (fields, rows)
+
+
+EXISTS = HUB + "Scripting/InterRecordFunctions/Exists.htm"
+EMPLOYEES = ("Employees:\nLOAD * inline [\nEmployee|ID|Salary\nBill|001|20000\nJohn|002|30000\nSteve|003|35000\n] "
+             "(delimiter is '|');\n")
+CITIZENS = "Citizens:\nLoad * inline [\nEmployee|Address\nBill|New York\nMary|London\nSteve|Chicago\nLucy|Madrid\nLucy|Paris\nJohn|Miami\n] (delimiter is '|') "
+EXISTS_CASES = [
+    (EXISTS, EMPLOYEES + CITIZENS + "where Exists (Employee);\nDrop Tables Employees;",
+     {"Citizens": (["Employee", "Address"], [["Bill", "New York"], ["Steve", "Chicago"], ["John", "Miami"]])}),
+    (EXISTS, EMPLOYEES + CITIZENS + "where not Exists (Employee);\nDrop Tables Employees;",
+     {"Citizens": (["Employee", "Address"], [["Mary", "London"], ["Lucy", "Madrid"]])}),
+    (EXISTS, EMPLOYEES + CITIZENS + "where Exists ('Employee', Employee);\nDrop Tables Employees;",
+     {"Citizens": (["Employee", "Address"], [["Bill", "New York"], ["Steve", "Chicago"], ["John", "Miami"]])}),
+    (EXISTS, "T: Load * Inline [\nK\na\nb\na\nc\nb\n] Where Not Exists(K);", {"T": (["K"], [["a"], ["b"], ["c"]])}),
+]
+
+
+@pytest.mark.parametrize("page, script, expected", EXISTS_CASES, ids=[c[1][-40:] for c in EXISTS_CASES])
+def test_exists(run, page: str, script: str, expected: dict) -> None:
+    runner = run(script)
+    assert sorted(runner.model.tables) == sorted(expected)
+    for name, (fields, rows) in expected.items():
+        table = runner.model.tables[name]
+        assert (table.fields, table.texts()) == (fields, rows)
+
+
+def test_exists_outside_a_load(run) -> None:
+    runner = run(EMPLOYEES + "Let a = Exists(Employee, 'Bill');\nLet b = Exists(Employee, 'Mary');")
+    assert (runner.variable_text("a"), runner.variable_text("b")) == ("-1", "0")
