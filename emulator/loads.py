@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -137,7 +138,7 @@ class LoadScope:
         i = self.positions.get(name)
         if i is None:
             raise ScriptError(f"Field '{name}' not found", code=FIELD_NOT_FOUND)
-        return lambda row: row[i]
+        return itemgetter(i)
 
     def call(self, name: str, args: list[Getter]) -> Getter:
         return self.runner.scope.call(name, args)
@@ -147,15 +148,24 @@ class LoadScope:
         return self.runner.scope.exists(field, value if value is not None else self.ref(field))
 
 
-def _output_columns(stmt: LoadStatement, fields: list[str], scope: LoadScope) -> tuple[list[str], list[Getter]]:
+def _output_columns(stmt: LoadStatement, fields: list[str],
+                    scope: LoadScope) -> tuple[list[str], Callable[[Row], Row]]:
+    """The output field names, and a function making an output row from a source row."""
     names: list[str] = []
     getters: list[Getter] = []
+    copied: list[int | None] = []  # source position of a field copied as it is
     for spec in stmt.fields:
         specs = [FieldSpec(Ref(f)) for f in fields] if spec.expr is None else [spec]
         for s in specs:
             names.append(s.alias or (s.expr.name if isinstance(s.expr, Ref) else s.source))
             getters.append(compile_expr(s.expr, scope))
-    return names, getters
+            copied.append(scope.positions[s.expr.name] if isinstance(s.expr, Ref) else None)
+    if None in copied or not copied:
+        return names, lambda row: [g(row) for g in getters]
+    if len(copied) == 1:
+        return names, lambda row: [row[copied[0]]]
+    pick = itemgetter(*copied)  # a LOAD of plain fields (Resident ... Where): copied in C
+    return names, lambda row: list(pick(row))
 
 
 def transform(runner: "Runner", stmt: LoadStatement, fields: list[str], rows: list[Row],
@@ -165,7 +175,7 @@ def transform(runner: "Runner", stmt: LoadStatement, fields: list[str], rows: li
     will be concatenated to, as in the RecNo/RowNo example on
     https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/Scripting/CounterFunctions/RowNo.htm"""
     scope = LoadScope(runner, fields)
-    names, getters = _output_columns(stmt, fields, scope)
+    names, make_row = _output_columns(stmt, fields, scope)
     offset = _rows_before(runner, stmt, stored_as, names) if stored_as is not None else 0
     where = compile_expr(stmt.where, scope) if stmt.where is not None else None
     while_ = compile_expr(stmt.while_, scope) if stmt.while_ is not None else None
@@ -179,9 +189,9 @@ def transform(runner: "Runner", stmt: LoadStatement, fields: list[str], rows: li
             context["row_no"] = offset + len(out) + 1
             if while_ is None:
                 if where is None or is_true(where(row)):
-                    out.append([g(row) for g in getters])
+                    out.append(make_row(row))
                 continue
-            _repeat_while(context, row, getters, while_, where, out, offset)
+            _repeat_while(context, row, make_row, while_, where, out, offset)
     finally:
         context.clear()
         runner.loading = saved_loading
@@ -191,7 +201,7 @@ def transform(runner: "Runner", stmt: LoadStatement, fields: list[str], rows: li
     return names, out
 
 
-def _repeat_while(context: dict, row: Row, getters: list[Getter], while_: Getter,
+def _repeat_while(context: dict, row: Row, make_row: Callable[[Row], Row], while_: Getter,
                   where: Getter | None, out: list[Row], offset: int) -> None:
     """``While``: the record is read again as long as the condition holds (IterNo() counts)."""
     iteration = 1
@@ -199,7 +209,7 @@ def _repeat_while(context: dict, row: Row, getters: list[Getter], while_: Getter
     while is_true(while_(row)):
         context["row_no"] = offset + len(out) + 1
         if where is None or is_true(where(row)):
-            out.append([g(row) for g in getters])
+            out.append(make_row(row))
         iteration += 1
         context["iter_no"] = iteration
         if iteration > 10_000_000:
