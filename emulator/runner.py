@@ -106,6 +106,7 @@ class Runner:
         self.pending_loads: list = []  # preceding loads waiting for the LOAD or SQL below them
         self._prepared: dict[str, Callable[["Runner"], None]] = {}
         self._expressions: dict[str, Getter] = {}
+        self._counter_values: dict[str, list] = {}  # counter -> [n, its value], reused in a row
         self._script_error_set = False
         self.error_count = 0
         self.error_list: list[str] = []
@@ -229,7 +230,7 @@ class Runner:
         if key is None or args:
             return None
         context = self.row_context
-        last: list = [None, None]  # the value made for the current row, reused within the row
+        last = self._counter_values.setdefault(key, [None, None])  # shared by every call site
 
         def counter(row: object) -> Value:
             n = context.get(key)

@@ -116,12 +116,11 @@ class NumberValue(Dual):
     __slots__ = ("_text",)
 
     def __init__(self, n: float) -> None:
-        object.__setattr__(self, "num", n)  # _text stays unset until the text is read
+        object.__setattr__(self, "num", n)
+        object.__setattr__(self, "_text", None)
 
     @property
     def text(self) -> str:  # type: ignore[override]
-        try:
-            return self._text
-        except AttributeError:
+        if self._text is None:
             object.__setattr__(self, "_text", format_number(self.num))
-            return self._text
+        return self._text
