@@ -255,3 +255,12 @@ def test_for_each_over_filelist(run) -> None:
     runner = run("Let s = '';\nFor Each File in FileList('data/*.csv')\nLet s = s & File & ';';\nNext File",
                  files={"data/b.csv": "", "data/a.csv": "", "data/c.txt": ""})
     assert runner.variable_text("s") == "data/a.csv;data/b.csv;"
+
+
+def test_windows_line_ends_and_byte_order_mark(run) -> None:
+    """Scripts exported from Sense on Windows: UTF-8 with BOM, CRLF line ends."""
+    script = ("\ufeffSet a = 1;\r\nif a = 1 then\r\n  Let r = 'yes';\r\nend if\r\nSub S(x)\r\n  Let b = x;\r\n"
+              "End Sub\r\nCall S(2)\r\nT: Load * Inline [\r\nA, B\r\n1, 2\r\n];\r\n")
+    runner = run(script)
+    assert (runner.variable_text("r"), runner.variable_text("b")) == ("yes", "2")
+    assert runner.model.tables["T"].texts() == [["1", "2"]]
