@@ -74,7 +74,7 @@ def _run_load(runner: "Runner", stmt: LoadStatement) -> None:
 
 def _default_name(stmt: LoadStatement) -> str:
     if stmt.source == "file":
-        return Path(stmt.inline_data).stem
+        return Path(stmt.data).stem
     return DEFAULT_NAMES.get(stmt.source, stmt.resident)
 
 
@@ -105,9 +105,9 @@ def _finish(runner: "Runner", stmt: LoadStatement, default_name: str, fields: li
 
 def _source_rows(runner: "Runner", stmt: LoadStatement) -> Rows:
     if stmt.source == "inline":
-        return parse_inline(stmt.inline_data, *read_options(stmt.format_spec))
+        return parse_inline(stmt.data, *read_options(stmt.format_spec))
     if stmt.source == "file":
-        return parse_inline(_read_file(runner, stmt.inline_data), *read_options(stmt.format_spec))
+        return parse_inline(_read_file(runner, stmt.data), *read_options(stmt.format_spec))
     if stmt.source == "resident":
         table = runner.model.get(stmt.resident)
         return list(table.fields), table.rows

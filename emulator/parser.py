@@ -245,7 +245,7 @@ class LoadStatement:
     concatenate_to: str | None = None
     join: "JoinPrefix | None" = None
     distinct: bool = False
-    inline_data: str = ""      # the text between Inline's brackets, or the path after From
+    data: str = ""      # the text between Inline's brackets, or the path after From
     format_spec: list[list[Token]] = field(default_factory=list)
     resident: str = ""
     count: Expr | None = None
@@ -311,11 +311,11 @@ def parse_load(p: Parser, label: str | None, prefixes: dict) -> LoadStatement:
     if p.accept_word("inline"):
         if p.tok.kind != NAME or not p.tok.text.startswith("["):
             p.fail("expected [ ... ] after Inline")
-        stmt.source, stmt.inline_data = "inline", p.next().value
+        stmt.source, stmt.data = "inline", p.next().value
         if p.tok.is_op("("):
             stmt.format_spec = _format_spec(p)
     elif p.accept_word("from"):
-        stmt.source, stmt.inline_data = "file", _path(p)
+        stmt.source, stmt.data = "file", _path(p)
         if p.tok.is_op("("):
             stmt.format_spec = _format_spec(p)
     elif p.accept_word("resident"):
