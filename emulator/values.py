@@ -104,7 +104,12 @@ class BuiltText(Dual):
         return self._joined
 
     def extended(self, more: list[str]) -> "BuiltText":
-        parts = self._parts if len(self._parts) == self._count else self._parts[:self._count]
+        if self._joined is not None:  # already read (Len(v) in the loop): start from that text
+            parts = [self._joined]
+        elif len(self._parts) == self._count:
+            parts = self._parts
+        else:
+            parts = self._parts[:self._count]
         parts.extend(more)
         return BuiltText(parts, len(parts))
 

@@ -181,3 +181,15 @@ _arith = st.recursive(_ints, lambda inner: st.one_of(
 def test_integer_arithmetic_matches_the_usual_precedence(expression: str) -> None:
     value = Runner().evaluate(expression)
     assert value.num == eval(expression)  # the same grammar as Python's for these operators
+
+
+def test_text_built_in_a_loop_stays_correct_when_read_and_branched() -> None:
+    """Let v = v & ... builds text lazily (values.BuiltText); reading it midway, or extending an
+    older value again, must give the same texts as plain concatenation."""
+    runner = Runner()
+    runner.run_text("Let a = Repeat('x', 5000);\nFor i = 1 to 3\nLet a = a & i;\nLet n = Len(a);\nNext\n"
+                    "Let b = a & 'B';\nLet c = a & 'C';\nLet d = b & 'D';")
+    assert runner.variable_text("a") == "x" * 5000 + "123"
+    assert runner.variable_text("n") == "5003"
+    assert (runner.variable_text("b"), runner.variable_text("c"), runner.variable_text("d")) == (
+        "x" * 5000 + "123B", "x" * 5000 + "123C", "x" * 5000 + "123BD")
