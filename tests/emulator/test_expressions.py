@@ -193,3 +193,11 @@ def test_text_built_in_a_loop_stays_correct_when_read_and_branched() -> None:
     assert runner.variable_text("n") == "5003"
     assert (runner.variable_text("b"), runner.variable_text("c"), runner.variable_text("d")) == (
         "x" * 5000 + "123B", "x" * 5000 + "123C", "x" * 5000 + "123BD")
+
+
+def test_text_built_without_reading_branches_correctly() -> None:
+    runner = Runner()
+    runner.run_text("Let a = Repeat('y', 5000);\nFor i = 1 to 3\nLet a = a & i;\nNext\n"
+                    "Let b = a & 'B';\nLet c = a & 'C';\nLet d = b & 'D';\nLet e = b & 'E';")
+    base = "y" * 5000 + "123"
+    assert [runner.variable_text(v) for v in "abcde"] == [base, base + "B", base + "C", base + "BD", base + "BE"]
