@@ -51,6 +51,8 @@ def compile_expr(expr: Expr, scope: Scope) -> Getter:
         return _UNARY[expr.op](compile_expr(expr.operand, scope))
     if expr.op == "&":
         parts = [compile_expr(e, scope) for e in _concatenated(expr)]
+        if len(parts) == 2:
+            return _concat_pair(*parts)
         return lambda row: concat_all([p(row) for p in parts])
     left, right = compile_expr(expr.left, scope), compile_expr(expr.right, scope)
     op = BINARY[expr.op]
@@ -113,6 +115,17 @@ def concat_all(values: list[Value]) -> Value:
     if len(texts) == 1 or sum(map(len, texts)) < _BUILD_FROM:
         return Dual("".join(texts))
     return BuiltText(texts, len(texts))
+
+
+def _concat_pair(left: Getter, right: Getter) -> Getter:
+    """``a & b``, the common case of concat_all, without building lists."""
+    def apply(row: object) -> Value:
+        a, b = left(row), right(row)
+        if a is None or b is None or type(a) is BuiltText:
+            return concat_all([a, b])
+        joined = a.text + b.text
+        return Dual(joined) if len(joined) < _BUILD_FROM else BuiltText([joined], 1)
+    return apply
 
 
 def concat(a: Value, b: Value) -> Value:
