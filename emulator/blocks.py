@@ -72,6 +72,29 @@ class Include:
 
 Node = Simple | IfBlock | ForBlock | DoBlock | SwitchBlock | SubBlock | Include
 
+# Exit Script|Sub|For|Do: raised by the Exit statement, caught by the block it leaves.
+
+class ExitScript(Exception):
+    pass
+
+
+class ExitBlock(Exception):
+    """Exit Sub|For|Do; ``stmt`` is the Exit statement, for the error when nothing catches it."""
+    stmt: Statement | None = None
+
+
+class ExitSub(ExitBlock):
+    pass
+
+
+class ExitFor(ExitBlock):
+    pass
+
+
+class ExitDo(ExitBlock):
+    pass
+
+
 _KEYWORDS = re.compile(r"\s*([A-Za-z]+)(?:\s+([A-Za-z]+))?")
 _SUB_HEADER = re.compile(r"(?is)sub\s+([^\s(]+)\s*(?:\((.*)\))?\s*$")
 _INCLUDE = re.compile(r"(?is)\$\((must_)?include\s*=(.*)\)\s*$")

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import TextIO
 
 from emulator import blocks, statements
-from emulator.blocks import DoBlock, ForBlock, IfBlock, Include, Simple, SubBlock, SwitchBlock
+from emulator.blocks import (DoBlock, ExitBlock, ExitDo, ExitFor, ExitScript, ExitSub, ForBlock,
+                             IfBlock, Include, Simple, SubBlock, SwitchBlock)
 from emulator.dollar import expand
 from emulator.errors import FILE_NOT_FOUND, ScriptError, UnsupportedSyntax
 from emulator.evaluator import Getter, compile_expr, to_number
@@ -31,27 +32,6 @@ SCRIPT_ERROR_TEXTS = {0: "", 1: "General error", 2: "Syntax error", 3: "General 
                       6: "General XML error", 7: "General HTML error", 8: "File not found",
                       9: "Database not found", 10: "Table not found", 11: "Field not found",
                       12: "File has wrong format", 16: "Semantic error"}
-
-
-class ExitScript(Exception):
-    pass
-
-
-class ExitBlock(Exception):
-    """Exit Sub|For|Do; ``stmt`` is the Exit statement, for the error when nothing catches it."""
-    stmt: Statement | None = None
-
-
-class ExitSub(ExitBlock):
-    pass
-
-
-class ExitFor(ExitBlock):
-    pass
-
-
-class ExitDo(ExitBlock):
-    pass
 
 
 class VariableScope:

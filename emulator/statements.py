@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from emulator import loads
+from emulator.blocks import ExitDo, ExitFor, ExitScript, ExitSub
 from emulator.errors import ScriptError, UnsupportedSyntax
 from emulator.evaluator import BINARY, to_number, wildcard_regex
 from emulator.parser import Call, Parser, Ref
@@ -122,7 +123,6 @@ def _sleep(p: Parser, runner: "Runner") -> Action:
 
 
 def _exit(p: Parser, runner: "Runner") -> Action:
-    from emulator.runner import ExitDo, ExitFor, ExitScript, ExitSub
     kinds = {"script": ExitScript, "sub": ExitSub, "for": ExitFor, "do": ExitDo}
     kind = kinds.get(p.tok.value.lower()) if p.tok.kind == WORD else None
     if kind is None:
@@ -139,7 +139,7 @@ def _exit(p: Parser, runner: "Runner") -> Action:
 def _when_unless(p: Parser, runner: "Runner") -> Callable[["Runner"], bool]:
     if p.at_end():
         return lambda r: True
-    negate = bool(p.expect_word("when", "unless").value.lower() == "unless")
+    negate = p.expect_word("when", "unless").value.lower() == "unless"
     getter = runner.compile(p.expression())
     p.expect_end()
     return lambda r: is_true(getter(None)) != negate
