@@ -15,7 +15,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import requests
@@ -30,6 +29,20 @@ local i = 0
 request = function()
   i = (i + 1) % 500
   return wrk.format(nil, nil, nil, '{"key":"k' .. i .. '","value":"value ' .. i .. '","ttl":""}')
+end
+"""
+
+# 100,000 keys in 100 namespaces, split between wrk's two threads; then pings.
+LOAD_SCRIPT = """
+local threads = 0
+function setup(thread) threads = threads + 1; thread:set("id", threads) end
+function init(args) n = 0 end
+function request()
+  n = n + 1
+  if n > 50000 then return wrk.format("GET", "/v4/butlerping") end
+  local i = (id - 1) * 50000 + n
+  return wrk.format("POST", "/v4/keyvalues/ns" .. (i % 100),
+    {["Content-Type"] = "application/json"}, '{"key":"key' .. i .. '","value":"value ' .. i .. '"}')
 end
 """
 
@@ -75,16 +88,20 @@ def rss_mb(pid: int) -> list[float]:
     return sizes
 
 
-def load_keys(url: str, total: int = 100_000, namespaces: int = 100) -> float:
-    def work(start: int) -> None:
-        with requests.Session() as s:
-            for i in range(start, total, 16):
-                r = s.post(f"{url}/v4/keyvalues/ns{i % namespaces}", json={"key": f"key{i}", "value": f"v{i}"})
-                r.raise_for_status()
+def count_keys(url: str, namespaces: int = 100) -> int:
+    with requests.Session() as s:
+        return sum(len(s.get(f"{url}/v4/keylist/ns{n}").json()["keys"]) for n in range(namespaces))
 
+
+def load_keys(wrk: str, url: str, post_rate: float, tmp: Path, total: int = 100_000) -> float:
+    """Store 100,000 keys through the API with wrk; returns the seconds it took."""
+    script = tmp / "load.lua"
+    script.write_text(LOAD_SCRIPT)
     t = time.perf_counter()
-    with ThreadPoolExecutor(16) as pool:
-        list(pool.map(work, range(16)))
+    while count_keys(url) < total and time.perf_counter() - t < 900:
+        seconds = int(total / max(post_rate, 100) * 1.3) + 5
+        subprocess.run([wrk, "-t2", "-c32", f"-d{seconds}s", "-s", str(script), url],
+                       capture_output=True, check=True)
     return time.perf_counter() - t
 
 
@@ -107,7 +124,8 @@ def bench_mode(wrk: str, mode: str, seconds: int, tmp: Path) -> list[tuple]:
                 r = run_wrk(wrk, url, connections, seconds, lua)
                 rows.append((mode, name, connections, r["rps"], r["p50"], r["p99"], r["errors"]))
                 print(f"  {mode} {name} c={connections}: {r['rps']:.0f}/s", flush=True)
-        load_s = load_keys(valet.url)
+        post_rate = next(r[3] for r in rows if r[1] == "POST" and r[2] == 32)
+        load_s = load_keys(wrk, valet.url, post_rate, tmp)
         loaded = rss_mb(valet.proc.pid)
         rows.append((mode, "RSS MB idle / 100k keys", "", idle, loaded, load_s, None))
     finally:

@@ -400,6 +400,9 @@ def test_openapi_document_describes_every_kv_path(valet):
                          ("/v4/keylist/{namespace}", "get"), ("/v4/butlerping", "get"),
                          ("/health", "get")]:
         assert method in paths[path], (path, method)
+    get_params = {p["name"]: p["required"] for p in paths["/v4/keyvalues/{namespace}"]["get"]["parameters"]
+                  if p["in"] == "query"}
+    assert get_params == {"key": True, "default": False}
     body = paths["/v4/keyvalues/{namespace}"]["post"]["requestBody"]
     assert "application/json" in body["content"]
 
