@@ -8,7 +8,7 @@ from pathlib import Path
 
 from demo.processes import Valet
 from demo.sense.process import SenseProcess
-from demo.story import Timeline, key_value_story, task_start_story
+from demo.story import Timeline, key_value_story, reload_app_story, task_start_story
 
 
 def repository_config(sense: SenseProcess) -> dict:
@@ -32,6 +32,7 @@ def main() -> int:
                 valet.start()
                 key_value_story(t, valet)
                 task_start_story(t, valet, sense)
+                reload_app_story(t, valet, Path(tmp))
             except Exception as e:  # report, don't hide: the demo fails
                 t.check(f"unexpected error: {type(e).__name__}: {e}", False)
             finally:

@@ -2,7 +2,11 @@
 whether that held."""
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import Callable
 
 import requests
@@ -98,3 +102,34 @@ def task_start_story(t: Timeline, valet: Valet, sense) -> None:
     statuses = sorted({run["status"] for run in sense.runs()})
     t.check("the repository reports every run ended with status 7 (FinishedSuccess)",
             statuses == [FINISHED_SUCCESS], str(statuses))
+
+
+APPS = Path(__file__).resolve().parent / "apps"
+
+
+def reload_app_story(t: Timeline, valet: Valet, workdir: Path) -> None:
+    """A reloading app (run offline in the emulator) reads the parameter the task start
+    stored, reports a result back and deletes the parameter: real requests to Valet."""
+    dump = workdir / "read_parameter.json"
+    run = subprocess.run([sys.executable, "-m", "emulator", str(APPS / "read_parameter.qvs"),
+                          "--connections", str(APPS / "connections.yaml"),
+                          "--var", f"vValet={valet.url}", "--dump", str(dump)],
+                         capture_output=True, text=True, timeout=60)
+    for line in run.stdout.splitlines():
+        t.say(f"  script: {line}")
+    result = json.loads(dump.read_text()) if dump.exists() else {}
+    variables = result.get("variables", {})
+    t.check("the emulator ran demo/apps/read_parameter.qvs -> region EMEA, total 350",
+            run.returncode == 0 and variables.get("vRegion") == "EMEA" and variables.get("vTotal") == "350",
+            (run.stderr.strip() or str(variables))[-300:])
+    sent = [(r["method"], r["url"].split("/v4/", 1)[-1]) for r in result.get("requests", [])]
+    t.check("it sent GET keyvalues, POST keyvalues and POST with method override DELETE",
+            [m for m, _ in sent] == ["GET", "POST", "POST"], str(sent))
+    status, body = _json(lambda: requests.get(f"{valet.url}/v4/keyvalues/Demo%20results",
+                                              params={"key": "total EMEA"}))
+    t.check("Valet holds the result the script posted (total EMEA = 350)",
+            status == 200 and body.get("value") == "350", f"{status} {body}")
+    status, body = _json(lambda: requests.get(f"{valet.url}/v4/keyvalues/Demo%20params/keyexists",
+                                              params={"key": "region"}))
+    t.check("and the parameter the script deleted is gone",
+            status == 200 and body.get("keyExists") is False, f"{status} {body}")
