@@ -7,9 +7,11 @@ Writes run in `write_transaction`, which on SQLite takes the write lock up front
 """
 from __future__ import annotations
 
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
+from weakref import WeakKeyDictionary
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
@@ -42,16 +44,28 @@ def make_engine(url: str, fsync_each_commit: bool = False, pool_size: int = 16) 
     return engine
 
 
+_write_locks: "WeakKeyDictionary[Engine, threading.Lock]" = WeakKeyDictionary()
+
+
+def _write_lock(engine: Engine) -> threading.Lock:
+    return _write_locks.setdefault(engine, threading.Lock())
+
+
 @contextmanager
 def write_transaction(engine: Engine) -> Iterator[Connection]:
     """A transaction that holds the database's write lock from its first statement.
 
     Reads run in SQLite's autocommit mode (each SELECT sees a consistent snapshot); a
     write opens its transaction explicitly with BEGIN IMMEDIATE, so that a
-    check-then-insert can never interleave with another writer's."""
-    with engine.connect() as conn, conn.begin():
-        if conn.dialect.name == "sqlite":
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+    check-then-insert can never interleave with another writer's. SQLite has one writer at
+    a time anyway; threads of one process queue on a lock rather than in SQLite's busy
+    handler, which sleeps in steps of milliseconds."""
+    if engine.dialect.name != "sqlite":
+        with engine.begin() as conn:
+            yield conn
+        return
+    with _write_lock(engine), engine.connect() as conn, conn.begin():
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
         yield conn
 
 
