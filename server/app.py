@@ -1,20 +1,19 @@
 """The Flask app factory: config loaded once, services built once, blueprints registered."""
 from __future__ import annotations
 
-import logging
 import time
 from typing import Callable
 
 from flask import Flask, g, request
 
 from server import api, config as config_module, db, tasks
+from server.api.access_log import log_request
 from server.api.errors import ApiError
+from server.api.kv_fast import KvFastPath
 from server.config import Config
 from server.kv import KeyValueStore, Limits, now_ms
 from server.services import Services
 from server.wsgi import MethodOverride, RawPath
-
-log = logging.getLogger("valet.requests")
 
 
 def create_app(config: Config | None = None, clock: Callable[[], int] = now_ms) -> Flask:
@@ -34,7 +33,10 @@ def create_app(config: Config | None = None, clock: Callable[[], int] = now_ms) 
                                        tasks.build_starter(config, engine, store))
     api.register(app, config)
     _log_requests(app)
-    app.wsgi_app = RawPath(MethodOverride(app.wsgi_app))
+    wsgi_app = app.wsgi_app
+    if config.kv_enabled:
+        wsgi_app = KvFastPath(wsgi_app, store, config["Valet.limits.requestBodyBytes"])
+    app.wsgi_app = RawPath(MethodOverride(wsgi_app))
     return app
 
 
@@ -49,6 +51,6 @@ def _log_requests(app: Flask) -> None:
 
     @app.after_request
     def _log(response):
-        ms = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
-        log.info("%s %s %d %.1fms", request.method, request.path, response.status_code, ms)
+        log_request(request.method, request.path, response.status_code,
+                    g.get("started", time.perf_counter()))
         return response

@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 from sqlalchemy import Engine, and_, bindparam, delete, func, insert, or_, select, update
 
-from server.db import Prepared, write_transaction
+from server.db import DriverConnections, Prepared
 from server.models import KeyValue
 
 T = KeyValue.__table__
@@ -142,14 +142,13 @@ def _statements():
         get=select(T.c.value, T.c.ttl_ms).where(this_key, live),
         keys=select(T.c.key).where(T.c.namespace == ns, live).order_by(T.c.key),
         namespaces=select(T.c.namespace).where(live).distinct().order_by(T.c.namespace),
-        count=select(func.count()).where(T.c.namespace == ns),
+        count_live=select(func.count()).where(T.c.namespace == ns, live),
         update=update(T).where(this_key).values(row),
         insert=insert(T).values(namespace=ns, key=key, **row),
         delete_live_key=delete(T).where(this_key, live),
         delete_key=delete(T).where(this_key),
         delete_live_namespace=delete(T).where(T.c.namespace == ns, live),
         delete_namespace=delete(T).where(T.c.namespace == ns),
-        purge_namespace=delete(T).where(T.c.namespace == ns, T.c.expires_at_ms <= now),
         sweep=delete(T).where(T.c.expires_at_ms <= now),
     )
 
@@ -160,7 +159,7 @@ STATEMENTS = _statements()
 class KeyValueStore:
     def __init__(self, engine: Engine, limits: Limits = Limits(),
                  clock: Callable[[], int] = now_ms) -> None:
-        self.engine = engine
+        self.connections = DriverConnections(engine)
         self.limits = limits
         self.clock = clock
         self.q = SimpleNamespace(**{name: Prepared(engine, statement)
@@ -180,52 +179,53 @@ class KeyValueStore:
         if len(text.encode("utf-8")) > self.limits.value_bytes:
             raise InvalidInput(f"value is larger than the limit of {self.limits.value_bytes} bytes")
         ttl_ms = parse_ttl(ttl)
-        with write_transaction(self.engine) as conn:
+        with self.connections.writing() as cursor:
             now = self.clock()
             params = {"p_ns": namespace, "p_key": key, "p_now": now, "new_value": text,
                       "new_ttl_ms": ttl_ms, "new_expires_at_ms": now + ttl_ms if ttl_ms > 0 else None}
-            self.q.purge_namespace.run(conn, params)
-            if self.q.update.run(conn, params).rowcount:
+            # An existing key, live or expired, is overwritten in place; only a new key
+            # is counted against the limit, and expired keys do not count.
+            if self.q.update.run(cursor, params).rowcount:
                 return Entry(namespace, key, text, ttl_ms)
-            (count,) = self.q.count.run(conn, params).fetchone()
+            (count,) = self.q.count_live.run(cursor, params).fetchone()
             if count >= self.limits.max_keys_per_namespace:
                 raise NamespaceFull(
                     f"namespace {namespace!r} already holds {count} keys, the limit "
                     f"(Butler.keyValueStore.maxKeysPerNamespace = "
                     f"{self.limits.max_keys_per_namespace}); delete keys or raise the limit")
-            self.q.insert.run(conn, params)
+            self.q.insert.run(cursor, params)
         return Entry(namespace, key, text, ttl_ms)
 
     def get(self, namespace: str, key: str) -> Entry | None:
-        with self.engine.connect() as conn:
-            row = self.q.get.run(conn, {"p_ns": namespace, "p_key": key, "p_now": self.clock()}).fetchone()
+        with self.connections.reading() as cursor:
+            row = self.q.get.run(cursor, {"p_ns": namespace, "p_key": key, "p_now": self.clock()}).fetchone()
         return Entry(namespace, key, row[0], row[1]) if row else None
 
     def keys(self, namespace: str) -> list[str]:
-        with self.engine.connect() as conn:
-            return [k for (k,) in self.q.keys.run(conn, {"p_ns": namespace, "p_now": self.clock()})]
+        with self.connections.reading() as cursor:
+            return [k for (k,) in self.q.keys.run(cursor, {"p_ns": namespace, "p_now": self.clock()})]
 
     def namespaces(self) -> list[str]:
-        with self.engine.connect() as conn:
-            return [n for (n,) in self.q.namespaces.run(conn, {"p_now": self.clock()})]
+        with self.connections.reading() as cursor:
+            return [n for (n,) in self.q.namespaces.run(cursor, {"p_now": self.clock()})]
 
     def delete(self, namespace: str, key: str) -> None:
         params = {"p_ns": namespace, "p_key": key, "p_now": self.clock()}
-        with write_transaction(self.engine) as conn:
-            gone = self.q.delete_live_key.run(conn, params).rowcount
-            self.q.delete_key.run(conn, params)
+        with self.connections.writing() as cursor:
+            gone = self.q.delete_live_key.run(cursor, params).rowcount
+            self.q.delete_key.run(cursor, params)
         if not gone:
             raise NotFound(f"key {key!r} does not exist in namespace {namespace!r}")
 
     def delete_namespace(self, namespace: str) -> None:
         params = {"p_ns": namespace, "p_now": self.clock()}
-        with write_transaction(self.engine) as conn:
-            gone = self.q.delete_live_namespace.run(conn, params).rowcount
-            self.q.delete_namespace.run(conn, params)
+        with self.connections.writing() as cursor:
+            gone = self.q.delete_live_namespace.run(cursor, params).rowcount
+            self.q.delete_namespace.run(cursor, params)
         if not gone:
             raise NotFound(f"namespace {namespace!r} does not exist (it has no keys)")
 
     def sweep(self) -> int:
         """Delete expired keys; returns how many. Reads never depend on it having run."""
-        with write_transaction(self.engine) as conn:
-            return self.q.sweep.run(conn, {"p_now": self.clock()}).rowcount
+        with self.connections.writing() as cursor:
+            return self.q.sweep.run(cursor, {"p_now": self.clock()}).rowcount

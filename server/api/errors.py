@@ -24,9 +24,12 @@ class ApiError(Exception):
         self.message = message
 
 
+def error_body(status: int, message: str) -> dict:
+    return {"statusCode": status, "error": HTTPStatus(status).phrase, "message": message}
+
+
 def error_response(status: int, message: str) -> Response:
-    body = {"statusCode": status, "error": HTTPStatus(status).phrase, "message": message}
-    response = jsonify(body)
+    response = jsonify(error_body(status, message))
     response.status_code = status
     return response
 
