@@ -124,13 +124,16 @@ class DriverConnections:
                 connection.rollback()
 
     @contextmanager
-    def writing(self) -> Iterator[Any]:
-        """A transaction holding the write lock (see write_transaction)."""
+    def writing(self, single_statement: bool = False) -> Iterator[Any]:
+        """A transaction holding the write lock (see write_transaction). On SQLite, a
+        `single_statement` runs as its own transaction, with no BEGIN and COMMIT round
+        trips while the lock is held."""
         if not self.sqlite:
             with self._transaction() as cursor:
                 yield cursor
             return
-        with _write_locks[self.engine], self._transaction("BEGIN IMMEDIATE") as cursor:
+        begin = None if single_statement else "BEGIN IMMEDIATE"
+        with _write_locks[self.engine], self._transaction(begin) as cursor:
             yield cursor
 
     @contextmanager

@@ -14,13 +14,15 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any, Callable
 
-from sqlalchemy import Engine, and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import BigInteger, Engine, Integer, and_, bindparam, delete, exists, func, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from server.db import DriverConnections, Prepared
 from server.models import KeyValue
 
 T = KeyValue.__table__
 MAX_TTL_MS = 100 * 365 * 24 * 3600 * 1000  # a hundred years
+UPSERT = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
 
 
 class KvError(Exception):
@@ -131,29 +133,33 @@ def parse_ttl(ttl: Any) -> int:
     return max(ms, 0)
 
 
-def _statements():
+def _statements(dialect: str) -> SimpleNamespace:
     """Every query of the store, built once; values are bound at execution."""
-    ns, key, now = bindparam("p_ns"), bindparam("p_key"), bindparam("p_now")
+    ns, key, now = (bindparam("p_ns", type_=T.c.namespace.type),
+                    bindparam("p_key", type_=T.c.key.type), bindparam("p_now", type_=BigInteger))
     live = or_(T.c.expires_at_ms.is_(None), T.c.expires_at_ms > now)
     this_key = and_(T.c.namespace == ns, T.c.key == key)
-    row = {"value": bindparam("new_value"), "ttl_ms": bindparam("new_ttl_ms"),
-           "expires_at_ms": bindparam("new_expires_at_ms"), "updated_at_ms": now}
+    row = {"value": bindparam("new_value", type_=T.c.value.type),
+           "ttl_ms": bindparam("new_ttl_ms", type_=BigInteger),
+           "expires_at_ms": bindparam("new_expires_at_ms", type_=BigInteger), "updated_at_ms": now}
+    live_keys = select(func.count()).where(T.c.namespace == ns, live).scalar_subquery()
+    room = or_(exists().where(this_key), live_keys < bindparam("p_max_keys", type_=Integer))
+    upsert = UPSERT[dialect](T).from_select([T.c.namespace, T.c.key, *row], select(ns, key, *row.values()).where(room))
     return SimpleNamespace(
+        # One statement, so one transaction: an existing key (live or expired) is
+        # overwritten in place; a new key is stored only while the namespace has room
+        # (expired keys do not count). No row affected: the namespace is full.
+        set=upsert.on_conflict_do_update(index_elements=[T.c.namespace, T.c.key],
+                                         set_={c: upsert.excluded[c] for c in row}),
         get=select(T.c.value, T.c.ttl_ms).where(this_key, live),
         keys=select(T.c.key).where(T.c.namespace == ns, live).order_by(T.c.key),
         namespaces=select(T.c.namespace).where(live).distinct().order_by(T.c.namespace),
-        count_live=select(func.count()).where(T.c.namespace == ns, live),
-        update=update(T).where(this_key).values(row),
-        insert=insert(T).values(namespace=ns, key=key, **row),
         delete_live_key=delete(T).where(this_key, live),
         delete_key=delete(T).where(this_key),
         delete_live_namespace=delete(T).where(T.c.namespace == ns, live),
         delete_namespace=delete(T).where(T.c.namespace == ns),
         sweep=delete(T).where(T.c.expires_at_ms <= now),
     )
-
-
-STATEMENTS = _statements()
 
 
 class KeyValueStore:
@@ -163,7 +169,7 @@ class KeyValueStore:
         self.limits = limits
         self.clock = clock
         self.q = SimpleNamespace(**{name: Prepared(engine, statement)
-                                    for name, statement in vars(STATEMENTS).items()})
+                                    for name, statement in vars(_statements(engine.dialect.name)).items()})
 
     def check_namespace(self, namespace: Any) -> str:
         return check_name("namespace", namespace, self.limits.namespace_chars)
@@ -179,21 +185,17 @@ class KeyValueStore:
         if len(text.encode("utf-8")) > self.limits.value_bytes:
             raise InvalidInput(f"value is larger than the limit of {self.limits.value_bytes} bytes")
         ttl_ms = parse_ttl(ttl)
-        with self.connections.writing() as cursor:
-            now = self.clock()
-            params = {"p_ns": namespace, "p_key": key, "p_now": now, "new_value": text,
-                      "new_ttl_ms": ttl_ms, "new_expires_at_ms": now + ttl_ms if ttl_ms > 0 else None}
-            # An existing key, live or expired, is overwritten in place; only a new key
-            # is counted against the limit, and expired keys do not count.
-            if self.q.update.run(cursor, params).rowcount:
-                return Entry(namespace, key, text, ttl_ms)
-            (count,) = self.q.count_live.run(cursor, params).fetchone()
-            if count >= self.limits.max_keys_per_namespace:
-                raise NamespaceFull(
-                    f"namespace {namespace!r} already holds {count} keys, the limit "
-                    f"(Butler.keyValueStore.maxKeysPerNamespace = "
-                    f"{self.limits.max_keys_per_namespace}); delete keys or raise the limit")
-            self.q.insert.run(cursor, params)
+        now = self.clock()
+        params = {"p_ns": namespace, "p_key": key, "p_now": now, "new_value": text,
+                  "new_ttl_ms": ttl_ms, "new_expires_at_ms": now + ttl_ms if ttl_ms > 0 else None,
+                  "p_max_keys": self.limits.max_keys_per_namespace}
+        with self.connections.writing(single_statement=True) as cursor:
+            stored = self.q.set.run(cursor, params).rowcount
+        if not stored:
+            raise NamespaceFull(
+                f"namespace {namespace!r} has no room for a new key: it holds the limit of "
+                f"{self.limits.max_keys_per_namespace} keys (Butler.keyValueStore."
+                f"maxKeysPerNamespace); delete keys or raise the limit")
         return Entry(namespace, key, text, ttl_ms)
 
     def get(self, namespace: str, key: str) -> Entry | None:
