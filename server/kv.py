@@ -17,7 +17,7 @@ from typing import Any, Callable
 from sqlalchemy import BigInteger, Engine, Integer, and_, bindparam, delete, exists, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from server.db import DriverConnections, Prepared
+from server.db import DriverConnections, GroupCommit, Prepared
 from server.models import KeyValue
 
 T = KeyValue.__table__
@@ -166,6 +166,8 @@ class KeyValueStore:
     def __init__(self, engine: Engine, limits: Limits = Limits(),
                  clock: Callable[[], int] = now_ms) -> None:
         self.connections = DriverConnections(engine)
+        self.writes = GroupCommit(self.connections)
+        self.group = GroupCommit(self.connections)
         self.limits = limits
         self.clock = clock
         self.q = SimpleNamespace(**{name: Prepared(engine, statement)
@@ -189,9 +191,11 @@ class KeyValueStore:
         params = {"p_ns": namespace, "p_key": key, "p_now": now, "new_value": text,
                   "new_ttl_ms": ttl_ms, "new_expires_at_ms": now + ttl_ms if ttl_ms > 0 else None,
                   "p_max_keys": self.limits.max_keys_per_namespace}
-        with self.connections.writing(single_statement=True) as cursor:
-            stored = self.q.set.run(cursor, params).rowcount
-        if not stored:
+        import os
+        if os.environ.get("GROUP"):
+            stored = self.group.run(self.q.set, params)
+        else:
+          if not self.writes.run(self.q.set, params):
             raise NamespaceFull(
                 f"namespace {namespace!r} has no room for a new key: it holds the limit of "
                 f"{self.limits.max_keys_per_namespace} keys (Butler.keyValueStore."

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import sys
 import threading
 
 import waitress
@@ -44,6 +45,13 @@ def _waitress_body_cap(config: Config) -> int:
     return max(64 * 1024 * 1024, 4 * config["Valet.limits.requestBodyBytes"])
 
 
+def _tune_threads() -> None:
+    # A thread back from a socket or SQLite call waits for the GIL until the running
+    # thread gives it up, by default after up to 5 ms, several times what a whole
+    # request here takes; meanwhile it may hold the store's write lock.
+    sys.setswitchinterval(0.001)
+
+
 def _stop_on_signals() -> None:
     def _raise(signum, _frame):
         raise SystemExit(f"signal {signum}")
@@ -60,6 +68,7 @@ def serve_waitress(config: Config) -> None:
                                     max_request_body_size=_waitress_body_cap(config),
                                     ident="valet")
     sweeper = Sweeper(services, config["Valet.sweepIntervalSeconds"])
+    _tune_threads()
     _stop_on_signals()
     sweeper.start()
     log.info("Valet listening on http://%s:%s (database %s)", host, server.effective_port,
@@ -90,6 +99,7 @@ def serve_gunicorn(config: Config, workers: int) -> None:
             self.cfg.set("limit_request_line", 8190)
 
         def load(self):
+            _tune_threads()
             app = create_app(config)
             Sweeper(app.extensions["valet"], config["Valet.sweepIntervalSeconds"]).start()
             return app

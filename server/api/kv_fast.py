@@ -28,9 +28,13 @@ NAMESPACE_PATH = re.compile(r"/v4/keyvalues/([^/]+)")
 Answer = tuple[int, dict[str, Any]]
 
 
+# As Flask's jsonify with sort_keys off: compact, ASCII-escaped, newline-terminated.
+_encode = json.JSONEncoder(ensure_ascii=True, separators=(",", ":")).encode
+STATUS_LINES = {status: f"{status} {HTTPStatus(status).phrase}" for status in (200, 201, 400, 409)}
+
+
 def _json(obj: dict[str, Any]) -> bytes:
-    # As Flask's jsonify with sort_keys off: compact, ASCII-escaped, newline-terminated.
-    return (json.dumps(obj, ensure_ascii=True, separators=(",", ":")) + "\n").encode("ascii")
+    return (_encode(obj) + "\n").encode("ascii")
 
 
 class KvFastPath:
@@ -48,7 +52,7 @@ class KvFastPath:
             return self.app(environ, start_response)
         status, obj = answer
         body = _json(obj)
-        start_response(f"{status} {HTTPStatus(status).phrase}",
+        start_response(STATUS_LINES[status],
                        [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
         log_request(environ["REQUEST_METHOD"], environ["PATH_INFO"], status, started)
         return [body]
