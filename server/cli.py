@@ -2,10 +2,9 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 
-from server import config as config_module
+from server import config as config_module, logs
 from server.serve import serve_gunicorn, serve_waitress
 
 
@@ -20,18 +19,9 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _configure_logging() -> None:
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # A line per request: skip what the format does not show (the logging HOWTO's
-    # "Optimization" section names these switches, _srcfile among them).
-    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
-    logging._srcfile = None
-
-
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    _configure_logging()
+    logs.configure()
     overrides = {k: v for k, v in (("Butler.restServerConfig.serverHost", args.host),
                                    ("Butler.restServerConfig.serverPort", args.port)) if v is not None}
     try:

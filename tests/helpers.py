@@ -1,6 +1,9 @@
 """Assertions shared by the server tests."""
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 import requests
 
 
@@ -14,3 +17,13 @@ def assert_error(r: requests.Response, status: int) -> dict:
     assert isinstance(body["message"], str) and len(body["message"]) > 10
     assert "Traceback" not in r.text and "<html" not in r.text.lower()
     return body
+
+
+def log_once_written(path: Path, text: str, timeout: float = 3.0) -> str:
+    """The server log once it holds `text` (INFO lines are written in batches)."""
+    end = time.monotonic() + timeout
+    while True:
+        log = path.read_text()
+        if text in log or time.monotonic() > end:
+            return log
+        time.sleep(0.05)
