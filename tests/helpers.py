@@ -19,11 +19,12 @@ def assert_error(r: requests.Response, status: int) -> dict:
     return body
 
 
-def log_once_written(path: Path, text: str, timeout: float = 3.0) -> str:
-    """The server log once it holds `text` (INFO lines are written in batches)."""
+def log_once_written(path: Path, text: str, times: int = 1, timeout: float = 3.0) -> str:
+    """The server log once it holds `text` `times` times (INFO lines are written in
+    batches)."""
     end = time.monotonic() + timeout
     while True:
         log = path.read_text()
-        if text in log or time.monotonic() > end:
+        if log.count(text) >= times or time.monotonic() > end:
             return log
         time.sleep(0.05)

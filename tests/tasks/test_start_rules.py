@@ -159,7 +159,8 @@ def test_every_call_is_audited_in_the_table_and_the_log(open_valet, qlog) -> Non
     outcome = json.loads(row["outcome"])
     assert outcome["status"] == 200 and outcome["repositoryRequests"] == 2
     assert outcome["result"] == result(started=refs(A1), invalid=ids("nope"), by_tag=refs(A3))
-    log_text = log_once_written(Path(open_valet.data_dir) / "valet.log", "start-task from 127.0.0.1")
+    log_text = log_once_written(Path(open_valet.data_dir) / "valet.log", "start-task from 127.0.0.1",
+                                times=len(rows))  # every call so far, this one last
     line = [ln for ln in log_text.splitlines() if "start-task from 127.0.0.1" in ln][-1]
     assert A1[0] in line and "startTask2" in line and "nope" in line and A3[0] in line
     assert "s3cr3t-value" not in log_text and "s3cr3t-value" not in row["request"]
