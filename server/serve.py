@@ -94,7 +94,7 @@ def serve_gunicorn(config: Config, workers: int) -> None:
             self.cfg.set("bind", f"{host}:{config['Butler.restServerConfig.serverPort']}")
             self.cfg.set("workers", workers)
             self.cfg.set("worker_class", "gthread")
-            self.cfg.set("threads", config["Valet.threads"])
+            self.cfg.set("threads", config["Valet.workerThreads"])
             self.cfg.set("graceful_timeout", 10)
             self.cfg.set("limit_request_line", 8190)
 

@@ -105,6 +105,7 @@ def test_database_url_from_environment():
     ({"Butler": {"configQRS": {"authentication": "kerberos"}}}, "Butler.configQRS.authentication"),
     ({"Valet": {"limits": {"valueBytes": -1}}}, "Valet.limits.valueBytes"),
     ({"Valet": {"threads": 0}}, "Valet.threads"),
+    ({"Valet": {"workerThreads": "many"}}, "Valet.workerThreads"),
 ])
 def test_wrong_values_name_the_key(tmp_path, tree, key):
     path = write(tmp_path, tree)
