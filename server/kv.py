@@ -3,8 +3,10 @@
 Namespaces and keys are any Unicode text within the configured lengths; values are
 strings (numbers and booleans are stored as their JSON text, null as ""); a TTL is in
 milliseconds, and a key whose `expires_at_ms` has passed is never returned, listed or
-counted, whether or not the background sweep has deleted it yet. Every write is one
-transaction; a new key beyond `maxKeysPerNamespace` is refused, an overwrite never is.
+counted, whether or not the background sweep has deleted it yet. Every write is atomic
+and answered only once committed (concurrent writes of one process may share a
+transaction: server.db.GroupCommit); a new key beyond `maxKeysPerNamespace` is refused,
+an overwrite never is.
 """
 from __future__ import annotations
 
@@ -144,7 +146,8 @@ def _statements(dialect: str) -> SimpleNamespace:
            "expires_at_ms": bindparam("new_expires_at_ms", type_=BigInteger), "updated_at_ms": now}
     live_keys = select(func.count()).where(T.c.namespace == ns, live).scalar_subquery()
     room = or_(exists().where(this_key), live_keys < bindparam("p_max_keys", type_=Integer))
-    upsert = UPSERT[dialect](T).from_select([T.c.namespace, T.c.key, *row], select(ns, key, *row.values()).where(room))
+    upsert = UPSERT[dialect](T).from_select([T.c.namespace, T.c.key, *row],
+                                            select(ns, key, *row.values()).where(room))
     return SimpleNamespace(
         # One statement, so one transaction: an existing key (live or expired) is
         # overwritten in place; a new key is stored only while the namespace has room
@@ -167,7 +170,6 @@ class KeyValueStore:
                  clock: Callable[[], int] = now_ms) -> None:
         self.connections = DriverConnections(engine)
         self.writes = GroupCommit(self.connections)
-        self.group = GroupCommit(self.connections)
         self.limits = limits
         self.clock = clock
         self.q = SimpleNamespace(**{name: Prepared(engine, statement)
@@ -191,11 +193,7 @@ class KeyValueStore:
         params = {"p_ns": namespace, "p_key": key, "p_now": now, "new_value": text,
                   "new_ttl_ms": ttl_ms, "new_expires_at_ms": now + ttl_ms if ttl_ms > 0 else None,
                   "p_max_keys": self.limits.max_keys_per_namespace}
-        import os
-        if os.environ.get("GROUP"):
-            stored = self.group.run(self.q.set, params)
-        else:
-          if not self.writes.run(self.q.set, params):
+        if not self.writes.run(self.q.set, params):
             raise NamespaceFull(
                 f"namespace {namespace!r} has no room for a new key: it holds the limit of "
                 f"{self.limits.max_keys_per_namespace} keys (Butler.keyValueStore."
