@@ -138,6 +138,14 @@ def bench_mode(wrk: str, mode: str, seconds: int, tmp: Path) -> list[tuple]:
     return rows
 
 
+def cpu_reference_seconds() -> float:
+    """Seconds for a 3M-iteration Python loop: how fast this machine is right now."""
+    started = time.perf_counter()
+    for _ in range(3_000_000):
+        pass
+    return time.perf_counter() - started
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
@@ -145,6 +153,7 @@ def main() -> None:
                    help="comma-separated: waitress, gunicornN (N workers)")
     args = p.parse_args()
     wrk = need_wrk()
+    print(f"CPU reference: a 3M-iteration Python loop takes {cpu_reference_seconds():.2f} s")
     rows = []
     with tempfile.TemporaryDirectory(prefix="valet-bench-") as tmp:
         for mode in args.modes.split(","):
