@@ -150,7 +150,7 @@ OPTIONS: list[Option] = [
     Option("Valet.fsyncEachCommit", _bool, False, env="VALET_FSYNC"),
     Option("Valet.apiKeys", _str_list, [], env="VALET_API_KEYS"),
     Option("Valet.threads", _int_between(1, 256), 8, env="VALET_THREADS"),
-    Option("Valet.workerThreads", _int_between(1, 256), 4, env="VALET_WORKER_THREADS"),
+    Option("Valet.workerThreads", _int_between(1, 256), 2, env="VALET_WORKER_THREADS"),
     Option("Valet.sweepIntervalSeconds", _number_at_least(0.05), 60.0),
     Option("Valet.limits.namespaceChars", _int_between(1), 255),
     Option("Valet.limits.keyChars", _int_between(1), 1024),
