@@ -207,13 +207,16 @@ class GroupCommit:
     previous transaction ran and commits them together; each caller returns once its
     own write has committed. Under load this cuts the lock handoffs per write, which
     in one Python process cost far more than the write itself. If a shared transaction
-    fails, each of its writes is retried alone, so one bad write fails only its caller."""
+    fails on one write's data (a constraint), each write is retried alone, so a bad write
+    fails only its caller; a failure of the database itself fails the whole batch at once."""
 
     def __init__(self, connections: DriverConnections, max_batch: int = 64,
                  idle_seconds: float = 1.0) -> None:
         self.connections = connections
         self.max_batch = max_batch
         self.idle_seconds = idle_seconds
+        dbapi = connections.engine.dialect.dbapi
+        self.statement_errors = (dbapi.IntegrityError, dbapi.DataError)
         self.queue: "queue.SimpleQueue[_Write]" = queue.SimpleQueue()
         self.writer: threading.Thread | None = None
         self.start_lock = threading.Lock()
@@ -223,9 +226,10 @@ class GroupCommit:
         write = _Write(statement, params)
         with self.start_lock:  # a writer is running, or started here, to take the write
             if self.writer is None:
-                self.writer = threading.Thread(target=self._write_until_idle,
-                                               name="valet-writer", daemon=True)
-                self.writer.start()
+                writer = threading.Thread(target=self._write_until_idle, name="valet-writer",
+                                          daemon=True)
+                writer.start()  # if this fails, the caller hears it and nothing is queued
+                self.writer = writer
             self.queue.put(write)
         write.done.wait()
         if write.error is not None:
@@ -247,16 +251,22 @@ class GroupCommit:
                 continue
             while len(batch) < self.max_batch and not self.queue.empty():
                 batch.append(self.queue.get())
-            try:
-                self._commit(batch)
-            except Exception:
-                for write in batch:
-                    try:
-                        self._commit([write])
-                    except Exception as e:
-                        write.error = e
+            self._run_batch(batch)
+
+    def _run_batch(self, batch: list[_Write]) -> None:
+        try:
+            self._commit(batch)
+        except self.statement_errors:  # one write's own fault: the others can still commit
             for write in batch:
-                write.done.set()
+                try:
+                    self._commit([write])
+                except Exception as e:
+                    write.error = e
+        except Exception as e:  # the database's (locked, disk, connection): all fail now
+            for write in batch:
+                write.error = e
+        for write in batch:
+            write.done.set()
 
     def _commit(self, batch: list[_Write]) -> None:
         with self.connections.writing() as cursor:

@@ -145,13 +145,13 @@ def _statements(dialect: str) -> SimpleNamespace:
            "ttl_ms": bindparam("new_ttl_ms", type_=BigInteger),
            "expires_at_ms": bindparam("new_expires_at_ms", type_=BigInteger), "updated_at_ms": now}
     live_keys = select(func.count()).where(T.c.namespace == ns, live).scalar_subquery()
-    room = or_(exists().where(this_key), live_keys < bindparam("p_max_keys", type_=Integer))
+    room = or_(exists().where(this_key, live), live_keys < bindparam("p_max_keys", type_=Integer))
     upsert = UPSERT[dialect](T).from_select([T.c.namespace, T.c.key, *row],
                                             select(ns, key, *row.values()).where(room))
     return SimpleNamespace(
-        # One statement, so one transaction: an existing key (live or expired) is
-        # overwritten in place; a new key is stored only while the namespace has room
-        # (expired keys do not count). No row affected: the namespace is full.
+        # One statement, so one transaction: a live key is overwritten in place; a new
+        # key, or one that has expired (a reader no longer sees it), is stored only while
+        # the namespace has room, expired keys not counting. No row affected: full.
         set=upsert.on_conflict_do_update(index_elements=[T.c.namespace, T.c.key],
                                          set_={c: upsert.excluded[c] for c in row}),
         get=select(T.c.value, T.c.ttl_ms).where(this_key, live),

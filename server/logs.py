@@ -24,6 +24,8 @@ class BatchedStreamHandler(logging.StreamHandler):
         super().__init__(stream)
         self.interval = interval
         self.flusher_pid: int | None = None  # the flusher thread does not survive a fork
+        # A forked child (gunicorn worker) must not write the parent's pending lines again.
+        os.register_at_fork(before=self.flush_now)
 
     def emit(self, record: logging.LogRecord) -> None:
         if self.flusher_pid != os.getpid():
@@ -66,5 +68,6 @@ def configure(level: int = logging.INFO) -> None:
     logging.basicConfig(level=level, handlers=[handler])
     # Skip what the format does not show (the logging HOWTO's "Optimization" section
     # names these switches, _srcfile among them).
-    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
+    # (gunicorn's own format shows the process id, so that one stays.)
+    logging.logThreads = logging.logMultiprocessing = False
     logging._srcfile = None

@@ -15,6 +15,7 @@ from server.kv import InvalidInput, KvError, NamespaceFull, NotFound
 log = logging.getLogger(__name__)
 
 KV_STATUS = {InvalidInput: 400, NotFound: 400, NamespaceFull: 409}
+INTERNAL_ERROR = "internal error; the server log has the details"
 
 
 class ApiError(Exception):
@@ -82,4 +83,4 @@ def register(app: Flask) -> None:
         if isinstance(e, HTTPException):
             return handle_http_exception(e)
         log.exception("unhandled error on %s %s", request.method, request.path)
-        return error_response(500, "internal error; the server log has the details")
+        return error_response(500, INTERNAL_ERROR)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import re
 import time
 from http import HTTPStatus
@@ -22,15 +23,17 @@ from urllib.parse import parse_qsl, unquote
 
 from server import kv
 from server.api.access_log import log_request
-from server.api.errors import KV_STATUS, error_body
+from server.api.errors import INTERNAL_ERROR, KV_STATUS, error_body
 
+log = logging.getLogger(__name__)
 NAMESPACE_PATH = re.compile(r"/v4/keyvalues/([^/]+)")
 Answer = tuple[int, dict[str, Any]]
 
 
 # As Flask's jsonify with sort_keys off: compact, ASCII-escaped, newline-terminated.
 _encode = json.JSONEncoder(ensure_ascii=True, separators=(",", ":")).encode
-STATUS_LINES = {status: f"{status} {HTTPStatus(status).phrase}" for status in (200, 201, 400, 409)}
+STATUS_LINES = {status: f"{status} {HTTPStatus(status).phrase.upper()}"  # as Werkzeug writes them
+                for status in (200, 201, 400, 409, 500)}
 
 
 def _json(obj: dict[str, Any]) -> bytes:
@@ -47,7 +50,11 @@ class KvFastPath:
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         started = time.perf_counter()
-        answer = self._answer(environ)
+        try:
+            answer = self._answer(environ)
+        except Exception:  # as server.api.errors answers it on the Flask side
+            log.exception("unhandled error on %s %s", environ["REQUEST_METHOD"], environ["PATH_INFO"])
+            answer = 500, error_body(500, INTERNAL_ERROR)
         if answer is None:
             return self.app(environ, start_response)
         status, obj = answer

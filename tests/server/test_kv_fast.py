@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import sqlite3
 
 import pytest
 from flask import Flask
@@ -106,7 +107,7 @@ def clients(tmp_path_factory):
     served.wsgi_app.app.app.app = counted  # RawPath -> MethodOverride -> KvFastPath -> Flask
     flask_only = create_app(_config(tmp, "flask"))
     flask_only.wsgi_app = RawPath(MethodOverride(functools.partial(Flask.wsgi_app, flask_only)))
-    return Client(served), Client(flask_only), counted
+    return Client(served), Client(flask_only), counted, (served, flask_only)
 
 
 def _send(client: Client, method, url, body, headers):
@@ -119,17 +120,37 @@ def _send(client: Client, method, url, body, headers):
 
 
 def test_the_fast_path_is_what_it_replaces(clients):
-    served, flask_only, counted = clients
+    served, flask_only, counted, _ = clients
     covered = set()
     for description, method, url, body, headers, fast in REQUESTS:
         before = counted.calls
         got = _send(served, method, url, body, headers)
         want = _send(flask_only, method, url, body, headers)
         where = f"{description}: {method} {url}"
-        assert (got.status_code, got.content_type, got.get_data()) == \
-               (want.status_code, want.content_type, want.get_data()), where
+        assert (got.status, got.content_type, got.get_data()) == \
+               (want.status, want.content_type, want.get_data()), where
         assert got.headers.get("Content-Length") == want.headers.get("Content-Length"), where
         assert (counted.calls == before) == fast, f"{where}: expected fast path = {fast}"
         covered.add((fast, got.status_code // 100))
     # successes and errors, on both paths
     assert covered == {(True, 2), (True, 4), (False, 2), (False, 4)}
+
+
+def test_a_failing_database_is_answered_as_flask_answers_it(clients, monkeypatch):
+    served, flask_only, _, apps = clients
+
+    def broken(*_args, **_kwargs):
+        raise sqlite3.OperationalError("disk I/O error")
+
+    answers = []
+    for client, app in zip((served, flask_only), apps):
+        store = app.extensions["valet"].store
+        monkeypatch.setattr(store, "get", broken)
+        monkeypatch.setattr(store.writes, "run", broken)
+        answers.append([_send(client, *request) for request in (
+            ("GET", "/v4/keyvalues/ns?key=k", None, {}),
+            ("POST", "/v4/keyvalues/ns", {"key": "k", "value": "v"}, {}))])
+    for got, want in zip(*answers):
+        assert got.status_code == 500 and got.json["message"].startswith("internal error")
+        assert (got.status, got.content_type, got.get_data()) == \
+               (want.status, want.content_type, want.get_data())

@@ -56,3 +56,14 @@ def test_pending_lines_are_written_when_the_process_exits():
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=20)
     assert r.returncode == 0
     assert "INFO x: last words" in r.stderr
+
+
+def test_a_forked_child_does_not_write_the_parents_pending_lines_again():
+    code = ("import logging, os, sys; from server import logs; logs.configure(); "
+            "log = logging.getLogger('x'); log.info('before the fork'); pid = os.fork(); "
+            "log.info('after the fork'); "
+            "sys.exit(0) if pid == 0 else os.waitpid(pid, 0)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=20)
+    assert r.returncode == 0
+    assert r.stderr.count("after the fork") == 2, r.stderr  # parent and child
+    assert r.stderr.count("before the fork") == 1, r.stderr

@@ -77,3 +77,13 @@ def test_unusable_start_task_settings_stop_startup_without_a_traceback(tmp_path)
     r = run_server("--config", str(cfg))
     assert r.returncode == 2
     assert "configuration error" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_gunicorn_workers_log_cleanly(start_valet, tmp_path):
+    valet = start_valet(workers=2)
+    requests.get(valet.url + "/v4/butlerping")
+    assert valet.stop(signal.SIGTERM) == 0
+    log = (tmp_path / "valet0.log").read_text()
+    assert log.count("Booting worker") == 2  # gunicorn's own lines, with their process id
+    assert "GET /v4/butlerping 200" in log
+    assert "Logging error" not in log and "Traceback" not in log
