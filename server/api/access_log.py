@@ -9,5 +9,4 @@ log = logging.getLogger("valet.requests")
 
 def log_request(method: str, path: str, status: int, started: float) -> None:
     """Log a finished request; `started` is its time.perf_counter() at arrival."""
-    if log.isEnabledFor(logging.INFO):
-        log.info("%s %s %d %.1fms", method, path, status, (time.perf_counter() - started) * 1000)
+    log.info("%s %s %d %.1fms", method, path, status, (time.perf_counter() - started) * 1000)
