@@ -10,6 +10,7 @@ from pathlib import Path
 
 from demo.sense.app import Options, run_forever
 from demo.sense.faults import Faults, Rule, rule_from
+from demo.sense.runs import MAX_CONCURRENT
 from demo.sense.seed import SeedError
 
 
@@ -28,6 +29,8 @@ def parser() -> argparse.ArgumentParser:
                    help="accept requests without a well-formed X-Qlik-User header")
     p.add_argument("--sync-reply", choices=["value", "bare"], default="value",
                    help='start/synchronous answer: {"value": guid} (default) or a bare "guid"')
+    p.add_argument("--max-concurrent", type=int, default=MAX_CONCURRENT,
+                   help="runs Started at once; later ones wait Queued (default %(default)s)")
     g = p.add_argument_group("virtual proxy (header authentication)")
     g.add_argument("--proxy-port", type=int, help="serve /PREFIX/qrs/... on this port")
     g.add_argument("--proxy-prefix", default="hdr", help="virtual proxy prefix (default hdr)")
@@ -55,7 +58,8 @@ def options_from(args: argparse.Namespace) -> Options:
         rules.append(Rule("drop"))
     return Options(port=args.port, certs=args.certs, seed=args.seed, latency_ms=args.latency_ms,
                    log=args.log, host=args.host, require_user=not args.allow_missing_user,
-                   sync_reply=args.sync_reply, proxy_port=args.proxy_port,
+                   sync_reply=args.sync_reply, max_concurrent=args.max_concurrent,
+                   proxy_port=args.proxy_port,
                    proxy_prefix=args.proxy_prefix, proxy_header=args.proxy_header,
                    proxy_tls=not args.proxy_plain, admin_port=args.admin_port,
                    faults=Faults(refuse=args.refuse, rules=rules))

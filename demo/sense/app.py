@@ -31,6 +31,7 @@ from demo.sense import entities
 from demo.sense.certs import CertPaths, ensure_certs, server_context
 from demo.sense.faults import Faults
 from demo.sense.repository import NO_ENDPOINT, Repository, Request, Response
+from demo.sense.runs import MAX_CONCURRENT
 from demo.sense.seed import load_seed
 
 XSRF_FAILED = "XSRF prevention check failed. Possible XSRF discovered."
@@ -51,6 +52,7 @@ class Options:
     host: str = "127.0.0.1"
     require_user: bool = True
     sync_reply: str = "value"  # "value": {"value": guid}; "bare": "guid"
+    max_concurrent: int = MAX_CONCURRENT
     proxy_port: int | None = None
     proxy_prefix: str = "hdr"
     proxy_header: str = "hdr-usr"
@@ -186,7 +188,8 @@ class Simulator:
     def __init__(self, options: Options) -> None:
         self.options = options
         self.certs: CertPaths = ensure_certs(options.certs)
-        self.repository = Repository(load_seed(options.seed), options.sync_reply)
+        self.repository = Repository(load_seed(options.seed), options.sync_reply,
+                                     max_concurrent=options.max_concurrent)
         self.faults = options.faults
         self.log = RequestLog(options.log)
         self.connection_ids = itertools.count(1)
@@ -306,8 +309,10 @@ class Simulator:
         if path == "/runs" and method == "GET":
             now = time.time()
             return Response(200, [{"taskId": r.task.id, "taskName": r.task.name,
-                                   "sessionId": r.session_id, "resultId": r.result_id,
-                                   "status": r.status(now), "startedAt": entities.iso(r.started_at)}
+                                   "sessionId": r.session_id,
+                                   "resultIds": [a.result_id for a in r.visible(now)],
+                                   "status": r.status(now),
+                                   "triggeredAt": entities.iso(r.triggered_at)}
                                   for r in self.repository.runs.all()])
         return Response(404, "admin: GET|PUT|DELETE /faults, GET /runs")
 

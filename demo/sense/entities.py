@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from demo.sense.runs import Run
-from demo.sense.seed import SeedTask, derived_id
+from demo.sense.runs import QUEUED, TRIGGERED, Attempt, Run
+from demo.sense.seed import STATUSES, SeedTask, derived_id
 
 NEVER = "1753-01-01T00:00:00.000Z"
 ZERO_ID = "00000000-0000-0000-0000-000000000000"
@@ -46,25 +46,43 @@ def app(task: SeedTask) -> dict:
             "migrationHash": "", "availabilityStatus": 0, "privileges": None}
 
 
-def result_condensed(run: Run | None, now: float) -> dict:
-    """ExecutionResultCondensed; a task never run has a NeverStarted one."""
+def _details(run: Run, attempt: Attempt, now: float) -> list[dict]:
+    """ExecutionResultDetailCondensed items (`?page=1741`): one per state the try reached
+    (detailsType 2 Information), and the failure message last (0 Error)."""
+    items = [(at, 2, f"Changing task state to {STATUSES[status]}")
+             for at, status in attempt.history(now)]
+    if attempt.finished(now) and attempt.message:
+        items.append((attempt.ends_at, 0, attempt.message))
+    return [{"id": derived_id("detail", f"{attempt.result_id}:{n}"), "privileges": None,
+             "detailsType": kind, "message": message, "detailCreatedDate": iso(at)}
+            for n, (at, kind, message) in enumerate(items)]
+
+
+def result_condensed(run: Run | None, now: float, attempt: Attempt | None = None) -> dict:
+    """ExecutionResultCondensed of a try (default: the run's current one); a task never run
+    has a NeverStarted one."""
     if run is None:
         return {"id": ZERO_ID, "executingNodeName": "", "status": 0, "startTime": NEVER,
                 "stopTime": NEVER, "duration": 0, "fileReferenceID": ZERO_ID,
                 "scriptLogAvailable": False, "details": [], "scriptLogLocation": "",
                 "scriptLogSize": 0, "privileges": None}
-    finished = run.finished(now)
-    stop = run.ends_at if finished else None
-    return {"id": run.result_id, "executingNodeName": NODE_NAME, "status": run.status(now),
-            "startTime": iso(run.started_at), "stopTime": iso(stop) if stop else NEVER,
-            "duration": round(((stop or now) - run.started_at) * 1000),
-            "fileReferenceID": ZERO_ID, "scriptLogAvailable": False, "details": [],
-            "scriptLogLocation": "", "scriptLogSize": 0, "privileges": None}
+    attempt = attempt or run.current(now)
+    started = attempt.status(now) not in (TRIGGERED, QUEUED)
+    stop = attempt.ends_at if attempt.finished(now) else None
+    return {"id": attempt.result_id, "executingNodeName": NODE_NAME if started else "",
+            "status": attempt.status(now),
+            "startTime": iso(attempt.started_at) if started else NEVER,
+            "stopTime": iso(stop) if stop else NEVER,
+            "duration": round(((stop or now) - attempt.started_at) * 1000) if started else 0,
+            "fileReferenceID": ZERO_ID, "scriptLogAvailable": False,
+            "details": _details(run, attempt, now), "scriptLogLocation": "",
+            "scriptLogSize": 0, "privileges": None}
 
 
-def execution_result(run: Run, now: float) -> dict:
-    condensed = result_condensed(run, now)
-    return {**_audit(run.result_id, "ExecutionResult", run.started_at, SCHEDULER_USER),
+def execution_result(run: Run, now: float, attempt: Attempt | None = None) -> dict:
+    attempt = attempt or run.current(now)
+    condensed = result_condensed(run, now, attempt)
+    return {**_audit(attempt.result_id, "ExecutionResult", attempt.triggered_at, SCHEDULER_USER),
             **{k: v for k, v in condensed.items() if k not in ("id", "privileges")},
             "taskID": run.task.id, "executionID": run.session_id, "appID": run.task.app_id,
             "executingNodeID": NODE_ID}
@@ -72,7 +90,7 @@ def execution_result(run: Run, now: float) -> dict:
 
 def task_condensed(task: SeedTask) -> dict:
     return {"id": task.id, "privileges": None, "name": task.name, "taskType": 0,
-            "enabled": task.enabled, "taskSessionTimeout": 1440, "maxRetries": 0}
+            "enabled": task.enabled, "taskSessionTimeout": 1440, "maxRetries": task.run_retries}
 
 
 def task_static(task: SeedTask, choices: dict[str, list[str]], created: float) -> dict:
@@ -101,11 +119,11 @@ def task_full(task: SeedTask, last_run: Run | None, choices: dict[str, list[str]
 
 def execution_session(run: Run, now: float) -> dict:
     task = run.task
-    return {**_audit(run.session_id, "ExecutionSession", run.started_at, SCHEDULER_USER),
+    return {**_audit(run.session_id, "ExecutionSession", run.triggered_at, SCHEDULER_USER),
             "executingNode": NODE_NAME,
             "executionResult": result_condensed(run, now),
-            "abortAt": iso(run.started_at + 1440 * 60),
-            "retries": 0, "abortReason": 0,
+            "abortAt": iso(run.triggered_at + 1440 * 60),
+            "retries": len(run.visible(now)) - 1, "abortReason": 0,
             "app": app(task),
             "user": {"id": derived_id("user", SCHEDULER_USER), "userId": "sa_scheduler",
                      "userDirectory": "INTERNAL", "name": "sa_scheduler", "privileges": None},

@@ -21,7 +21,7 @@ from typing import Any, Callable
 
 from demo.sense import entities
 from demo.sense.filters import FilterError, compile_filter
-from demo.sense.runs import Run, Runs
+from demo.sense.runs import MAX_CONCURRENT, Attempt, Run, Runs
 from demo.sense.seed import SeedTask
 
 NO_ENDPOINT = "No matching endpoint found"
@@ -59,10 +59,10 @@ class Request:
 
 class Repository:
     def __init__(self, tasks: list[SeedTask], sync_reply: str = "value",
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, max_concurrent: int = MAX_CONCURRENT) -> None:
         self.tasks = {t.id: t for t in tasks}
         self.order = [t.id for t in tasks]
-        self.runs = Runs(clock)
+        self.runs = Runs(clock, max_concurrent)
         self.clock = clock
         self.created = clock()
         self.sync_reply = sync_reply
@@ -161,21 +161,26 @@ class Repository:
         return Response(200, entities.execution_session(run, self.clock()))
 
     def list_results(self, request: Request, full: bool) -> Response:
+        """Every try of every run (one result per try); `executionresult` answers condensed
+        results, `executionresult/full` whole ones (API reference `?page=693`, `?page=990`)."""
         now = self.clock()
-        sample = entities.execution_result(Run(entities.ZERO_ID, entities.ZERO_ID, _SAMPLE_TASK, 0), 0)
-        keep = self._filter(request, sample)
-        results = [entities.execution_result(run, now) for run in self.runs.all()]
-        chosen = [r for r in results if keep(r)]
-        if full:
-            return Response(200, chosen)
-        by_id = {run.result_id: run for run in self.runs.all()}
-        return Response(200, [entities.result_condensed(by_id[r["id"]], now) for r in chosen])
+        keep = self._filter(request, self._sample_result())
+        results = [(entities.execution_result(run, now, attempt), run, attempt)
+                   for run in self.runs.all() for attempt in run.visible(now)]
+        return Response(200, [whole if full else entities.result_condensed(run, now, attempt)
+                              for whole, run, attempt in results if keep(whole)])
+
+    def _sample_result(self) -> dict:
+        run = Run(entities.ZERO_ID, _SAMPLE_TASK,
+                  (Attempt(entities.ZERO_ID, 0, 0, 0, 0, 7, "x"),))
+        return entities.execution_result(run, 1)
 
     def get_result(self, request: Request, result_id: str) -> Response:
-        run = self.runs.result(result_id.lower())
-        if run is None:
+        found = self.runs.result(result_id.lower())
+        if found is None:
             return Response(404, f"Cannot find an execution result with the following id: {result_id}")
-        return Response(200, entities.execution_result(run, self.clock()))
+        run, attempt = found
+        return Response(200, entities.execution_result(run, self.clock(), attempt))
 
 
 def _unknown_id(task_id: str) -> Response:

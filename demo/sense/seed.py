@@ -10,6 +10,8 @@ Seed format (SPEC §4, a contract)::
         tags: [startTask1]
         customProperties: {taskGroup: [tasks1]}
         run: {seconds: 1, status: FinishedSuccess}   # status: a name or number (facts §5)
+        # optional in run: retries: K (K failed tries first; the task's maxRetries),
+        # message: the repository's message when the run fails
         script: apps/app1.qvs                     # optional; read and kept, not yet run
 
 IDs of tags, custom-property definitions and values, and of apps not given are derived from
@@ -63,6 +65,8 @@ class SeedTask:
     custom_properties: dict[str, tuple[str, ...]] = field(default_factory=dict)
     run_seconds: float = 1.0
     run_status: int = 7
+    run_retries: int = 0
+    run_message: str = ""
     script: Path | None = None
 
 
@@ -103,6 +107,8 @@ def _task(raw: Any, index: int, base: Path) -> SeedTask:
                                for k, vals in (raw.get("customProperties") or {}).items()},
             run_seconds=float(run.get("seconds", 1.0)),
             run_status=status_code(run.get("status", "FinishedSuccess")),
+            run_retries=_count(run.get("retries", 0), "run.retries"),
+            run_message=str(run.get("message", "")),
             script=(base / script) if script else None,
         )
     except KeyError as e:
@@ -127,6 +133,12 @@ def _text(value: Any, key: str) -> str:
 def _bool(value: Any, key: str) -> bool:
     if not isinstance(value, bool):
         raise ValueError(f"{key}: expected true or false, got {value!r}")
+    return value
+
+
+def _count(value: Any, key: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"{key}: expected a whole number >= 0, got {value!r}")
     return value
 
 
