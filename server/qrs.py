@@ -171,6 +171,11 @@ def id_term(task_id: str) -> str:
     return f"id eq {task_id.lower()}"
 
 
+def name_term(name: str) -> str:
+    """Sense compares strings case-insensitively, so callers pick exact matches from the answer."""
+    return f"name eq {quote_literal(name)}"
+
+
 def tag_term(tag: str) -> str:
     return f"tags.name eq {quote_literal(tag)}"
 
@@ -306,9 +311,16 @@ class QrsClient:
             raise
 
     def execution_results(self, session_id: str) -> list[dict]:
-        """The session's execution results (one per try), newest state of each."""
-        return self._json("GET", "executionresult",
-                          {"filter": f"ExecutionId eq {_guid(session_id)}"})
+        """The session's execution results, one per try ("each task retry renders a new
+        execution result", Task: Start synchronous in Qlik's QRS reference), oldest first;
+        whole entities, so each carries its taskID."""
+        return _by_creation(self._json("GET", "executionresult/full",
+                                       {"filter": f"ExecutionId eq {_guid(session_id)}"}))
+
+    def task_results(self, task_id: str) -> list[dict]:
+        """Every execution result the repository keeps for a task, oldest first."""
+        return _by_creation(self._json("GET", "executionresult/full",
+                                       {"filter": f"taskID eq {_guid(task_id)}"}))
 
     def execution_result(self, result_id: str) -> dict:
         return self._json("GET", f"executionresult/{_guid(result_id)}")
@@ -406,6 +418,12 @@ def _cached_context(cert: tuple[str, str] | None, ca: str | None, verify: bool) 
     if cert:
         context.load_cert_chain(*cert)
     return context
+
+
+def _by_creation(results: list[dict]) -> list[dict]:
+    """Sorted here: `orderby` is not honoured by every repository version (and not by the
+    simulated one). ISO dates sort as text."""
+    return sorted(results, key=lambda r: (r.get("createdDate") or "", r.get("startTime") or ""))
 
 
 def _guid(value: str) -> str:

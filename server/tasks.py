@@ -34,14 +34,17 @@ from server import db, kv
 from server.config import Config, ConfigError
 from server.models import TaskStartAudit
 from server.qrs import (QrsClient, QrsError, QrsHttpError, QrsSettings, custom_property_term,
-                        has_custom_property, has_tag, id_term, is_guid, tag_term)
+                        has_custom_property, has_tag, id_term, is_guid, name_term, tag_term)
+from server.runs import RUNNING
 
 log = logging.getLogger("valet.tasks")
 
 MAGIC_NO_TASK_ID = "-"
 TYPE_ID, TYPE_TAG, TYPE_CP, TYPE_KV = ("starttaskid", "starttasktag", "starttaskcustomproperty",
                                        "keyvaluestore")
-ITEM_TYPES = (TYPE_ID, TYPE_TAG, TYPE_CP, TYPE_KV)
+TYPE_NAME = "starttaskname"  # Valet's own: a task by its exact name
+ITEM_TYPES = (TYPE_ID, TYPE_TAG, TYPE_CP, TYPE_KV, TYPE_NAME)
+ZERO_SESSION = "00000000-0000-0000-0000-000000000000"
 
 
 class InvalidStartRequest(ValueError):
@@ -64,6 +67,13 @@ class ById:
 
 
 @dataclass(frozen=True)
+class ByName:
+    """A task by its name, matched exactly (case and all); allowed by the start filter when
+    the task it names is (its ID on allowTask.taskId): a name is another way to write an ID."""
+    name: str
+
+
+@dataclass(frozen=True)
 class ByTag:
     tag: str
 
@@ -82,7 +92,7 @@ class KeyValueItem:
     ttl: int
 
 
-Item = Union[ById, ByTag, ByCustomProperty, KeyValueItem]
+Item = Union[ById, ByName, ByTag, ByCustomProperty, KeyValueItem]
 
 
 def _text(payload: dict, name: str, where: str, allow_empty: bool = False) -> str:
@@ -122,6 +132,8 @@ def parse_item(raw: Any, where: str) -> Item:
     where = f"{where} ({kind})"
     if kind == TYPE_ID:
         return ById(_text(payload, "taskId", where, allow_empty=True))
+    if kind == TYPE_NAME:
+        return ByName(_text(payload, "taskName", where))
     if kind == TYPE_TAG:
         return ByTag(_text(payload, "tag", where))
     if kind == TYPE_CP:
@@ -180,11 +192,16 @@ class StartFilter:
             return True
         if isinstance(item, ById):
             return item.task_id.lower() in self.task_ids
+        if isinstance(item, ByName):
+            raise TypeError("a name is judged by the task it names: allows_task")
         if isinstance(item, ByTag):
             return _fold(item.tag) in self.tags
         if isinstance(item, ByCustomProperty):
             return (_fold(item.name), _fold(item.value)) in self.custom_properties
         return True
+
+    def allows_task(self, task: dict) -> bool:
+        return self.allows(ById(task["id"]))
 
 
 # -- the result -------------------------------------------------------------------------------
@@ -205,6 +222,10 @@ class StartResult:
     cps_denied: list[ByCustomProperty] = field(default_factory=list)
     failed: list[tuple[dict, str]] = field(default_factory=list)
     repository_requests: int = 0
+    names_asked: bool = False  # the name lists are answered only when names were asked
+    by_name: list[dict] = field(default_factory=list)
+    names_denied: list[str] = field(default_factory=list)
+    names_invalid: list[tuple[str, str]] = field(default_factory=list)
 
     def to_json(self) -> dict:
         return {
@@ -216,6 +237,10 @@ class StartResult:
             "tasksCP": [_ref(t) for t in self.by_cp],
             "tasksCPDenied": [{"name": cp.name, "value": cp.value} for cp in self.cps_denied],
             "failed": [{**_ref(t), "reason": reason} for t, reason in self.failed],
+            **({"tasksName": [_ref(t) for t in self.by_name],
+                "tasksNameDenied": [{"taskName": n} for n in self.names_denied],
+                "tasksNameInvalid": [{"taskName": n, "reason": why} for n, why in self.names_invalid]}
+               if self.names_asked else {}),
         }
 
 
@@ -225,6 +250,7 @@ class _Matches:
     """What each item matched: (item, tasks) in request order; IDs refused up front."""
 
     by_id: list[tuple[ById, dict]] = field(default_factory=list)
+    by_name: list[tuple[ByName, dict]] = field(default_factory=list)
     by_tag: list[tuple[ByTag, list[dict]]] = field(default_factory=list)
     by_cp: list[tuple[ByCustomProperty, list[dict]]] = field(default_factory=list)
 
@@ -235,6 +261,8 @@ def lookup_terms(items: Iterable[Item]) -> list[str]:
     for item in items:
         if isinstance(item, ById) and is_guid(item.task_id):
             terms.append(id_term(item.task_id))
+        elif isinstance(item, ByName):
+            terms.append(name_term(item.name))
         elif isinstance(item, ByTag):
             terms.append(tag_term(item.tag))
         elif isinstance(item, ByCustomProperty):
@@ -250,6 +278,9 @@ def _judge(items: list[Item], start_filter: StartFilter, result: StartResult) ->
             continue
         if isinstance(item, ById) and not is_guid(item.task_id):
             result.invalid.append(item.task_id)
+        elif isinstance(item, ByName):
+            result.names_asked = True
+            allowed.append(item)  # judged once the name is resolved (_match)
         elif not start_filter.allows(item):
             _deny(item, result)
         else:
@@ -266,11 +297,36 @@ def _deny(item: Item, result: StartResult) -> None:
         result.cps_denied.append(item)
 
 
-def _match(items: list[Item], tasks: list[dict], result: StartResult) -> _Matches:
+def named(tasks: list[dict], name: str) -> list[dict]:
+    """Tasks with exactly this name (the repository's `eq` ignores case)."""
+    return [t for t in tasks if t.get("name") == name]
+
+
+def name_problem(name: str, matches: list[dict]) -> str:
+    """Why a name does not pick one task ("" when it does)."""
+    if not matches:
+        return f"no task is named exactly {name!r} (names are matched case and all)"
+    if len(matches) > 1:
+        return (f"{len(matches)} tasks are named {name!r} "
+                f"({', '.join(t['id'] for t in matches)}); start it by ID")
+    return ""
+
+
+def _match(items: list[Item], tasks: list[dict], start_filter: StartFilter,
+           result: StartResult) -> _Matches:
     by_id = {t["id"].lower(): t for t in tasks}
     matches = _Matches()
     for item in items:
-        if isinstance(item, ById):
+        if isinstance(item, ByName):
+            found = named(tasks, item.name)
+            problem = name_problem(item.name, found)
+            if problem:
+                result.names_invalid.append((item.name, problem))
+            elif not start_filter.allows_task(found[0]):
+                result.names_denied.append(item.name)
+            else:
+                matches.by_name.append((item, found[0]))
+        elif isinstance(item, ById):
             task = by_id.get(item.task_id.lower())
             if task is None:
                 result.invalid.append(item.task_id)
@@ -294,6 +350,42 @@ def _look_up(client: QrsClient, allowed: list[Item]) -> list[dict]:
 
 def _unique(tasks: Iterable[dict]) -> list[dict]:
     return list({t["id"]: t for t in tasks}.values())
+
+
+# -- one task, synchronously ------------------------------------------------------------------
+STARTED, ALREADY_RUNNING = "started", "alreadyRunning"
+INVALID, UNKNOWN, AMBIGUOUS, DENIED, DISABLED, NOT_STARTED, FAILED = (
+    "invalid", "unknown", "ambiguous", "denied", "disabled", "notStarted", "failed")
+SYNC_OUTCOMES = (STARTED, ALREADY_RUNNING, INVALID, UNKNOWN, AMBIGUOUS, DENIED, DISABLED,
+                 NOT_STARTED, FAILED)
+
+
+@dataclass(frozen=True)
+class SyncStartRequest:
+    target: Union[ById, ByName]
+    caller: str = "unknown"
+    entry_point: str = "rest"
+
+
+@dataclass
+class SyncStart:
+    """The answer to a synchronous start: `session_id` is the run to follow when `started`."""
+
+    outcome: str
+    message: str
+    task: dict | None = None
+    session_id: str = ""
+    repository_requests: int = 0
+
+    @property
+    def started(self) -> bool:
+        return self.outcome in (STARTED, ALREADY_RUNNING)
+
+    def to_json(self) -> dict:
+        task = self.task or {}
+        return {"started": self.started, "outcome": self.outcome, "sessionId": self.session_id,
+                "taskId": task.get("id", ""), "taskName": task.get("name", ""),
+                "message": self.message}
 
 
 # -- the starter ------------------------------------------------------------------------------
@@ -325,7 +417,7 @@ class TaskStarter:
         """One client, so one TLS connection, for the lookup and the start."""
         with QrsClient(self.settings) as client:
             try:
-                matches = _match(allowed, _look_up(client, allowed), result)
+                matches = _match(allowed, _look_up(client, allowed), self.filter, result)
                 self._start_matches(client, matches, all_ids_must_exist, result)
             finally:
                 result.repository_requests = client.requests_sent
@@ -351,6 +443,7 @@ class TaskStarter:
             result.denied += [item.task_id for item, _task in matches.by_id]
             matches.by_id = []
         wanted = _unique([t for _i, t in matches.by_id]
+                         + [t for _i, t in matches.by_name]
                          + [t for _i, ts in matches.by_tag for t in ts]
                          + [t for _i, ts in matches.by_cp for t in ts])
         enabled = [t for t in wanted if t.get("enabled", True)]
@@ -358,6 +451,7 @@ class TaskStarter:
                           for t in wanted if not t.get("enabled", True)]
         accepted = self._start_many(client, enabled, result)
         result.started = [t for _i, t in matches.by_id if t["id"] in accepted]
+        result.by_name = [t for _i, t in matches.by_name if t["id"] in accepted]
         result.by_tag = [t for _i, ts in matches.by_tag for t in ts if t["id"] in accepted]
         result.by_cp = [t for _i, ts in matches.by_cp for t in ts if t["id"] in accepted]
 
@@ -375,23 +469,123 @@ class TaskStarter:
             return set()
         return {t["id"] for t in tasks}
 
+    # -- one task, synchronously ------------------------------------------------------------
+    def start_synchronous(self, request: "SyncStartRequest") -> "SyncStart":
+        """Start one task by ID or exact name through `start/synchronous`, judged by the start
+        filter as `start` judges items; the answer carries the execution session to follow.
+        Raises RepositoryUnavailable when the task cannot be looked up."""
+        began = time.perf_counter()
+        asked = _describe_target(request.target)
+        try:
+            with QrsClient(self.settings) as client:
+                outcome = self._start_one(client, request.target)
+                outcome.repository_requests = client.requests_sent
+        except QrsError as e:
+            failure = RepositoryUnavailable(e, _lookup_failure(e, 0))
+            self._audit(request.caller, request.entry_point, asked,
+                        {"status": failure.http_status, "error": failure.message},
+                        json.dumps(asked), f"failed with {failure.http_status}: {failure.message}",
+                        began)
+            raise failure from None
+        self._audit(request.caller, request.entry_point, asked,
+                    {"status": 200, "result": outcome.to_json(),
+                     "repositoryRequests": outcome.repository_requests},
+                    json.dumps(asked), f"{outcome.outcome}: {outcome.message}", began)
+        return outcome
+
+    def _start_one(self, client: QrsClient, target: "ById | ByName") -> "SyncStart":
+        task = self._resolve(client, target)
+        if isinstance(task, SyncStart):
+            return task
+        if not task.get("enabled", True):
+            return SyncStart(DISABLED, "the task is disabled in Sense; enable it in the QMC to "
+                                       "start it", task)
+        try:
+            session = client.start_synchronous(task["id"])
+        except QrsError as e:
+            return SyncStart(FAILED, f"task/{task['id']}/start/synchronous failed ({e.kind}: "
+                             f"{e.message})" + ("; the repository may still have started it "
+                                               "and Valet did not repeat the request"
+                                               if e.request_sent else ""), task)
+        if session != ZERO_SESSION:
+            return SyncStart(STARTED, "the repository started the task", task, session)
+        return _already_running(client, task)
+
+    def _resolve(self, client: QrsClient, target: "ById | ByName") -> "dict | SyncStart":
+        """The task to start, or the SyncStart saying why there is none (Butler's order for an
+        ID: not a GUID, not allowed, not in Sense)."""
+        if isinstance(target, ByName):
+            try:
+                matches = named(client.find_tasks([name_term(target.name)]), target.name)
+            except ValueError as e:  # a name too long to fit any URL
+                raise InvalidStartRequest(str(e)) from None
+            problem = name_problem(target.name, matches)
+            if problem:
+                return SyncStart(AMBIGUOUS if matches else UNKNOWN, problem)
+            if not self.filter.allows_task(matches[0]):
+                return SyncStart(DENIED, "the task is not allowed by Butler.startTaskFilter "
+                                         "(a name is allowed when its task ID is on "
+                                         "allowTask.taskId)", matches[0])
+            return matches[0]
+        if not is_guid(target.task_id):
+            return SyncStart(INVALID, f"{target.task_id!r} is not a task ID (a GUID)")
+        if not self.filter.allows(target):
+            return SyncStart(DENIED, "the task ID is not on Butler.startTaskFilter.allowTask.taskId")
+        found = client.find_tasks([id_term(target.task_id)])
+        if not found:
+            return SyncStart(UNKNOWN, f"Sense has no task with the ID {target.task_id}")
+        return found[0]
+
     # -- audit ------------------------------------------------------------------------------
     def _record(self, request: StartRequest, began: float, result: StartResult | None,
                 failure: RepositoryUnavailable | None) -> None:
-        ms = (time.perf_counter() - began) * 1000
-        asked = _describe_request(request)
         if result is not None:
             outcome = {"status": 200, "result": result.to_json(),
                        "repositoryRequests": result.repository_requests}
         else:
             outcome = {"status": failure.http_status, "error": failure.message}
+        self._audit(request.caller, request.entry_point, _describe_request(request), outcome,
+                    _summary_of_request(request), _summary_of_outcome(result, failure), began)
+
+    def _audit(self, caller: str, entry_point: str, asked: dict, outcome: dict,
+               asked_text: str, outcome_text: str, began: float) -> None:
+        """One row in task_start_audit and one log line, for every kind of start."""
+        ms = (time.perf_counter() - began) * 1000
         with db.write_transaction(self.engine) as conn:
             conn.execute(insert(TaskStartAudit).values(
-                at_ms=self.clock(), caller=request.caller[:255], entry_point=request.entry_point,
+                at_ms=self.clock(), caller=caller[:255], entry_point=entry_point,
                 request=json.dumps(asked), outcome=json.dumps(outcome)))
-        log.info("start-task from %s via %s: asked %s; %s (%.0f ms)", request.caller,
-                 request.entry_point, _summary_of_request(request),
-                 _summary_of_outcome(result, failure), ms)
+        log.info("start-task from %s via %s: asked %s; %s (%.0f ms)", caller, entry_point,
+                 asked_text, outcome_text, ms)
+
+
+def _already_running(client: QrsClient, task: dict) -> "SyncStart":
+    """After the empty session ID: Sense gives it when "the task did not start, for example, it
+    is disabled or there is no scheduler to perform the reload or the app is not available"
+    (Task: Start synchronous, Qlik's QRS reference). When the task has a run in progress, that
+    run is the answer (SPEC §4: a start of a running task is accepted without a second run)."""
+    not_started = SyncStart(NOT_STARTED, "the repository did not start the task (it answered "
+                            "the empty session ID: no scheduler could run it, or its app is not "
+                            "available); see the Scheduler log in Sense", task)
+    try:
+        now = (client.find_tasks([id_term(task["id"])]) or [task])[0]
+        last = (now.get("operational") or {}).get("lastExecutionResult") or {}
+        if int(last.get("status") or 0) not in RUNNING or not is_guid(last.get("id")):
+            return not_started
+        session = client.execution_result(last["id"]).get("executionID")
+    except QrsError as e:
+        not_started.message += f"; whether it was already running could not be read ({e.kind}: {e.message})"
+        return not_started
+    if not is_guid(session) or session == ZERO_SESSION:
+        return not_started
+    return SyncStart(ALREADY_RUNNING, "the task was already running, so no second run was "
+                     "started; the session is the run in progress", task, session)
+
+
+def _describe_target(target: "ById | ByName") -> dict:
+    if isinstance(target, ById):
+        return {"synchronous": True, "type": TYPE_ID, "taskId": target.task_id}
+    return {"synchronous": True, "type": TYPE_NAME, "taskName": target.name}
 
 
 def _lookup_failure(e: QrsError, stored: int) -> str:
@@ -409,6 +603,8 @@ def _describe_request(request: StartRequest) -> dict:
     def one(item: Item) -> dict:
         if isinstance(item, ById):
             return {"type": TYPE_ID, "taskId": item.task_id}
+        if isinstance(item, ByName):
+            return {"type": TYPE_NAME, "taskName": item.name}
         if isinstance(item, ByTag):
             return {"type": TYPE_TAG, "tag": item.tag}
         if isinstance(item, ByCustomProperty):
@@ -427,17 +623,19 @@ def _some(values: list[str], limit: int = 10) -> str:
 def _summary_of_request(request: StartRequest) -> str:
     items = request.items
     ids = [i.task_id for i in items if isinstance(i, ById)]
+    names = [repr(i.name) for i in items if isinstance(i, ByName)]
     tags = [repr(i.tag) for i in items if isinstance(i, ByTag)]
     cps = [f"{i.name!r}={i.value!r}" for i in items if isinstance(i, ByCustomProperty)]
     kvs = [f"{i.namespace}/{i.key}" for i in items if isinstance(i, KeyValueItem)]
-    return (f"ids {_some(ids)} tags {_some(tags)} custom properties {_some(cps)} "
+    return (f"ids {_some(ids)} {f'names {_some(names)} ' if names else ''}tags {_some(tags)} "
+            f"custom properties {_some(cps)} "
             f"key-values {_some(kvs)} allTaskIdsMustExist={request.all_ids_must_exist}")
 
 
 def _summary_of_outcome(result: StartResult | None, failure: RepositoryUnavailable | None) -> str:
     if result is None:
         return f"failed with {failure.http_status}: {failure.message}"
-    started = [t["id"] for t in _unique(result.started + result.by_tag + result.by_cp)]
+    started = [t["id"] for t in _unique(result.started + result.by_name + result.by_tag + result.by_cp)]
     failed = [f"{t['id']} ({reason})" for t, reason in result.failed]
     return (f"matched and started {_some(started)}, failed {_some(failed, 3)}, "
             f"invalid {_some(result.invalid)}, denied ids {_some(result.denied)}, "
@@ -452,9 +650,15 @@ def build_starter(config: Config, engine: Engine, store: kv.KeyValueStore) -> Ta
     start-up with a message naming the key."""
     if not config.start_task_enabled:
         return None
+    return make_starter(config, engine, store, "Butler.restServerEndpointsEnable.senseStartTask is true")
+
+
+def make_starter(config: Config, engine: Engine, store: kv.KeyValueStore | None,
+                 why: str) -> TaskStarter:
+    """The starter for any entry point (`why` it is needed opens the error message)."""
     if not config["Butler.configQRS.host"]:
-        raise ConfigError("Butler.restServerEndpointsEnable.senseStartTask is true but "
-                          "Butler.configQRS.host is not set: name the Sense repository host")
+        raise ConfigError(f"{why} but Butler.configQRS.host is not set: name the Sense "
+                          "repository host")
     settings = QrsSettings.from_config(config)
     _check_certificate_files(config)
     return TaskStarter(settings, StartFilter.from_config(config), engine,

@@ -157,7 +157,7 @@ def test_synchronous_start_session_and_results(sense, settings) -> None:
         session = client.start_synchronous(QUICK)
         assert session != ZERO
         running = client.execution_session(session)
-        assert running["executionResult"]["status"] == 2
+        assert running["executionResult"]["status"] in (1, 2, 3)  # Triggered, Started, Queued
         assert client.start_synchronous(QUICK) == ZERO  # already running
         end = time.monotonic() + 10
         while client.execution_session(session) is not None:  # ended: Sense answers 404
