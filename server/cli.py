@@ -1,26 +1,41 @@
-"""`python -m server`: serve the API (see the README for every option)."""
+"""`python -m server [serve] ...` serves the API; `python -m server start-task ...` starts a task
+(server.start_command). The README lists every option."""
 from __future__ import annotations
 
 import argparse
 import sys
 
-from server import config as config_module, logs
+from server import config as config_module, logs, start_command
 from server.serve import serve_gunicorn, serve_waitress
+
+COMMANDS = ("serve", "start-task")
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m server",
-                                description="Valet: key-value store and task starts for Qlik Sense")
-    p.add_argument("--config", metavar="FILE", help="YAML config file (default: $VALET_CONFIG)")
-    p.add_argument("--host", help="address to listen on (Butler.restServerConfig.serverHost)")
-    p.add_argument("--port", type=int, help="port to listen on (Butler.restServerConfig.serverPort)")
-    p.add_argument("--workers", type=int, default=0, metavar="N",
-                   help="Linux only: N gunicorn worker processes instead of one waitress process")
+                                description="Valet: key-value store and task starts for Qlik Sense. "
+                                            "With no command: serve.")
+    commands = p.add_subparsers(title="commands", dest="command", metavar="COMMAND")
+    serve = commands.add_parser("serve", help="serve the API (the default)")
+    serve.add_argument("--config", metavar="FILE", help="YAML config file (default: $VALET_CONFIG)")
+    serve.add_argument("--host", help="address to listen on (Butler.restServerConfig.serverHost)")
+    serve.add_argument("--port", type=int, help="port to listen on (Butler.restServerConfig.serverPort)")
+    serve.add_argument("--workers", type=int, default=0, metavar="N",
+                       help="Linux only: N gunicorn worker processes instead of one waitress process")
+    serve.set_defaults(run=_serve)
+    start_command.add_parser(commands)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help")):
+        argv = ["serve", *argv]
     args = _parser().parse_args(argv)
+    return args.run(args)
+
+
+def _serve(args: argparse.Namespace) -> int:
     logs.configure()
     overrides = {k: v for k, v in (("Butler.restServerConfig.serverHost", args.host),
                                    ("Butler.restServerConfig.serverPort", args.port)) if v is not None}
