@@ -89,6 +89,7 @@ def run(args: argparse.Namespace, say: Callable[[str], None] | None = None) -> i
     say = say or Printer()
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("urllib3").setLevel(logging.ERROR)  # its retries are reported by the wait
     try:
         config = config_module.load(args.config)
         engine = db.make_engine(config.database_url, config["Valet.fsyncEachCommit"], pool_size=2)
