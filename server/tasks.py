@@ -637,7 +637,9 @@ def _summary_of_outcome(result: StartResult | None, failure: RepositoryUnavailab
         return f"failed with {failure.http_status}: {failure.message}"
     started = [t["id"] for t in _unique(result.started + result.by_name + result.by_tag + result.by_cp)]
     failed = [f"{t['id']} ({reason})" for t, reason in result.failed]
-    return (f"matched and started {_some(started)}, failed {_some(failed, 3)}, "
+    names = (f"names denied {_some(result.names_denied)} invalid "
+             f"{_some([n for n, _why in result.names_invalid])}, " if result.names_asked else "")
+    return (f"matched and started {_some(started)}, failed {_some(failed, 3)}, {names}"
             f"invalid {_some(result.invalid)}, denied ids {_some(result.denied)}, "
             f"denied tags {_some(result.tags_denied)}, "
             f"denied custom properties {_some([f'{c.name}={c.value}' for c in result.cps_denied])}; "
