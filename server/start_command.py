@@ -12,6 +12,9 @@ import sys
 from datetime import datetime, timezone
 from typing import Callable, TextIO
 
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
 from server import config as config_module, db, runs, tasks
 from server.qrs import QrsClient
 from server.runs import RunStatus, WaitOutcome
@@ -92,9 +95,8 @@ def run(args: argparse.Namespace, say: Callable[[str], None] | None = None) -> i
     logging.getLogger("urllib3").setLevel(logging.ERROR)  # its retries are reported by the wait
     try:
         config = config_module.load(args.config)
-        engine = db.make_engine(config.database_url, config["Valet.fsyncEachCommit"], pool_size=2)
-        db.migrate(engine)
-        starter = tasks.make_starter(config, engine, None, "start-task needs the repository")
+        starter = tasks.make_starter(config, _audit_engine(config), None,
+                                     "start-task needs the repository")
     except config_module.ConfigError as e:
         print(f"valet: configuration error: {e}", file=sys.stderr)
         return EXIT_USAGE
@@ -112,6 +114,21 @@ def run(args: argparse.Namespace, say: Callable[[str], None] | None = None) -> i
             on_error=lambda message, n: say(f"cannot read the run (attempt {n} of "
                                             f"{args.retries + 1}): {message}"))
     return _finish(outcome, args, answer.session_id, say)
+
+
+def _audit_engine(config: config_module.Config) -> Engine:
+    """The database the start is audited in. A scheduler may run the command in any folder
+    (Windows Task Scheduler: System32), so a relative Valet.dataDir that cannot be used is a
+    configuration error, not a crash."""
+    try:
+        engine = db.make_engine(config.database_url, config["Valet.fsyncEachCommit"], pool_size=2)
+        db.migrate(engine)
+    except (OSError, SQLAlchemyError) as e:
+        raise config_module.ConfigError(
+            f"cannot open the database the start is audited in ({config.database_url}): "
+            f"{str(e).splitlines()[0][:200]}; set Valet.dataDir (or VALET_DATA_DIR) to an "
+            "absolute, writable folder") from None
+    return engine
 
 
 def _start(starter: tasks.TaskStarter, target: tasks.ById | tasks.ByName,

@@ -174,6 +174,12 @@ def test_a_bad_argument_or_configuration_exits_2(cli_config, tmp_path, wait_sens
     no_host.write_text(no_host.read_text().replace("host: 127.0.0.1", "host: ''"))
     p = run_cli(no_host, OK["id"])
     assert p.returncode == 2 and "Butler.configQRS.host" in p.stderr
+    unwritable = write_config(tmp_path / "nodata.yaml", wait_sense)
+    (tmp_path / "a-file").write_text("")
+    unwritable.write_text(unwritable.read_text().replace(str(tmp_path / "nodata-data"),
+                                                         str(tmp_path / "a-file" / "data")))
+    p = run_cli(unwritable, OK["id"])
+    assert p.returncode == 2 and "Valet.dataDir" in p.stderr, p.stderr
 
 
 def test_help_documents_the_exit_codes_and_the_valet_script_runs_it() -> None:
