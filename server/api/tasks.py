@@ -79,10 +79,15 @@ def start_tasks(query: dict, task_id: str):
     """Start tasks by the task ID in the URL (`-`: none) and the body's IDs, tags and custom
     properties; store the body's key-value items first. Each task starts at most once per call."""
     body = _body_parser.load_json(request, None)
+    caller = request.remote_addr or "unknown"
     try:
-        items = tasks.parse_items(task_id, [] if body is missing else body)
-        start = tasks.StartRequest(items, query["allTaskIdsMustExist"],
-                                   caller=request.remote_addr or "unknown", entry_point="rest")
+        try:
+            items = tasks.parse_items(task_id, [] if body is missing else body)
+        except tasks.InvalidStartRequest as e:
+            current().starter.refuse(caller, "rest", str(e))
+            raise
+        start = tasks.StartRequest(items, query["allTaskIdsMustExist"], caller=caller,
+                                   entry_point="rest")
         result = current().starter.start(start)
     except tasks.InvalidStartRequest as e:
         raise ApiError(400, f"invalid start request: {e}") from None
