@@ -119,7 +119,7 @@ def serve_waitress(config: Config) -> None:
         log.info("Valet stopped")
 
 
-def serve_gunicorn(config: Config, workers: int) -> None:
+def serve_gunicorn(config: Config, workers: int) -> None:  # linux-only
     """Several worker processes on one port and one database (Linux only)."""
     from gunicorn.app.base import BaseApplication
 
