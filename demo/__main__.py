@@ -2,6 +2,7 @@
 Exit 0 only when every step did what it should."""
 from __future__ import annotations
 
+import argparse
 import sys
 import tempfile
 from pathlib import Path
@@ -21,7 +22,17 @@ def repository_config(sense: SenseProcess) -> dict:
                      "clientCertCA": str(sense.certs.root)}}
 
 
-def main() -> int:
+def _parse_args(argv: list[str] | None) -> None:
+    argparse.ArgumentParser(
+        prog="python -m demo",
+        description="The whole Valet demo on free loopback ports and a temporary data directory: "
+                    "the simulated Sense repository and Valet start, then the key-value story, a "
+                    "task start with a parameter and a reloading app in the emulator run, printed "
+                    "as a timeline. Exits 0 only when every step held.").parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    _parse_args(argv)
     t = Timeline()
     with tempfile.TemporaryDirectory(prefix="valet-demo-") as tmp:
         sense = SenseProcess(Path(tmp) / "sense")
