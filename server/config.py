@@ -16,7 +16,7 @@ import yaml
 
 from server import logs
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("valet.config")
 
 
 class ConfigError(ValueError):
@@ -353,10 +353,11 @@ def ignored_summary(config: Config) -> str | None:
         return None
     sections: dict[str, int] = {}
     for key in config.ignored:
-        sections[_section(key)] = sections.get(_section(key), 0) + 1
+        name = _section(key).removeprefix("Butler.")
+        sections[name] = sections.get(name, 0) + 1
     listed = ", ".join(f"{name} ({n})" for name, n in sorted(sections.items()))
-    return (f"config: {len(config.ignored)} key(s) Valet does not use are ignored, by section: "
-            f"{listed}")
+    return (f"config: {len(config.ignored)} key(s) Valet does not use are ignored, by section "
+            f"(of Butler: unless named): {listed}")
 
 
 def summary(config: Config) -> list[str]:
@@ -366,7 +367,7 @@ def summary(config: Config) -> list[str]:
                   f"{config['Butler.configQRS.port']}, authentication "
                   f"{config['Butler.configQRS.authentication']}") if host else "not configured"
     return [
-        f"config: {config.source or 'no file (built-in defaults)'}",
+        f"config: {Path(config.source).resolve() if config.source else 'no file (built-in defaults)'}",
         f"endpoints enabled: {', '.join(config.endpoints_enabled) or 'none'}",
         f"repository: {repository}; start filter "
         f"{'on' if config['Butler.startTaskFilter.enable'] else 'off'}",

@@ -5,9 +5,9 @@ queue (QueueHandler), so no request waits for a write.
 The listener's handlers write a burst of lines with one system call: they flush only once
 the queue has drained (every flush also hands Python's GIL to another thread, which under
 load cost a key read a sixth of its throughput when each line was flushed on its own).
-Timestamps are ISO-8601 in UTC. Library noise is kept down: urllib3's retry warnings
-(Valet's repository client reports the failure itself) show only at DEBUG, and waitress's
-"Task queue depth" warning, written for every queued request, at most once per interval.
+Timestamps are ISO-8601 in UTC. Library noise is kept down (QUIET_LIBRARIES), and
+waitress's "Task queue depth" warning, written for every queued request, passes at most once
+per interval.
 """
 from __future__ import annotations
 
@@ -28,6 +28,11 @@ KEEP_DAYS = 30  # as Butler keeps its daily log files
 LEVELS = {"error": logging.ERROR, "warn": logging.WARNING, "warning": logging.WARNING,
           "info": logging.INFO, "verbose": logging.DEBUG, "debug": logging.DEBUG,
           "silly": logging.DEBUG, "critical": logging.CRITICAL}
+
+
+# Libraries whose lines add nothing below these levels (unless Valet logs at DEBUG): urllib3's
+# retries (the repository client reports the failure itself), alembic's migration steps.
+QUIET_LIBRARIES = {"urllib3": logging.ERROR, "alembic": logging.WARNING}
 
 
 class UtcFormatter(logging.Formatter):
@@ -147,7 +152,8 @@ def configure(level: int = logging.INFO, directory: Path | None = None) -> None:
         handler.setFormatter(UtcFormatter(FORMAT))
     _output = _Output(handlers)
     logging.getLogger().setLevel(level)
-    logging.getLogger("urllib3").setLevel(logging.DEBUG if level <= logging.DEBUG else logging.ERROR)
+    for name, quiet in QUIET_LIBRARIES.items():
+        logging.getLogger(name).setLevel(logging.DEBUG if level <= logging.DEBUG else quiet)
     queue_logger = logging.getLogger("waitress.queue")
     queue_logger.filters = [QueueDepthFilter()]
     # Skip what the format does not show (the logging HOWTO's "Optimization" section
