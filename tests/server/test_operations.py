@@ -51,7 +51,9 @@ def one_clear_line(r: subprocess.CompletedProcess, key: str) -> str:
 # -- Butler's file as it is ---------------------------------------------------------------------
 def test_butlers_template_unchanged_stops_with_one_line_naming_the_key(tmp_path):
     # The template switches the REST server off (restServerConfig.enable: false).
-    r = run_server("--config", str(TEMPLATE), cwd=tmp_path)
+    copy = tmp_path / "production.yaml"
+    copy.write_bytes(TEMPLATE.read_bytes())  # unchanged, in a folder of its own (its log folder)
+    r = run_server("--config", str(copy), cwd=tmp_path)
     one_clear_line(r, "Butler.restServerConfig.enable")
 
 
