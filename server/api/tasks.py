@@ -92,16 +92,19 @@ def start_tasks(query: dict, task_id: str):
     body = _body_parser.load_json(request, None)
     caller = request.remote_addr or "unknown"
     try:
-        try:
-            items = tasks.parse_items(task_id, [] if body is missing else body)
-        except tasks.InvalidStartRequest as e:
-            current().starter.refuse(caller, "rest", str(e))
-            raise
-        start = tasks.StartRequest(items, query["allTaskIdsMustExist"], caller=caller,
-                                   entry_point="rest")
-        result = current().starter.start(start)
+        items = tasks.parse_items(task_id, [] if body is missing else body)
     except tasks.InvalidStartRequest as e:
-        raise ApiError(400, f"invalid start request: {e}") from None
+        current().starter.refuse(caller, "rest", str(e))
+        raise _invalid(e) from None
+    try:
+        result = current().starter.start(tasks.StartRequest(
+            items, query["allTaskIdsMustExist"], caller=caller, entry_point="rest"))
+    except tasks.InvalidStartRequest as e:
+        raise _invalid(e) from None
     except tasks.RepositoryUnavailable as e:
         raise ApiError(e.http_status, e.message) from None
     return jsonify(result.to_json())
+
+
+def _invalid(e: tasks.InvalidStartRequest) -> ApiError:
+    return ApiError(400, f"invalid start request: {e}")
