@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from importlib.metadata import version
 import tempfile
 from pathlib import Path
 
@@ -23,12 +24,14 @@ def repository_config(sense: SenseProcess) -> dict:
 
 
 def _parse_args(argv: list[str] | None) -> None:
-    argparse.ArgumentParser(
+    parser = argparse.ArgumentParser(
         prog="python -m demo",
         description="The whole Valet demo on free loopback ports and a temporary data directory: "
                     "the simulated Sense repository and Valet start, then the key-value story, a "
                     "task start with a parameter and a reloading app in the emulator run, printed "
-                    "as a timeline. Exits 0 only when every step held.").parse_args(argv)
+                    "as a timeline. Exits 0 only when every step held.")
+    parser.add_argument("--version", action="version", version=f"Valet demo {version('valet')}")
+    parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:

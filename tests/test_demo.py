@@ -17,3 +17,9 @@ def test_help_prints_help_instead_of_running_the_demo():
                        timeout=20, cwd=Path(__file__).resolve().parents[1])
     assert r.returncode == 0 and r.stdout.startswith("usage: python -m demo")
     assert "demo:" not in r.stdout  # the timeline's summary line: nothing ran
+
+
+def test_version():
+    r = subprocess.run([sys.executable, "-m", "demo", "--version"], capture_output=True, text=True,
+                       timeout=20, cwd=Path(__file__).resolve().parents[1])
+    assert r.returncode == 0 and r.stdout.startswith("Valet demo ")
