@@ -22,6 +22,7 @@ from pathlib import Path
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from bench_start import butler_config  # noqa: E402  (this folder is on the path when run)
 from demo.processes import Valet  # noqa: E402
 from demo.sense.process import SenseProcess  # noqa: E402
 from emulator.rest_connector import Connection  # noqa: E402
@@ -40,17 +41,6 @@ CASES = [("StartTask, 10,000 rows (5 tasks repeated)", REPEATED_IDS, "Call Start
          ("StartTask, 10,000 distinct unknown IDs", DISTINCT_IDS, "Call StartTask(Null(), 'T')\n", 1, None),
          ("1,000 AddKeyValue calls", "",
           "For i = 1 to 1000\n    Call AddKeyValue('bench', 'key ' & i, 'value ' & i, 0)\nNext i\n", 1000, None)]
-
-
-def butler_config(sense: SenseProcess) -> dict:
-    return {"configQRS": {"host": "127.0.0.1", "port": sense.port, "useSSL": True,
-                          "headers": {"static": [{"name": "X-Qlik-User",
-                                                  "value": "UserDirectory=Internal;UserId=sa_repository"}]},
-                          "rejectUnauthorized": True},
-            "cert": {"clientCert": str(sense.certs.client),
-                     "clientCertKey": str(sense.certs.client_key),
-                     "clientCertCA": str(sense.certs.root)},
-            "restServerEndpointsEnable": {"senseStartTask": True}}
 
 
 def run_case(valet: Valet, setup: str, calls: str) -> tuple[float, float, Runner]:
