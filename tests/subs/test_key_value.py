@@ -8,6 +8,8 @@ import string
 import pytest
 import requests
 
+from tasks.start_support import TRICKY
+
 HOSTILE_VALUES = ['He said "hi"', "back\\slash", "line1\nline2", "tab\there", "cr\rhere",
                   "åäö 🚀 ∑", "a,b;c", "it's", "$(vX)", "[bracket]", "x" * 5000, "",
                   "\x01\x1f control", "{\"json\": [1]}", "</script> & <b>"]
@@ -205,3 +207,17 @@ def test_hostile_values_through_a_start_task_table(run_script, kv, ns) -> None:
     body = json.loads(run.requests[0].body)
     assert [item["payload"]["value"] for item in body] == expected
     assert [kv(ns, f"k{i}") for i in range(len(rows))] == expected
+
+
+def test_hostile_tags_and_custom_properties_reach_valet_exactly(run_script, qlog) -> None:
+    exprs = ["'O''Brien'", "'R&D #1'", "'say \"x\"' & Chr(10) & '\\\\'", "'🚀 $' & '(vX)'"]
+    texts = ["O'Brien", "R&D #1", 'say "x"\n\\\\', "🚀 $(vX)"]
+    loads = "\n".join(f"Qualify *;\nTags:\nLoad {e} as Tag AutoGenerate 1;\n"
+                      f"CP:\nLoad {e} as Name, {e} as Value AutoGenerate 1;" for e in exprs)
+    run = run_script(loads + "\nCall StartTask(Null(), Null(), 'Tags', 'CP')\n").succeeded()
+    body = json.loads(run.requests[0].body)
+    assert [i["payload"]["tag"] for i in body if i["type"] == "starttasktag"] == texts
+    assert [(i["payload"]["customPropertyName"], i["payload"]["customPropertyValue"])
+            for i in body if i["type"] == "starttaskcustomproperty"] == [(t, t) for t in texts]
+    # the simulated repository's tricky tasks are tagged O'Brien and R&D #1 (tests/tasks)
+    assert qlog.starts() == {TRICKY[0][0]: 1, TRICKY[1][0]: 1}
