@@ -33,8 +33,9 @@ from sqlalchemy import Engine, insert
 from server import db, kv
 from server.config import Config, ConfigError
 from server.models import TaskStartAudit
-from server.qrs import (QrsClient, QrsError, QrsHttpError, QrsSettings, custom_property_term,
-                        has_custom_property, has_tag, id_term, is_guid, name_term, tag_term)
+from server.qrs import (QrsClient, QrsConfigError, QrsError, QrsHttpError, QrsSettings,
+                        custom_property_term, has_custom_property, has_tag, id_term, is_guid,
+                        name_term, tag_term)
 from server.runs import RUNNING
 
 log = logging.getLogger("valet.tasks")
@@ -227,6 +228,12 @@ class StartResult:
     names_denied: list[str] = field(default_factory=list)
     names_invalid: list[tuple[str, str]] = field(default_factory=list)
 
+    @property
+    def refused_any(self) -> bool:
+        """Whether anything asked was invalid, denied or not started."""
+        return bool(self.failed or self.invalid or self.denied or self.tags_denied or self.cps_denied
+                    or self.names_denied or self.names_invalid)
+
     def to_json(self) -> dict:
         return {
             "tasksId": {"started": [_ref(t) for t in self.started],
@@ -400,17 +407,35 @@ class TaskStarter:
 
     def start(self, request: StartRequest) -> StartResult:
         began = time.perf_counter()
-        stored = self._store_parameters(request)
+        try:
+            stored = self._store_parameters(request)
+        except kv.KvError as e:  # nothing was stored
+            self._record_refusal(request, began, e.message)
+            raise
         result = StartResult()
         allowed = _judge(request.items, self.filter, result)
         try:
             self._look_up_and_start(allowed, request.all_ids_must_exist, result)
         except QrsError as e:
             failure = RepositoryUnavailable(e, _lookup_failure(e, stored))
-            self._record(request, began, None, failure)
+            self._record(request, began, {"status": failure.http_status, "error": failure.message},
+                         f"failed with {failure.http_status}: {failure.message}")
             raise failure from None
-        self._record(request, began, result, None)
+        except InvalidStartRequest as e:
+            self._record_refusal(request, began, str(e))
+            raise
+        self._record(request, began, {"status": 200, "result": result.to_json(),
+                                      "repositoryRequests": result.repository_requests},
+                     _summary_of_outcome(result), ok=not result.refused_any)
         return result
+
+    def refuse(self, caller: str, entry_point: str, reason: str) -> None:
+        """Audit a request refused before its items could be read (a malformed body)."""
+        self._record_refusal(StartRequest([], caller=caller, entry_point=entry_point),
+                             time.perf_counter(), reason)
+
+    def _record_refusal(self, request: StartRequest, began: float, reason: str) -> None:
+        self._record(request, began, {"refused": reason}, f"refused: {reason}")
 
     def _look_up_and_start(self, allowed: list[Item], all_ids_must_exist: bool,
                            result: StartResult) -> None:
@@ -430,11 +455,7 @@ class TaskStarter:
                         "disabled (Butler.restServerEndpointsEnable.keyValueStore)",
                         request.caller, len(items))
             return 0
-        for item in items:  # all checked before any is stored
-            self.store.check_namespace(item.namespace)
-            self.store.check_key(item.key)
-        for item in items:
-            self.store.set(item.namespace, item.key, item.value, item.ttl)
+        self.store.set_many([(i.namespace, i.key, i.value, i.ttl) for i in items])
         return len(items)
 
     def _start_matches(self, client: QrsClient, matches: _Matches, all_ids_must_exist: bool,
@@ -485,12 +506,17 @@ class TaskStarter:
             self._audit(request.caller, request.entry_point, asked,
                         {"status": failure.http_status, "error": failure.message},
                         json.dumps(asked), f"failed with {failure.http_status}: {failure.message}",
-                        began)
+                        False, began)
             raise failure from None
+        except InvalidStartRequest as e:
+            self._audit(request.caller, request.entry_point, asked, {"refused": str(e)},
+                        json.dumps(asked), f"refused: {e}", False, began)
+            raise
         self._audit(request.caller, request.entry_point, asked,
                     {"status": 200, "result": outcome.to_json(),
                      "repositoryRequests": outcome.repository_requests},
-                    json.dumps(asked), f"{outcome.outcome}: {outcome.message}", began)
+                    json.dumps(asked), f"{outcome.outcome}: {outcome.message}", outcome.started,
+                    began)
         return outcome
 
     def _start_one(self, client: QrsClient, target: "ById | ByName") -> "SyncStart":
@@ -537,27 +563,23 @@ class TaskStarter:
         return found[0]
 
     # -- audit ------------------------------------------------------------------------------
-    def _record(self, request: StartRequest, began: float, result: StartResult | None,
-                failure: RepositoryUnavailable | None) -> None:
-        if result is not None:
-            outcome = {"status": 200, "result": result.to_json(),
-                       "repositoryRequests": result.repository_requests}
-        else:
-            outcome = {"status": failure.http_status, "error": failure.message}
+    def _record(self, request: StartRequest, began: float, outcome: dict, summary: str,
+                ok: bool = False) -> None:
         self._audit(request.caller, request.entry_point, _describe_request(request), outcome,
-                    _summary_of_request(request), _summary_of_outcome(result, failure), began)
+                    _summary_of_request(request), summary, ok, began)
 
-    def _audit(self, caller: str, entry_point: str, asked: dict, outcome: dict,
-               asked_text: str, outcome_text: str, began: float) -> None:
-        """One row in task_start_audit and one log line, for every kind of start."""
+    def _audit(self, caller: str, entry_point: str, asked: dict, outcome: dict, asked_text: str,
+               summary: str, ok: bool, began: float) -> None:
+        """One audit row and one log line (a warning unless everything asked was started), for
+        every kind of start."""
         ms = (time.perf_counter() - began) * 1000
         with db.write_transaction(self.engine) as conn:
             conn.execute(insert(TaskStartAudit).values(
                 at_ms=self.clock(), caller=caller[:255], entry_point=entry_point,
                 request=json.dumps(asked), outcome=json.dumps(outcome)))
-        log.info("start-task from %s via %s: asked %s; %s (%.0f ms)", caller, entry_point,
-                 asked_text, outcome_text, ms)
-
+        log.log(logging.INFO if ok else logging.WARNING,
+                "start-task from %s via %s: asked %s; %s (%.0f ms)", caller, entry_point,
+                asked_text, summary, ms)
 
 def _already_running(client: QrsClient, task: dict) -> "SyncStart":
     """After the empty session ID: Sense gives it when "the task did not start, for example, it
@@ -632,9 +654,7 @@ def _summary_of_request(request: StartRequest) -> str:
             f"key-values {_some(kvs)} allTaskIdsMustExist={request.all_ids_must_exist}")
 
 
-def _summary_of_outcome(result: StartResult | None, failure: RepositoryUnavailable | None) -> str:
-    if result is None:
-        return f"failed with {failure.http_status}: {failure.message}"
+def _summary_of_outcome(result: StartResult) -> str:
     started = [t["id"] for t in _unique(result.started + result.by_name + result.by_tag + result.by_cp)]
     failed = [f"{t['id']} ({reason})" for t, reason in result.failed]
     names = (f"names denied {_some(result.names_denied)} invalid "
@@ -663,6 +683,10 @@ def make_starter(config: Config, engine: Engine, store: kv.KeyValueStore | None,
                           "repository host")
     settings = QrsSettings.from_config(config)
     _check_certificate_files(config)
+    try:  # builds what every call uses (authentication headers, TLS context) once, now
+        QrsClient(settings).close()
+    except QrsConfigError as e:
+        raise ConfigError(f"Butler.configQRS: {e.message}") from None
     return TaskStarter(settings, StartFilter.from_config(config), engine,
                        store if config.kv_enabled else None)
 

@@ -76,37 +76,54 @@ class StartResultSchema(Schema):
         "description": '[{"taskName", "reason"}]: no task or several tasks have that name'})
 
 
+# From the reference document's examples (Butler's docs, "Start Sense tasks using REST API").
+_BODY_EXAMPLE = [{"type": "starttaskid", "payload": {"taskId": "7552d9fc-d1bb-4975-9a38-18357de531ea"}},
+                 {"type": "starttasktag", "payload": {"tag": "startTask1"}},
+                 {"type": "starttaskcustomproperty",
+                  "payload": {"customPropertyName": "taskGroup", "customPropertyValue": "tasks2"}},
+                 {"type": "keyvaluestore", "payload": {"namespace": "MyFineNamespace",
+                                                       "key": "AnImportantKey",
+                                                       "value": "TheValue", "ttl": 10000}}]
+_RESULT_EXAMPLE = {"tasksId": {"started": [{"taskId": "e3b27f50-b1c0-4879-88fc-c7cdd9c1cf3e",
+                                            "taskName": "Reload task of App1"}],
+                               "invalid": [], "denied": []},
+                   "tasksTag": [], "tasksTagDenied": [], "tasksCP": [], "tasksCPDenied": [],
+                   "failed": []}
 _BODY_DOC = {"required": True, "description": "items in order; [] when the URL's ID is all",
-             "content": {"application/json": {"schema": StartItemSchema(many=True)}}}
+             "content": {"application/json": {"schema": StartItemSchema(many=True),
+                                               "example": _BODY_EXAMPLE}}}
 
 
 @blp.route("/reloadtask/<enc:task_id>/start", methods=["PUT", "POST"])
 @blp.arguments(StartQuery, location="query")
 @blp.doc(requestBody=_BODY_DOC)
-@blp.response(200, StartResultSchema)
-@blp.alt_response(400, description="malformed body or query")
-@blp.alt_response(502, description="the repository answered with an error or TLS failed")
-@blp.alt_response(503, description="the repository cannot be reached")
-@blp.alt_response(504, description="the repository did not answer in time")
+@blp.response(200, StartResultSchema, example=_RESULT_EXAMPLE)
+@blp.errors(400, 409, 413, 415, 502, 503, 504)
 def start_tasks(query: dict, task_id: str):
     """Start tasks by the task ID in the URL (`-`: none) and the body's IDs, tags and custom
     properties; store the body's key-value items first. Each task starts at most once per call."""
     body = _body_parser.load_json(request, None)
+    caller = request.remote_addr or "unknown"
     try:
         items = tasks.parse_items(task_id, [] if body is missing else body)
-        start = tasks.StartRequest(items, query["allTaskIdsMustExist"],
-                                   caller=request.remote_addr or "unknown", entry_point="rest")
-        result = current().starter.start(start)
     except tasks.InvalidStartRequest as e:
-        raise ApiError(400, f"invalid start request: {e}") from None
+        current().starter.refuse(caller, "rest", str(e))
+        raise _invalid(e) from None
+    try:
+        result = current().starter.start(tasks.StartRequest(
+            items, query["allTaskIdsMustExist"], caller=caller, entry_point="rest"))
+    except tasks.InvalidStartRequest as e:
+        raise _invalid(e) from None
     except tasks.RepositoryUnavailable as e:
         raise ApiError(e.http_status, e.message) from None
     return jsonify(result.to_json())
 
 
+def _invalid(e: tasks.InvalidStartRequest) -> ApiError:
+    return ApiError(400, f"invalid start request: {e}")
+
+
 # -- start-and-wait (Valet only) ------------------------------------------------------------------
-_FAILURES = {502: "the repository answered with an error or TLS failed",
-             503: "the repository cannot be reached", 504: "the repository did not answer in time"}
 _STARTED_EXAMPLE = {"started": True, "outcome": "started",
                     "sessionId": "b1e2c3d4-0000-4000-8000-00000000abcd",
                     "taskId": "e3b27f50-b1c0-4879-88fc-c7cdd9c1cf3e",
@@ -168,17 +185,14 @@ def _start_synchronously(target: tasks.ById | tasks.ByName):
     try:
         answer = current().starter.start_synchronous(request_)
     except tasks.InvalidStartRequest as e:
-        raise ApiError(400, f"invalid start request: {e}") from None
+        raise _invalid(e) from None
     except tasks.RepositoryUnavailable as e:
         raise ApiError(e.http_status, e.message) from None
     return jsonify(answer.to_json())
 
 
 def _sync_start_docs(view: Callable) -> Callable:
-    view = blp.response(200, SyncStartSchema, example=_STARTED_EXAMPLE)(view)
-    for status, description in _FAILURES.items():
-        view = blp.alt_response(status, description=description)(view)
-    return view
+    return blp.errors(400, 502, 503, 504)(blp.response(200, SyncStartSchema, example=_STARTED_EXAMPLE)(view))
 
 
 @blp.route("/reloadtask/<enc:task_id>/start/synchronous", methods=["POST"])
@@ -221,9 +235,7 @@ def _guid_or_400(value: str, what: str) -> str:
 
 @blp.route("/executionsession/<enc:session_id>", methods=["GET"])
 @blp.response(200, RunStatusSchema, example=_STATUS_EXAMPLE)
-@blp.alt_response(400, description="the session ID is not a GUID")
-@blp.alt_response(404, description="the repository knows no such execution session")
-@blp.alt_response(503, description="the repository cannot be reached")
+@blp.errors(400, 404, 502, 503, 504)
 def run_status(session_id: str):
     """The status of a run, flat: poll it until `finished` is true. Read from the repository's
     execution session while the run lasts, then from its execution results (the last try's)."""
@@ -238,8 +250,7 @@ def run_status(session_id: str):
 @blp.route("/reloadtask/<enc:task_id>/history", methods=["GET"])
 @blp.arguments(HistoryQuery, location="query")
 @blp.response(200, RunStatusSchema(many=True), example=[_STATUS_EXAMPLE])
-@blp.alt_response(400, description="the task ID is not a GUID, or limit is out of range")
-@blp.alt_response(503, description="the repository cannot be reached")
+@blp.errors(400, 502, 503, 504)
 def task_history(query: dict, task_id: str):
     """The task's last runs (`limit`, default 10), newest first, one flat row per run: the
     status history the repository keeps."""
