@@ -17,16 +17,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from emulator import lexicon
 from emulator.errors import SYNTAX_ERROR, ScriptError
 
 # Keywords that start a control statement; an $(Include=...) line behaves like one too.
 _CONTROL_START = re.compile(
     r"(?:(?P<kw>if|elseif|else|endif|end|sub|call|for|next|do|loop|exit|switch|case|default)\b"
-    r"|(?P<include>\$\((?:must_)?include\s*=))",
+    r"|(?P<include>" + lexicon.INCLUDE_START.pattern + "))",
     re.IGNORECASE)
 _REM = re.compile(r"rem\b", re.IGNORECASE)
 _THEN = re.compile(r"then\b", re.IGNORECASE)
-_CLOSERS = {"'": "'", '"': '"', "[": "]", "`": "`"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,18 +76,13 @@ class _Splitter:
             c = self.src[self.pos]
             if c in " \t\r\n;\ufeff":
                 self.advance_to(self.pos + 1)
-            elif self.src.startswith("//", self.pos) or self.src.startswith("/*", self.pos):
+            elif lexicon.comment_at(self.src, self.pos):
                 self.skip_comment()
             else:
                 return
 
     def skip_comment(self) -> None:
-        if self.src.startswith("//", self.pos):
-            end = self.src.find("\n", self.pos)
-            self.advance_to(len(self.src) if end < 0 else end)
-        else:
-            end = self.src.find("*/", self.pos + 2)
-            self.advance_to(len(self.src) if end < 0 else end + 2)
+        self.advance_to(lexicon.comment_end(self.src, self.pos))
 
     def skip_rem(self) -> None:
         end = self.src.find(";", self.pos)
@@ -103,11 +98,11 @@ class _Splitter:
         depth = 0
         while self.pos < len(self.src):
             c = self.src[self.pos]
-            if c in _CLOSERS:
+            if c in lexicon.QUOTES:
                 parts.append(self.read_quoted(c))
             elif self.src.startswith("$(", self.pos):
                 parts.append(self.read_dollar())
-            elif self.at_comment():
+            elif lexicon.comment_at(self.src, self.pos):
                 self.skip_comment()
                 parts.append(" ")
             elif c == ";":
@@ -123,44 +118,21 @@ class _Splitter:
                 parts.append(self.advance_to(self.pos + 1))
         return "".join(parts)
 
-    def at_comment(self) -> bool:
-        """``//`` or ``/*``, except the ``//`` of ``lib://`` or ``http://``."""
-        if self.src.startswith("/*", self.pos):
-            return True
-        return self.src.startswith("//", self.pos) and not (self.pos and self.src[self.pos - 1] == ":")
-
     def read_dollar(self) -> str:
         """A dollar expansion as written, comments and all: ``$(Include=lib://x/y.qvs)``."""
-        depth, end = 0, self.pos + 1
-        while end < len(self.src):
-            c = self.src[end]
-            if c == "'":
-                close = self.src.find("'", end + 1)
-                end = len(self.src) if close < 0 else close
-            elif c == "(":
-                depth += 1
-            elif c == ")":
-                depth -= 1
-                if depth == 0:
-                    return self.advance_to(end + 1)
-            elif c == "\n":
-                break
-            end += 1
-        return self.advance_to(self.pos + 2)  # unclosed on this line: dollar.py reports it
+        end = lexicon.closing_paren(self.src, self.pos + 2, stop_at_newline=True)
+        if end is None:
+            return self.advance_to(self.pos + 2)  # unclosed on this line: dollar.py reports it
+        return self.advance_to(end + 1)
 
     def at_then(self) -> bool:
         previous = self.src[self.pos - 1] if self.pos else " "
         return not (previous.isalnum() or previous == "_") and bool(_THEN.match(self.src, self.pos))
 
     def read_quoted(self, opener: str) -> str:
-        closer = _CLOSERS[opener]
-        end = self.pos + 1
-        while True:
-            end = self.src.find(closer, end)
-            if end < 0:
-                raise ScriptError(f"Unterminated {opener}...{closer} starting here", self.file,
-                                  self.line, self.src[self.pos:self.pos + 60], SYNTAX_ERROR)
-            if opener in "'\"`" and self.src.startswith(closer, end + 1):
-                end += 2  # doubled quote inside a string
-                continue
-            return self.advance_to(end + 1)
+        end = lexicon.quoted_end(self.src, self.pos)
+        if end is None:
+            closer = lexicon.QUOTES[opener].closer
+            raise ScriptError(f"Unterminated {opener}...{closer} starting here", self.file,
+                              self.line, self.src[self.pos:self.pos + 60], SYNTAX_ERROR)
+        return self.advance_to(end)
