@@ -16,14 +16,12 @@ Operators follow Qlik's documentation:
 from __future__ import annotations
 
 import operator
-import re
 from collections.abc import Callable
-from functools import lru_cache
 from typing import Protocol
 
 from emulator.errors import SYNTAX_ERROR, ScriptError
 from emulator.parser import Binary, Call, Expr, Literal, Ref, Unary
-from emulator.values import BuiltText, Dual, Value, boolean, is_true, number, parse_number
+from emulator.values import BuiltText, Dual, Value, boolean, is_true, number, to_number, wildcard_regex
 
 Getter = Callable[[object], Value]
 
@@ -72,12 +70,6 @@ def _exists(call: Call, scope: Scope) -> Getter:
         raise ScriptError("Exists: the first argument must name a field", code=SYNTAX_ERROR)
     value = compile_expr(call.args[1], scope) if len(call.args) == 2 else None
     return scope.exists(name, value)
-
-
-def to_number(v: Value) -> float | None:
-    if v is None:
-        return None
-    return v.num if v.num is not None else parse_number(v.text)
 
 
 # ---------------------------------------------------------------- operators on values
@@ -151,13 +143,6 @@ def _text_order(fn: Callable[[str, str], bool]) -> Callable[[Value, Value], Valu
             return None if a is None and b is None else FALSE
         return TRUE if fn(a.text, b.text) else FALSE
     return apply
-
-
-@lru_cache(maxsize=256)
-def wildcard_regex(pattern: str, ignore_case: bool = False) -> re.Pattern:
-    """A regex for a pattern with * (any characters) and ? (one character)."""
-    body = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-    return re.compile(body, (re.IGNORECASE if ignore_case else 0) | re.DOTALL)
 
 
 def like(a: Value, b: Value) -> Value:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from emulator.errors import SYNTAX_ERROR, ScriptError
-from emulator.values import Dual, Value, boolean, is_true, number, parse_number, text
+from emulator.values import Dual, Value, boolean, is_true, number, parse_number, text, to_number, wildcard_regex
 
 
 class FunctionContext(Protocol):
@@ -116,9 +116,7 @@ def _arity_text(spec: ScriptFunction) -> str:
 
 def _num(v: Value) -> float:
     """The number of a value (a text that reads as a number counts); else undefined."""
-    if v is None:
-        raise _Undefined
-    n = v.num if v.num is not None else parse_number(v.text)
+    n = to_number(v)
     if n is None:
         raise _Undefined
     return n
@@ -327,7 +325,7 @@ def _alt(*args: Value) -> Value:
 
 
 def _has_number(v: Value) -> bool:
-    return v is not None and (v.num is not None or parse_number(v.text) is not None)
+    return to_number(v) is not None
 
 
 @script_function("Coalesce", 1, None, nulls=Nulls.PASS)
@@ -365,8 +363,7 @@ def _wildmatch(s: Value, *candidates: Value) -> Value:
 
 
 def _wildcard_equal(s: str, pattern: str) -> bool:
-    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-    return re.fullmatch(regex, s, flags=re.IGNORECASE | re.DOTALL) is not None
+    return wildcard_regex(pattern, True).fullmatch(s) is not None
 
 
 @script_function("Pick", 2, None, nulls=Nulls.PASS)

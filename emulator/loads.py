@@ -22,15 +22,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from emulator import rest_connector
-from emulator.errors import FIELD_NOT_FOUND, FILE_NOT_FOUND, SYNTAX_ERROR, ScriptError, UnsupportedSyntax
-from emulator.evaluator import Getter, compile_expr, to_number
+from emulator.errors import FIELD_NOT_FOUND, FILE_NOT_FOUND, SEMANTIC_ERROR, SYNTAX_ERROR, ScriptError, UnsupportedSyntax
+from emulator.evaluator import Getter, compile_expr
 from emulator.inline import parse_inline, read_options
 from emulator.paths import local_path
 from emulator.parser import (_UNSUPPORTED_PREFIXES, JOIN_PREFIXES, FieldSpec, LoadStatement, Parser, Ref,
                              parse_load, parse_prefixes)
 from emulator.tables import LoadedValues, Row, join_rows, keep_rows, value_key
 from emulator.tokens import NAME, STRING, WORD
-from emulator.values import Value, is_true
+from emulator.values import Value, is_true, to_number
 
 if TYPE_CHECKING:
     from emulator.runner import Runner
@@ -243,7 +243,7 @@ def _rows_before(runner: "Runner", stmt: LoadStatement, name: str, fields: list[
 def store(runner: "Runner", stmt: LoadStatement, name: str, fields: list[str], rows: list[Row]) -> None:
     if len(set(fields)) != len(fields):
         duplicate = next(f for f in fields if fields.count(f) > 1)
-        raise ScriptError(f"Field names must be unique within table: '{duplicate}'", code=16)
+        raise ScriptError(f"Field names must be unique within table: '{duplicate}'", code=SEMANTIC_ERROR)
     if stmt.mapping:
         _store_mapping(runner, name, fields, rows)
         return

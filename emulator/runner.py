@@ -16,22 +16,16 @@ from emulator import blocks, statements
 from emulator.blocks import (DoBlock, ExitBlock, ExitDo, ExitFor, ExitScript, ExitSub, ForBlock,
                              IfBlock, Include, Simple, SubBlock, SwitchBlock)
 from emulator.dollar import expand
-from emulator.errors import FILE_NOT_FOUND, ScriptError, UnsupportedSyntax
-from emulator.evaluator import Getter, compile_expr, to_number
+from emulator.errors import FILE_NOT_FOUND, SCRIPT_ERROR_TEXTS, SYNTAX_ERROR, ScriptError, UnsupportedSyntax
+from emulator.evaluator import Getter, compile_expr
 from emulator.functions import bind_function
 from emulator.parser import parse_expression
 from emulator.paths import local_path
 from emulator.splitter import Statement, split_statements
 from emulator.tables import DataModel, LoadedValues
-from emulator.values import Dual, Value, boolean, from_text, is_true, number, text
+from emulator.values import Dual, Value, boolean, from_text, is_true, number, text, to_number
 
 _CACHE_LIMIT = 2000  # statements longer than this are not cached (Butler-style growing bodies)
-
-SCRIPT_ERROR_TEXTS = {0: "", 1: "General error", 2: "Syntax error", 3: "General ODBC error",
-                      4: "General OLE DB error", 5: "General custom database error",
-                      6: "General XML error", 7: "General HTML error", 8: "File not found",
-                      9: "Database not found", 10: "Table not found", 11: "Field not found",
-                      12: "File has wrong format", 16: "Semantic error"}
 
 
 class VariableScope:
@@ -344,7 +338,7 @@ def _run_if(runner: Runner, node: IfBlock) -> None:
 def _if_condition(runner: Runner, clause: Statement) -> bool:
     m = _CONDITION.match(runner.expand(clause.text))
     if not m or not m.group(1).strip():
-        raise ScriptError("Syntax error: expected 'If <condition> then'", code=2)
+        raise ScriptError("Syntax error: expected 'If <condition> then'", code=SYNTAX_ERROR)
     return is_true(runner.evaluate(m.group(1)))
 
 
@@ -352,7 +346,7 @@ def _loop_test(runner: Runner, clause: Statement) -> bool:
     """True when a Do/Loop clause lets the loop go on."""
     m = _LOOP_CONDITION.match(runner.expand(clause.text))
     if not m:
-        raise ScriptError("Syntax error: expected 'Do|Loop [While|Until <condition>]'", code=2)
+        raise ScriptError("Syntax error: expected 'Do|Loop [While|Until <condition>]'", code=SYNTAX_ERROR)
     if not m.group(1):
         return True
     value = is_true(runner.evaluate(m.group(2)))

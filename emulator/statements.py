@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING
 
 from emulator import loads
 from emulator.blocks import ExitDo, ExitFor, ExitScript, ExitSub
-from emulator.errors import ScriptError, UnsupportedSyntax
-from emulator.evaluator import BINARY, to_number, wildcard_regex
+from emulator.errors import DATABASE_NOT_FOUND, ScriptError, UnsupportedSyntax
+from emulator.evaluator import BINARY
 from emulator.parser import Call, Parser, Ref
 from emulator.paths import local_path
 from emulator.splitter import Statement
 from emulator.tokens import END, NAME, STRING, WORD
-from emulator.values import Value, from_text, is_true, number, text
+from emulator.values import Value, from_text, is_true, number, text, to_number, wildcard_regex
 
 if TYPE_CHECKING:
     from emulator.runner import Runner
@@ -236,7 +236,7 @@ def _lib(p: Parser, runner: "Runner") -> Action:
         if name not in r.connections:
             known = ", ".join(sorted(r.connections)) or "none; pass --connections FILE"
             raise ScriptError(f"LIB CONNECT TO '{name}': no such connection (known: {known})",
-                              code=9)
+                              code=DATABASE_NOT_FOUND)
         r.connection = r.connections[name]
     return connect
 
