@@ -19,7 +19,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from operator import itemgetter
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from emulator import rest_connector
 from emulator.errors import FIELD_NOT_FOUND, FILE_NOT_FOUND, SEMANTIC_ERROR, SYNTAX_ERROR, ScriptError, UnsupportedSyntax
@@ -28,38 +27,36 @@ from emulator.inline import parse_inline, read_options
 from emulator.paths import local_path
 from emulator.parser import (_UNSUPPORTED_PREFIXES, JOIN_PREFIXES, FieldSpec, LoadStatement, Parser, Ref,
                              parse_load, parse_prefixes)
+from emulator.program import Interpreter, LoadContext, Loading
 from emulator.tables import LoadedValues, Row, join_rows, keep_rows, value_key
 from emulator.tokens import NAME, STRING, WORD
 from emulator.values import Value, is_true, to_number
-
-if TYPE_CHECKING:
-    from emulator.runner import Runner
 
 TABLE_STATEMENT_WORDS = frozenset({"load", "sql", "mapping", "noconcatenate", "concatenate",
                                    *JOIN_PREFIXES, *_UNSUPPORTED_PREFIXES})
 DEFAULT_NAMES = {"inline": "INLINE", "autogenerate": "AUTOGENERATE", "sql": "RestConnectorMasterTable"}
 
-Action = Callable[["Runner"], None]
+Action = Callable[[Interpreter], None]
 Rows = tuple[list[str], list[Row]]
 
 
-def prepare_table_statement(p: Parser, source: str, runner: "Runner") -> Action:
+def prepare_table_statement(p: Parser, interp: Interpreter) -> Action:
     label = None
     if p.tok.kind in (WORD, NAME, STRING) and p.peek().is_op(":"):
         label = p.next().value
         p.next()
     prefixes = parse_prefixes(p)
     if p.tok.is_word("sql"):
-        action = _sql_action(source[p.tok.pos:], label, prefixes)
+        action = _sql_action(p.source[p.tok.pos:], label, prefixes)
     elif not p.tok.is_word("load"):
         p.fail("expected LOAD or SQL")
     else:
         stmt = parse_load(p, label, prefixes)
         if stmt.source == "preceding":
-            def action(r: "Runner") -> None:
+            def action(r: Interpreter) -> None:
                 r.pending_loads.append(stmt)
         else:
-            def action(r: "Runner") -> None:
+            def action(r: Interpreter) -> None:
                 _run_load(r, stmt)
     action.table_statement = True
     return action
@@ -67,7 +64,7 @@ def prepare_table_statement(p: Parser, source: str, runner: "Runner") -> Action:
 
 # ---------------------------------------------------------------- running a LOAD
 
-def _run_load(runner: "Runner", stmt: LoadStatement) -> None:
+def _run_load(runner: Interpreter, stmt: LoadStatement) -> None:
     fields, rows = _source_rows(runner, stmt)
     _finish(runner, stmt, _default_name(stmt), fields, rows, transform_own=True)
 
@@ -81,7 +78,7 @@ def _default_name(stmt: LoadStatement) -> str:
 def _sql_action(statement: str, label: str | None, prefixes: dict) -> Action:
     stmt = LoadStatement(label=label, fields=[], source="sql", **prefixes)
 
-    def run(r: "Runner") -> None:
+    def run(r: Interpreter) -> None:
         if r.connection is None:
             raise ScriptError("SQL statement without a LIB CONNECT TO before it")
         fields, rows = rest_connector.run_sql_select(statement, r.connection, r.requests)
@@ -90,7 +87,7 @@ def _sql_action(statement: str, label: str | None, prefixes: dict) -> Action:
     return run
 
 
-def _finish(runner: "Runner", stmt: LoadStatement, default_name: str, fields: list[str],
+def _finish(runner: Interpreter, stmt: LoadStatement, default_name: str, fields: list[str],
             rows: list[Row], transform_own: bool) -> None:
     """Run the statement's own field list and the pending preceding loads above it (innermost
     first), then store the result under the topmost statement's label and prefixes."""
@@ -103,7 +100,7 @@ def _finish(runner: "Runner", stmt: LoadStatement, default_name: str, fields: li
     store(runner, top, name, fields, rows)
 
 
-def _source_rows(runner: "Runner", stmt: LoadStatement) -> Rows:
+def _source_rows(runner: Interpreter, stmt: LoadStatement) -> Rows:
     if stmt.source == "inline":
         return parse_inline(stmt.data, *read_options(stmt.format_spec))
     if stmt.source == "file":
@@ -117,7 +114,7 @@ def _source_rows(runner: "Runner", stmt: LoadStatement) -> Rows:
     return [], [[] for _ in range(int(count))]
 
 
-def _read_file(runner: "Runner", written: str) -> str:
+def _read_file(runner: Interpreter, written: str) -> str:
     """A delimited text file, placed as includes are (paths.local_path)."""
     if Path(written).suffix.lower() not in (".csv", ".txt", ".tab", ".tsv", ""):
         raise UnsupportedSyntax(f"Only delimited text files can be loaded, not {written}")
@@ -130,7 +127,7 @@ def _read_file(runner: "Runner", written: str) -> str:
 class LoadScope:
     """Names inside a LOAD: fields of the source record."""
 
-    def __init__(self, runner: "Runner", fields: list[str]) -> None:
+    def __init__(self, runner: Interpreter, fields: list[str]) -> None:
         self.runner = runner
         self.positions = {name: i for i, name in enumerate(fields)}
 
@@ -168,7 +165,7 @@ def _output_columns(stmt: LoadStatement, fields: list[str],
     return names, lambda row: list(pick(row))
 
 
-def transform(runner: "Runner", stmt: LoadStatement, fields: list[str], rows: list[Row],
+def transform(runner: Interpreter, stmt: LoadStatement, fields: list[str], rows: list[Row],
               stored_as: str | None = None) -> Rows:
     """The rows a LOAD's field list, Where/While and Distinct make of its input. For the LOAD
     whose result is stored (``stored_as``), RowNo() counts on from the rows of the table it
@@ -180,39 +177,30 @@ def transform(runner: "Runner", stmt: LoadStatement, fields: list[str], rows: li
     where = compile_expr(stmt.where, scope) if stmt.where is not None else None
     while_ = compile_expr(stmt.while_, scope) if stmt.while_ is not None else None
     out: list[Row] = []
-    context = runner.row_context
-    saved_loading, runner.loading = runner.loading, (names, out)
-    saved_index, runner.values_index = runner.values_index, LoadedValues(runner.model, names, out)
-    try:
+    with Loading(runner, LoadContext(names, out, LoadedValues(runner.model, names, out))) as context:
         for rec_no, row in enumerate(rows, start=1):
-            context["rec_no"] = rec_no
-            context["row_no"] = offset + len(out) + 1
+            context.rec_no = rec_no
+            context.row_no = offset + len(out) + 1
             if while_ is None:
                 if where is None or is_true(where(row)):
                     out.append(make_row(row))
                 continue
             _repeat_while(context, row, make_row, while_, where, out, offset)
-    finally:
-        context.clear()
-        runner.loading = saved_loading
-        runner.values_index = saved_index
     if stmt.distinct:
         out = _distinct(out)
     return names, out
 
 
-def _repeat_while(context: dict, row: Row, make_row: Callable[[Row], Row], while_: Getter,
+def _repeat_while(context: LoadContext, row: Row, make_row: Callable[[Row], Row], while_: Getter,
                   where: Getter | None, out: list[Row], offset: int) -> None:
     """``While``: the record is read again as long as the condition holds (IterNo() counts)."""
-    iteration = 1
-    context["iter_no"] = iteration
+    context.iter_no = 1
     while is_true(while_(row)):
-        context["row_no"] = offset + len(out) + 1
+        context.row_no = offset + len(out) + 1
         if where is None or is_true(where(row)):
             out.append(make_row(row))
-        iteration += 1
-        context["iter_no"] = iteration
-        if iteration > 10_000_000:
+        context.iter_no += 1
+        if context.iter_no > 10_000_000:
             raise ScriptError("While clause never became false")
 
 
@@ -227,11 +215,11 @@ def _distinct(rows: list[Row]) -> list[Row]:
     return unique
 
 
-def _stored_fields(runner: "Runner", name: str, fields: list[str]) -> list[str]:
+def _stored_fields(runner: Interpreter, name: str, fields: list[str]) -> list[str]:
     return [f"{name}.{f}" if runner.qualifies(f) else f for f in fields]
 
 
-def _rows_before(runner: "Runner", stmt: LoadStatement, name: str, fields: list[str]) -> int:
+def _rows_before(runner: Interpreter, stmt: LoadStatement, name: str, fields: list[str]) -> int:
     if stmt.mapping or stmt.join:
         return 0
     target = runner.model.target(_stored_fields(runner, name, fields), concatenate=stmt.concatenate,
@@ -240,7 +228,7 @@ def _rows_before(runner: "Runner", stmt: LoadStatement, name: str, fields: list[
     return 0 if target is None else len(target.rows)
 
 
-def store(runner: "Runner", stmt: LoadStatement, name: str, fields: list[str], rows: list[Row]) -> None:
+def store(runner: Interpreter, stmt: LoadStatement, name: str, fields: list[str], rows: list[Row]) -> None:
     if len(set(fields)) != len(fields):
         duplicate = next(f for f in fields if fields.count(f) > 1)
         raise ScriptError(f"Field names must be unique within table: '{duplicate}'", code=SEMANTIC_ERROR)
@@ -254,7 +242,7 @@ def store(runner: "Runner", stmt: LoadStatement, name: str, fields: list[str], r
                        concatenate_to=stmt.concatenate_to, no_concatenate=stmt.no_concatenate)
 
 
-def _join(runner: "Runner", stmt: LoadStatement, name: str, fields: list[str], rows: list[Row]) -> None:
+def _join(runner: Interpreter, stmt: LoadStatement, name: str, fields: list[str], rows: list[Row]) -> None:
     """Join: the loaded rows are joined into the named (or last loaded) table. Keep: the loaded
     table is stored on its own, and both tables keep only the rows the join would keep.
     https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/Scripting/ScriptPrefixes/Join.htm
@@ -273,7 +261,7 @@ def _join(runner: "Runner", stmt: LoadStatement, name: str, fields: list[str], r
                 concatenate_to=None, no_concatenate=True)
 
 
-def _store_mapping(runner: "Runner", name: str, fields: list[str], rows: list[Row]) -> None:
+def _store_mapping(runner: Interpreter, name: str, fields: list[str], rows: list[Row]) -> None:
     if len(fields) != 2:
         raise ScriptError(f"A mapping table needs exactly two fields, '{name}' has {len(fields)}",
                           code=SYNTAX_ERROR)

@@ -5,8 +5,8 @@ end at ``;`` or at the end of the line, and ``if ... then`` / ``else`` end right
 keyword, so that ``if a=1 then load ...; end if`` is three statements. From
 https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/Scripting/ScriptControlStatements/script-control-statements.htm :
 "Each clause of a control statement must be kept inside one script line and may be terminated
-by semicolon or end-of-line." (``endif``, which Butler's file has once, is read as a control
-clause too, so that the file splits as Sense splits it; running it fails as unsupported.)
+by semicolon or end-of-line." Which statements are control statements, and where each ends,
+comes from the statement table (statements.STATEMENTS).
 
 Strings ``'...'`` (with ``''``), ``"..."``, ``[...]`` and `` `...` `` are kept as written;
 ``//`` and ``/* */`` comments and ``REM ...;`` statements are dropped. Splitting happens before
@@ -15,29 +15,20 @@ dollar expansion, as in Sense: a variable's value never adds statement boundarie
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from emulator import lexicon
 from emulator.errors import SYNTAX_ERROR, ScriptError
+from emulator.program import Statement
+from emulator.statements import AFTER_KEYWORD, AFTER_THEN, AT_LINE_END, control_words
 
-# Keywords that start a control statement; an $(Include=...) line behaves like one too.
+# How each control statement ends, by its first word (the statement table's knowledge).
+_CONTROL_ENDS = control_words()
 _CONTROL_START = re.compile(
-    r"(?:(?P<kw>if|elseif|else|endif|end|sub|call|for|next|do|loop|exit|switch|case|default)\b"
+    r"(?:(?P<kw>" + "|".join(sorted(_CONTROL_ENDS, key=len, reverse=True)) + r")\b"
     r"|(?P<include>" + lexicon.INCLUDE_START.pattern + "))",
     re.IGNORECASE)
 _REM = re.compile(r"rem\b", re.IGNORECASE)
 _THEN = re.compile(r"then\b", re.IGNORECASE)
-
-
-@dataclass(frozen=True, slots=True)
-class Statement:
-    text: str
-    line: int
-    file: str
-
-    @property
-    def first_line(self) -> str:
-        return self.text.split("\n", 1)[0]
 
 
 def split_statements(source: str, file: str = "<script>") -> list[Statement]:
@@ -91,7 +82,8 @@ class _Splitter:
     def read_statement(self) -> str:
         control = _CONTROL_START.match(self.src, self.pos)
         keyword = control.group("kw").lower() if control and control.group("kw") else None
-        if control and keyword == "else":
+        ends = _CONTROL_ENDS.get(keyword, AT_LINE_END) if control else None
+        if ends == AFTER_KEYWORD:
             return self.advance_to(control.end())
         ends_at_eol = control is not None
         parts: list[str] = []
@@ -110,7 +102,7 @@ class _Splitter:
                 break
             elif c == "\n" and ends_at_eol and depth <= 0:
                 break
-            elif keyword in ("if", "elseif") and depth <= 0 and self.at_then():
+            elif ends == AFTER_THEN and depth <= 0 and self.at_then():
                 parts.append(self.advance_to(self.pos + 4))
                 break
             else:
