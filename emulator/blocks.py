@@ -94,6 +94,7 @@ class _Builder:
                 depth += 1
             elif key in shape.closers:
                 if depth == 0:
-                    return Block(shape.run, [(opener, self.statements[start:self.pos - 1])], stmt)
+                    return Block(shape.run, [(opener, self.statements[start:self.pos - 1])], stmt,
+                                 scopes_subs=False)
                 depth -= 1
         raise _never_closed(opener, shape)

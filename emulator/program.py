@@ -44,6 +44,7 @@ class Block:
     run: Callable[["Interpreter", "Block"], None]
     sections: list[tuple[Statement, list]]
     closer: Statement
+    scopes_subs: bool = True    # Subs defined inside are forgotten after it (not for a Sub)
 
     @property
     def opener(self) -> Statement:

@@ -111,11 +111,7 @@ class Runner:
             self.model.mappings.clear()
 
     def load_nodes(self, source: str, file: str) -> list[Node]:
-        nodes = build_blocks(split_statements(source, file))
-        for node in nodes:  # subs may be called before their definition
-            if isinstance(node, Block) and node.run is statements.STATEMENTS["sub"].block.run:
-                node.run(self, node)
-        return nodes
+        return build_blocks(split_statements(source, file))
 
     def run_nodes(self, nodes: list[Node]) -> None:
         for node in nodes:
@@ -123,9 +119,22 @@ class Runner:
             if kind is Simple:
                 self.run_statement(node.stmt)
             elif kind is Block:
-                node.run(self, node)
+                self.run_block(node)
             else:
                 self.run_include(node)
+
+    def run_block(self, block: Block) -> None:
+        """A Sub defined inside a control statement "can only be called from within the same
+        control statement" (Call page, Limitations): the block's own definitions end with it.
+        https://help.qlik.com/en-US/cloud-services/Subsystems/Hub/Content/Sense_Hub/Scripting/ScriptControlStatements/Call.htm"""
+        if not block.scopes_subs:
+            block.run(self, block)
+            return
+        outer = dict(self.subs)
+        try:
+            block.run(self, block)
+        finally:
+            self.subs = outer
 
     def prepared(self, stmt: Statement) -> Action:
         """The statement's action, dollar-expanded and parsed (cached by the expanded text)."""
@@ -251,7 +260,7 @@ class Runner:
         """args: (value, name of the variable passed, if the argument was a bare name)."""
         sub = self.subs.get(name.lower())
         if sub is None:
-            raise ScriptError(f"Sub '{name}' not found (Call before any Sub {name})")
+            raise ScriptError(f"Sub '{name}' not found: a Sub statement must define it before the Call")
         if len(args) > len(sub.params):
             raise ScriptError(f"Sub '{sub.name}' takes {len(sub.params)} parameters, "
                               f"called with {len(args)}")

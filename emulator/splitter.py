@@ -27,6 +27,11 @@ _CONTROL_START = re.compile(
     r"(?:(?P<kw>" + "|".join(sorted(_CONTROL_ENDS, key=len, reverse=True)) + r")\b"
     r"|(?P<include>" + lexicon.INCLUDE_START.pattern + "))",
     re.IGNORECASE)
+# "The word let may be omitted, but the statement then becomes a control statement. Such a
+# statement without the keyword let must be contained within a single script row and may be
+# terminated either with a semicolon or end-of-line."
+# https://help.qlik.com/en-us/sense/June2017/Subsystems/Hub/Content/Scripting/ScriptRegularStatements/Let.htm
+_ASSIGNMENT = re.compile(r"[^\W\d][\w.#$%@]*[ \t]*=")
 _REM = re.compile(r"rem\b", re.IGNORECASE)
 _THEN = re.compile(r"then\b", re.IGNORECASE)
 
@@ -85,7 +90,7 @@ class _Splitter:
         ends = _CONTROL_ENDS.get(keyword, AT_LINE_END) if control else None
         if ends == AFTER_KEYWORD:
             return self.advance_to(control.end())
-        ends_at_eol = control is not None
+        ends_at_eol = control is not None or bool(_ASSIGNMENT.match(self.src, self.pos))
         parts: list[str] = []
         depth = 0
         while self.pos < len(self.src):

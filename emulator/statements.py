@@ -82,6 +82,8 @@ def prepare(source: str, interp: Interpreter) -> Action:
         return _let(p, interp)  # 'Let' may be left out: 'I = I + 1'
     if first.kind in (WORD, NAME, STRING) and p.peek().is_op(":"):
         return loads.prepare_table_statement(p, interp)
+    if first.kind == END:
+        return lambda r: None  # a statement that expanded to nothing
     if first.kind != WORD:
         p.fail("expected a statement")
     key, kind = lookup(source)
@@ -147,10 +149,12 @@ def _unquote_whole(raw: str) -> str:
 
 
 def _let(p: Parser, interp: Interpreter) -> Action:
+    """``Let x = expr``; ``Let x;`` and ``Let x = ;`` (nothing to evaluate) set NULL."""
     name = p.name()
+    if not p.at_end():
+        p.expect_op("=")
     if p.at_end():
         return lambda r: r.set_variable(name, None)
-    p.expect_op("=")
     getter = interp.compile(p.expression())
     p.expect_end()
     return lambda r: r.set_variable(name, getter(None))
