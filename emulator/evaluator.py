@@ -19,6 +19,7 @@ import operator
 from collections.abc import Callable
 from typing import Protocol
 
+from emulator.aggregations import AGGREGATIONS
 from emulator.errors import SYNTAX_ERROR, ScriptError
 from emulator.parser import Binary, Call, Expr, Literal, Ref, Unary
 from emulator.values import BuiltText, Dual, Value, boolean, is_true, number, to_number, wildcard_regex
@@ -33,6 +34,26 @@ class Scope(Protocol):
     def ref(self, name: str) -> Getter: ...
     def call(self, name: str, args: list[Getter]) -> Getter: ...
     def exists(self, field: str, value: Getter | None) -> Getter: ...
+    # Optional: ``aggregate(call) -> Getter`` where aggregation functions (Sum, Count...) are
+    # allowed: in a LOAD ... Group By (loads.GroupScope).
+
+
+def compile_aggregate(call: Call, scope: Scope) -> Getter:
+    aggregate = getattr(scope, "aggregate", None)
+    if aggregate is None:
+        raise ScriptError(f"Aggregation function {call.name} is only allowed in the field list "
+                          f"of a LOAD, and not inside another aggregation", code=SYNTAX_ERROR)
+    return aggregate(call)
+
+
+def has_aggregation(expr: Expr | None) -> bool:
+    if isinstance(expr, Call):
+        return expr.name.lower() in AGGREGATIONS or any(map(has_aggregation, expr.args))
+    if isinstance(expr, Unary):
+        return has_aggregation(expr.operand)
+    if isinstance(expr, Binary):
+        return has_aggregation(expr.left) or has_aggregation(expr.right)
+    return False
 
 
 def compile_expr(expr: Expr, scope: Scope) -> Getter:
@@ -44,6 +65,11 @@ def compile_expr(expr: Expr, scope: Scope) -> Getter:
     if isinstance(expr, Call):
         if expr.name.lower() == "exists":
             return _exists(expr, scope)
+        if expr.name.lower() in AGGREGATIONS:
+            return compile_aggregate(expr, scope)
+        if expr.distinct:
+            raise ScriptError(f"distinct is only allowed in aggregation functions, not in {expr.name}",
+                              code=SYNTAX_ERROR)
         return scope.call(expr.name, [compile_expr(a, scope) for a in expr.args])
     if isinstance(expr, Unary):
         return _UNARY[expr.op](compile_expr(expr.operand, scope))

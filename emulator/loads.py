@@ -22,10 +22,11 @@ from pathlib import Path
 
 from emulator import rest_connector
 from emulator.errors import FIELD_NOT_FOUND, FILE_NOT_FOUND, SEMANTIC_ERROR, SYNTAX_ERROR, ScriptError, UnsupportedSyntax
-from emulator.evaluator import Getter, compile_expr
+from emulator.aggregations import AGGREGATIONS, without_repeats
+from emulator.evaluator import Getter, compile_expr, has_aggregation
 from emulator.inline import parse_inline, read_options
 from emulator.paths import local_path
-from emulator.parser import (_UNSUPPORTED_PREFIXES, JOIN_PREFIXES, FieldSpec, LoadStatement, Parser, Ref,
+from emulator.parser import (_UNSUPPORTED_PREFIXES, JOIN_PREFIXES, Call, FieldSpec, LoadStatement, Parser, Ref,
                              parse_load, parse_prefixes)
 from emulator.program import Interpreter, LoadContext, Loading
 from emulator.tables import LoadedValues, Row, join_rows, keep_rows, value_key
@@ -66,6 +67,8 @@ def prepare_table_statement(p: Parser, interp: Interpreter) -> Action:
 
 def _run_load(runner: Interpreter, stmt: LoadStatement) -> None:
     fields, rows = _source_rows(runner, stmt)
+    if stmt.order_by:
+        rows = _ordered(fields, rows, stmt.order_by)
     _finish(runner, stmt, _default_name(stmt), fields, rows, transform_own=True)
 
 
@@ -145,9 +148,90 @@ class LoadScope:
         return self.runner.scope.exists(field, value if value is not None else self.ref(field))
 
 
-def _output_columns(stmt: LoadStatement, fields: list[str],
-                    scope: LoadScope) -> tuple[list[str], Callable[[Row], Row]]:
-    """The output field names, and a function making an output row from a source row."""
+class GroupScope:
+    """Names in the field list of a LOAD that aggregates: the record is a group (the list of
+    source records sharing the Group By values). "No other fields than the aggregation fields
+    may be used outside aggregation functions in the loaded expressions."
+    https://help.qlik.com/en-US/cloud-services/Subsystems/Hub/Content/Sense_Hub/Scripting/ScriptRegularStatements/load.htm"""
+
+    def __init__(self, records: LoadScope, group_by: list[str]) -> None:
+        self.records = records
+        self.grouped = set(group_by)
+
+    def ref(self, name: str) -> Getter:
+        self.records.ref(name)  # fails for a field the source lacks
+        i = self.records.positions[name]
+        if name not in self.grouped:
+            raise ScriptError(f"Invalid expression: '{name}' is neither a Group By field nor "
+                              f"inside an aggregation function")
+        return lambda group: group[0][i]
+
+    def call(self, name: str, args: list[Getter]) -> Getter:
+        return self.records.call(name, args)
+
+    def exists(self, field: str, value: Getter | None) -> Getter:
+        return self.records.runner.scope.exists(field, value if value is not None else self.ref(field))
+
+    def aggregate(self, call: Call) -> Getter:
+        spec = AGGREGATIONS[call.name.lower()]
+        if not spec.min_args <= len(call.args) <= spec.max_args:
+            raise ScriptError(f"Wrong number of arguments to {spec.name}: {len(call.args)}",
+                              code=SYNTAX_ERROR)
+        getters = [compile_expr(a, self.records) for a in call.args]
+        impl, distinct = spec.impl, call.distinct
+
+        def apply(group: list[Row]) -> Value:
+            columns = [[g(row) for row in group] for g in getters]
+            return impl(without_repeats(columns) if distinct else columns)
+        return apply
+
+
+def _grouped(runner: Interpreter, stmt: LoadStatement, fields: list[str], rows: list[Row]) -> Rows:
+    """LOAD ... [Where] Group By: the records kept by Where, grouped by the Group By fields'
+    values (in the order groups first appear; without Group By, all records are one group),
+    each group making one row."""
+    if stmt.while_ is not None:
+        raise UnsupportedSyntax("While together with aggregation functions")
+    records = LoadScope(runner, fields)
+    group_by = stmt.group_by or []
+    for name in group_by:
+        records.ref(name)  # fails for a field the source lacks
+    positions = [records.positions[name] for name in group_by]
+    where = compile_expr(stmt.where, records) if stmt.where is not None else None
+    groups: dict[tuple, list[Row]] = {}
+    for row in rows:
+        if where is None or is_true(where(row)):
+            key = tuple(None if row[i] is None else value_key(row[i]) for i in positions)
+            groups.setdefault(key, []).append(row)
+    names, make_row = _output_columns(stmt, fields, GroupScope(records, group_by), copy=False)
+    out: list[Row] = []
+    with Loading(runner, LoadContext(names, out, LoadedValues(runner.model, names, out))):
+        out.extend(make_row(group) for group in groups.values())
+    return names, _distinct(out) if stmt.distinct else out
+
+
+def _sort_key(v: Value) -> tuple:
+    """Order By: NULL first, then numbers by value, then texts (our choice)."""
+    if v is None:
+        return (0, 0.0, "")
+    n = to_number(v)
+    return (1, n, "") if n is not None else (2, 0.0, v.text)
+
+
+def _ordered(fields: list[str], rows: list[Row], order_by: list[tuple[str, bool]]) -> list[Row]:
+    rows = list(rows)
+    for name, descending in reversed(order_by):
+        if name not in fields:
+            raise ScriptError(f"Order By: field '{name}' not found", code=FIELD_NOT_FOUND)
+        i = fields.index(name)
+        rows.sort(key=lambda row: _sort_key(row[i]), reverse=descending)
+    return rows
+
+
+def _output_columns(stmt: LoadStatement, fields: list[str], scope: LoadScope | GroupScope,
+                    copy: bool = True) -> tuple[list[str], Callable[[Row], Row]]:
+    """The output field names, and a function making an output row from a source row (a group
+    of them for a GroupScope). ``copy``: plain fields may be copied from the record."""
     names: list[str] = []
     getters: list[Getter] = []
     copied: list[int | None] = []  # source position of a field copied as it is
@@ -156,7 +240,7 @@ def _output_columns(stmt: LoadStatement, fields: list[str],
         for s in specs:
             names.append(s.alias or (s.expr.name if isinstance(s.expr, Ref) else s.source))
             getters.append(compile_expr(s.expr, scope))
-            copied.append(scope.positions[s.expr.name] if isinstance(s.expr, Ref) else None)
+            copied.append(fields.index(s.expr.name) if copy and isinstance(s.expr, Ref) else None)
     if None in copied or not copied:
         return names, lambda row: [g(row) for g in getters]
     if len(copied) == 1:
@@ -171,6 +255,8 @@ def transform(runner: Interpreter, stmt: LoadStatement, fields: list[str], rows:
     whose result is stored (``stored_as``), RowNo() counts on from the rows of the table it
     will be concatenated to, as in the RecNo/RowNo example on
     https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/Scripting/CounterFunctions/RowNo.htm"""
+    if stmt.group_by is not None or any(has_aggregation(s.expr) for s in stmt.fields):
+        return _grouped(runner, stmt, fields, rows)
     scope = LoadScope(runner, fields)
     names, make_row = _output_columns(stmt, fields, scope)
     offset = _rows_before(runner, stmt, stored_as, names) if stored_as is not None else 0

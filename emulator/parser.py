@@ -34,6 +34,7 @@ class Ref:
 class Call:
     name: str
     args: tuple
+    distinct: bool = False     # Count(distinct X)
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,7 +185,7 @@ class Parser:
         if token.kind == WORD:
             self.i += 1
             if self.tok.is_op("("):
-                return Call(token.value, self.arguments())
+                return self.call(token.value)
             return Ref(token.value)
         if self.accept_op("("):
             inner = self.expression()
@@ -192,14 +193,22 @@ class Parser:
             return inner
         self.fail("expected an expression")
 
-    def arguments(self) -> tuple:
+    def call(self, name: str) -> Call:
+        """``f(a, b)``; an aggregation may have ``distinct`` before its first argument."""
         self.expect_op("(")
+        distinct = self.tok.is_word("distinct") and (self.peek().kind != OP or self.peek().is_op("("))
+        if distinct:
+            self.i += 1
+        return Call(name, self.arguments(), distinct)
+
+    def arguments(self) -> tuple:
+        """The arguments after a call's opening parenthesis, and the closing one."""
         args: list[Expr] = []
         if self.accept_op(")"):
             return ()
         while True:
-            if self.tok.is_word("distinct", "total"):
-                self.fail("aggregation qualifiers are not supported")
+            if self.tok.is_word("total") and self.peek().kind != OP:
+                self.fail("the aggregation qualifier Total is not supported in a script")
             args.append(self.expression())
             if self.accept_op(")"):
                 return tuple(args)
@@ -251,6 +260,8 @@ class LoadStatement:
     count: Expr | None = None
     where: Expr | None = None
     while_: Expr | None = None
+    group_by: list[str] | None = None
+    order_by: list[tuple[str, bool]] = field(default_factory=list)   # (field, descending)
 
 
 JOIN_PREFIXES = ("join", "keep", "inner", "outer", "left", "right")
@@ -329,10 +340,34 @@ def parse_load(p: Parser, label: str | None, prefixes: dict) -> LoadStatement:
         stmt.where = p.expression()
     elif p.accept_word("while"):
         stmt.while_ = p.expression()
-    if p.tok.is_word("group", "order"):
-        raise UnsupportedSyntax("Unsupported LOAD clause: Group by / Order by")
+    if p.accept_word("group"):
+        p.expect_word("by")
+        stmt.group_by = _names(p)
+    if p.accept_word("order"):
+        p.expect_word("by")
+        if stmt.source != "resident":
+            raise ScriptError("Order By is only allowed in a LOAD ... Resident", code=SYNTAX_ERROR)
+        stmt.order_by = _order_by(p)
     p.expect_end()
     return stmt
+
+
+def _names(p: Parser) -> list[str]:
+    names = [p.name()]
+    while p.accept_op(","):
+        names.append(p.name())
+    return names
+
+
+def _order_by(p: Parser) -> list[tuple[str, bool]]:
+    """``Order By F1 [asc|desc], F2...``"""
+    items = []
+    while True:
+        name = p.name()
+        descending = p.next().value.lower() == "desc" if p.tok.is_word("asc", "desc") else False
+        items.append((name, descending))
+        if not p.accept_op(","):
+            return items
 
 
 def _path(p: Parser) -> str:
