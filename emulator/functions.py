@@ -19,6 +19,7 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Protocol
 
 from emulator.errors import SYNTAX_ERROR, ScriptError
@@ -623,26 +624,30 @@ def _canonical_token(token: str) -> str:
     return token.lower() if token[0].lower() in "hsf" else token.upper()
 
 
+_TOKEN_TEXT: dict[str, Callable[[dt.datetime, int], str]] = {  # (moment, hour as shown)
+    "YYYY": lambda m, h: f"{m.year:04d}", "YY": lambda m, h: f"{m.year % 100:02d}",
+    "MMMM": lambda m, h: _LONG_MONTHS[m.month - 1], "MMM": lambda m, h: _MONTHS[m.month - 1],
+    "MM": lambda m, h: f"{m.month:02d}", "M": lambda m, h: str(m.month),
+    "DD": lambda m, h: f"{m.day:02d}", "D": lambda m, h: str(m.day),
+    "WWWW": lambda m, h: _LONG_DAYS[m.weekday()], "WWW": lambda m, h: _DAYS[m.weekday()],
+    "hh": lambda m, h: f"{h:02d}", "h": lambda m, h: str(h),
+    "mm": lambda m, h: f"{m.minute:02d}", "m": lambda m, h: str(m.minute),
+    "ss": lambda m, h: f"{m.second:02d}", "s": lambda m, h: str(m.second),
+    "fff": lambda m, h: f"{m.microsecond // 1000:03d}", "ff": lambda m, h: f"{m.microsecond // 10000:02d}",
+    "f": lambda m, h: str(m.microsecond // 100000),
+    "TT": lambda m, h: "AM" if m.hour < 12 else "PM", "tt": lambda m, h: "am" if m.hour < 12 else "pm",
+}
+
+
 def _format_token(token: str, moment: dt.datetime, twelve_hour: bool = False) -> str:
     hour = (moment.hour % 12 or 12) if twelve_hour else moment.hour
-    return {
-        "YYYY": f"{moment.year:04d}", "YY": f"{moment.year % 100:02d}",
-        "MMMM": _LONG_MONTHS[moment.month - 1], "MMM": _MONTHS[moment.month - 1],
-        "MM": f"{moment.month:02d}", "M": str(moment.month),
-        "DD": f"{moment.day:02d}", "D": str(moment.day),
-        "WWWW": _LONG_DAYS[moment.weekday()], "WWW": _DAYS[moment.weekday()],
-        "hh": f"{hour:02d}", "h": str(hour),
-        "mm": f"{moment.minute:02d}", "m": str(moment.minute),
-        "ss": f"{moment.second:02d}", "s": str(moment.second),
-        "fff": f"{moment.microsecond // 1000:03d}", "ff": f"{moment.microsecond // 10000:02d}",
-        "f": str(moment.microsecond // 100000),
-        "TT": "AM" if moment.hour < 12 else "PM", "tt": "am" if moment.hour < 12 else "pm",
-    }[token]
+    return _TOKEN_TEXT[token](moment, hour)
 
 
 _OPTIONAL_PART = re.compile(r"\[(.*?)\]")
 
 
+@lru_cache(maxsize=8192)  # a calendar formats each month's first day thirty times
 def format_serial(serial: float, fmt: str) -> str:
     """Render a serial number in a Qlik date/time format ('YYYY-MM-DD hh:mm:ss', 'h:mm TT').
     A bracketed part, as in Sense's default 'M/D/YYYY h:mm:ss[.fff] TT', shows only when the

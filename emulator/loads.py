@@ -198,16 +198,29 @@ def _grouped(runner: Interpreter, stmt: LoadStatement, fields: list[str], rows: 
         records.ref(name)  # fails for a field the source lacks
     positions = [records.positions[name] for name in group_by]
     where = compile_expr(stmt.where, records) if stmt.where is not None else None
-    groups: dict[tuple, list[Row]] = {}
-    for row in rows:
-        if where is None or is_true(where(row)):
-            key = tuple(None if row[i] is None else value_key(row[i]) for i in positions)
-            groups.setdefault(key, []).append(row)
+    kept = rows if where is None else [row for row in rows if is_true(where(row))]
+    groups: dict[object, list[Row]] = {}
+    for key, row in zip(map(_group_key(positions), kept), kept):
+        group = groups.get(key)
+        if group is None:
+            groups[key] = [row]
+        else:
+            group.append(row)
     names, make_row = _output_columns(stmt, fields, GroupScope(records, group_by), copy=False)
     out: list[Row] = []
     with Loading(runner, LoadContext(names, out, LoadedValues(runner.model, names, out))):
         out.extend(make_row(group) for group in groups.values())
     return names, _distinct(out) if stmt.distinct else out
+
+
+def _group_key(positions: list[int]) -> Callable[[Row], object]:
+    """The key of a record's group: its Group By values, distinct as field values are."""
+    def one(v: Value) -> object:
+        return None if v is None else value_key(v)
+    if len(positions) == 1:
+        i = positions[0]
+        return lambda row: one(row[i])
+    return lambda row: tuple(one(row[i]) for i in positions)
 
 
 def _sort_key(v: Value) -> tuple:
