@@ -13,6 +13,7 @@ FILE_NOT_FOUND = 8
 DATABASE_NOT_FOUND = 9
 TABLE_NOT_FOUND = 10
 FIELD_NOT_FOUND = 11
+WRONG_FILE_FORMAT = 12
 SEMANTIC_ERROR = 16
 
 # The text ScriptError shows for each code (the ScriptError page's table).

@@ -25,12 +25,12 @@ from emulator.errors import FIELD_NOT_FOUND, FILE_NOT_FOUND, SEMANTIC_ERROR, SYN
 from emulator.aggregations import AGGREGATIONS, without_repeats
 from emulator.evaluator import Getter, compile_expr, has_aggregation
 from emulator.inline import parse_inline, read_options
-from emulator.paths import local_path
+from emulator.files import read_qvd
 from emulator.parser import (_UNSUPPORTED_PREFIXES, JOIN_PREFIXES, Call, FieldSpec, LoadStatement, Parser, Ref,
                              parse_load, parse_prefixes)
 from emulator.program import Interpreter, LoadContext, Loading
 from emulator.tables import LoadedValues, Row, join_rows, keep_rows, value_key
-from emulator.tokens import NAME, STRING, WORD
+from emulator.tokens import NAME, STRING, WORD, Token
 from emulator.values import Value, is_true, to_number
 
 TABLE_STATEMENT_WORDS = frozenset({"load", "sql", "mapping", "noconcatenate", "concatenate",
@@ -107,7 +107,7 @@ def _source_rows(runner: Interpreter, stmt: LoadStatement) -> Rows:
     if stmt.source == "inline":
         return parse_inline(stmt.data, *read_options(stmt.format_spec))
     if stmt.source == "file":
-        return parse_inline(_read_file(runner, stmt.data), *read_options(stmt.format_spec))
+        return _read_file(runner, stmt)
     if stmt.source == "resident":
         table = runner.model.get(stmt.resident)
         return list(table.fields), table.rows
@@ -117,14 +117,26 @@ def _source_rows(runner: Interpreter, stmt: LoadStatement) -> Rows:
     return [], [[] for _ in range(int(count))]
 
 
-def _read_file(runner: Interpreter, written: str) -> str:
-    """A delimited text file, placed as includes are (paths.local_path)."""
-    if Path(written).suffix.lower() not in (".csv", ".txt", ".tab", ".tsv", ""):
-        raise UnsupportedSyntax(f"Only delimited text files can be loaded, not {written}")
-    for path in local_path(written, runner.current_file):
-        if path.is_file():
-            return path.read_text(encoding="utf-8-sig")
-    raise ScriptError(f"Cannot open file '{written}'", code=FILE_NOT_FOUND)
+def _read_file(runner: Interpreter, stmt: LoadStatement) -> Rows:
+    """A QVD file (format ``(qvd)`` or a .qvd name) or a delimited text file, placed as includes
+    are (paths.local_path)."""
+    written = stmt.data
+    qvd = is_qvd(written, stmt.format_spec)
+    if not qvd and Path(written).suffix.lower() not in (".csv", ".txt", ".tab", ".tsv", ""):
+        raise UnsupportedSyntax(f"Only delimited text and QVD files can be loaded, not {written}")
+    path = next((p for p in runner.local_paths(written) if p.is_file()), None)
+    if path is None:
+        raise ScriptError(f"Cannot open file '{written}'", code=FILE_NOT_FOUND)
+    if qvd:
+        return read_qvd(path)
+    return parse_inline(path.read_text(encoding="utf-8-sig"), *read_options(stmt.format_spec))
+
+
+def is_qvd(written: str, spec: list[list[Token]]) -> bool:
+    """``(qvd)`` as the format, or a .qvd file without a format."""
+    if spec:
+        return [t.value.lower() for t in spec[0]] == ["qvd"]
+    return Path(written).suffix.lower() == ".qvd"
 
 
 class LoadScope:

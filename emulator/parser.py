@@ -324,11 +324,11 @@ def parse_load(p: Parser, label: str | None, prefixes: dict) -> LoadStatement:
             p.fail("expected [ ... ] after Inline")
         stmt.source, stmt.data = "inline", p.next().value
         if p.tok.is_op("("):
-            stmt.format_spec = _format_spec(p)
+            stmt.format_spec = format_spec(p)
     elif p.accept_word("from"):
-        stmt.source, stmt.data = "file", _path(p)
+        stmt.source, stmt.data = "file", file_path(p)
         if p.tok.is_op("("):
-            stmt.format_spec = _format_spec(p)
+            stmt.format_spec = format_spec(p)
     elif p.accept_word("resident"):
         stmt.source, stmt.resident = "resident", p.name()
     elif p.accept_word("autogenerate"):
@@ -370,7 +370,7 @@ def _order_by(p: Parser) -> list[tuple[str, bool]]:
             return items
 
 
-def _path(p: Parser) -> str:
+def file_path(p: Parser) -> str:
     """A file path after From: [quoted], 'quoted', or written plainly up to '(' or a clause."""
     if p.tok.kind in (NAME, STRING):
         return p.next().value
@@ -395,7 +395,7 @@ def _field_list(p: Parser) -> list[FieldSpec]:
             return fields
 
 
-def _format_spec(p: Parser) -> list[list[Token]]:
+def format_spec(p: Parser) -> list[list[Token]]:
     """``(txt, delimiter is ';', embedded labels)``: a list of items, each a list of tokens."""
     p.expect_op("(")
     items: list[list[Token]] = [[]]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -145,6 +146,7 @@ class Interpreter(Protocol):
     def run_nodes(self, nodes: list[Node]) -> None: ...
     def clause(self, stmt: Statement) -> object: ...
     def now(self) -> dt.datetime: ...
+    def local_paths(self, written: str) -> list[Path]: ...
 
 
 @dataclass

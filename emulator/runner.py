@@ -61,8 +61,10 @@ class Runner:
 
     def __init__(self, connections: dict | None = None, variables: dict[str, str] | None = None,
                  out: TextIO | None = None, sleep: Callable[[float], None] | None = None,
-                 now: Callable[[], dt.datetime] | None = None) -> None:
+                 now: Callable[[], dt.datetime] | None = None,
+                 libs: dict[str, str] | None = None) -> None:
         self.connections = connections or {}
+        self.libs = libs or {}  # lib://NAME/... -> folder
         self.variables: dict[str, Value] = {k: from_text(v) for k, v in (variables or {}).items()}
         self.model = DataModel()
         self.subs: dict[str, SubDefinition] = {}
@@ -192,7 +194,7 @@ class Runner:
             path_text = self.expand(node.path).strip()
         except ScriptError as e:
             raise e.located(stmt.file, stmt.line, stmt.text)
-        found = next((p for p in local_path(path_text, stmt.file) if p.is_file()), None)
+        found = next((p for p in local_path(path_text, stmt.file, self.libs) if p.is_file()), None)
         if found is None:
             if node.must:
                 raise ScriptError(f"Must_Include file not found: {path_text}", stmt.file,
@@ -250,6 +252,10 @@ class Runner:
         return self.load.values if self.load is not None else LoadedValues(self.model)
 
     # ------------------------------------------------------------ variables and subs
+    def local_paths(self, written: str) -> list[Path]:
+        """Where a file the running statement names is looked for (paths.local_path)."""
+        return local_path(written, self.current_file, self.libs)
+
     def set_variable(self, name: str, value: Value) -> None:
         self.variables[name] = value
 

@@ -22,10 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from emulator import loads
-from emulator.errors import DATABASE_NOT_FOUND, ScriptError, UnsupportedSyntax
+from emulator.errors import DATABASE_NOT_FOUND, FIELD_NOT_FOUND, ScriptError, UnsupportedSyntax
 from emulator.evaluator import BINARY
-from emulator.parser import Call, Parser, Ref
-from emulator.paths import local_path
+from emulator.files import write_qvd, write_text
+from emulator.inline import read_options
+from emulator.parser import Call, Parser, Ref, file_path, format_spec
 from emulator.program import (Action, Block, ExitDo, ExitFor, ExitScript, ExitSub, Interpreter)
 from emulator.tokens import END, NAME, STRING, WORD
 from emulator.values import Value, from_text, is_true, number, text, to_number, wildcard_regex
@@ -298,6 +299,43 @@ def _lib(p: Parser, interp: Interpreter) -> Action:
     return connect
 
 
+# ---------------------------------------------------------------- Store
+# https://help.qlik.com/en-US/cloud-services/Subsystems/Hub/Content/Sense_Hub/Scripting/ScriptRegularStatements/Store.htm
+
+def _store(p: Parser, interp: Interpreter) -> Action:
+    """``Store [fields from] table into path [(qvd|txt[, delimiter is 'x'])]``; QVD by default."""
+    names = _name_list(p)
+    if p.accept_word("from"):
+        fields, table = names, p.name()
+    elif len(names) == 1:
+        fields, table = ["*"], names[0]
+    else:
+        p.fail("expected 'from' after the field list")
+    p.expect_word("into")
+    written = file_path(p)
+    spec = format_spec(p) if p.tok.is_op("(") else []
+    p.expect_end()
+    kind = " ".join(t.value.lower() for t in spec[0]) if spec else "qvd"
+    if kind not in ("qvd", "txt"):
+        raise UnsupportedSyntax(f"Store format not supported: ({kind}); qvd and txt are")
+    delimiter = read_options(spec[1:])[0] if kind == "txt" else ","
+
+    def store(r: Interpreter) -> None:
+        source = r.model.get(table)
+        chosen = source.fields if fields == ["*"] else fields
+        missing = [f for f in chosen if f not in source.fields]
+        if missing:
+            raise ScriptError(f"Store: field '{missing[0]}' not found in '{table}'", code=FIELD_NOT_FOUND)
+        positions = [source.fields.index(f) for f in chosen]
+        rows = [[row[i] for i in positions] for row in source.rows]
+        path = r.local_paths(written)[0]
+        if kind == "qvd":
+            write_qvd(path, chosen, rows)
+        else:
+            write_text(path, chosen, rows, delimiter)
+    return store
+
+
 # ---------------------------------------------------------------- control statements
 # https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/Scripting/ScriptControlStatements/If.htm
 
@@ -382,14 +420,14 @@ def _each_values(r: Interpreter, item) -> list[Value]:
             raise ScriptError(f"{item.name} takes one argument")
         if item.name.lower() == "fieldvaluelist":
             return r.field_values(args[0].text)
-        return _file_list(args[0].text, r.current_file, dirs=item.name.lower() == "dirlist")
+        return _file_list(r, args[0].text, dirs=item.name.lower() == "dirlist")
     return [r.compile(item)(None)]
 
 
-def _file_list(mask: str, script_file: str, dirs: bool) -> list[Value]:
+def _file_list(r: Interpreter, mask: str, dirs: bool) -> list[Value]:
     """FileList/DirList over the local file system, the mask placed by local_path; the names
     come back as the mask wrote them."""
-    where = local_path(mask, script_file)[0]
+    where = r.local_paths(mask)[0]
     prefix = mask[:len(mask) - len(Path(mask).name)]
     found = sorted(glob.glob(str(where)))
     return [text(prefix + Path(f).name) for f in found if Path(f).is_dir() == dirs]
@@ -501,6 +539,7 @@ STATEMENTS: dict[str, Kind] = {
     "drop": Kind(_drop),
     "rename": Kind(_rename),
     "lib": Kind(_lib),
+    "store": Kind(_store),
     "when": Kind(_conditional(negate=False)),
     "unless": Kind(_conditional(negate=True)),
     **{word: _TABLE_STATEMENT for word in loads.TABLE_STATEMENT_WORDS},

@@ -10,16 +10,20 @@
    AutoGenerate ... While IterNo()). Target: under 0.5 s.
 5. Group By over 1,000,000 rows into 1,000 groups (Sum, Count, Max). The 1,000,000-row table is
    made by AutoGenerate before the clock starts. Target: under 5 s.
+6. QVD round trip of 1,000,000 rows (three fields): Store ... (qvd), then LOAD ... FROM (qvd).
+   The table is made before the clock starts. Target: under 5 s.
 Each case runs in a child process; its peak resident memory (interpreter included) is reported.
-Target: under 200 MB (cases 1-4), 500 MB (case 5).
+Target: under 200 MB (cases 1-4), 500 MB (cases 5-6).
 """
 from __future__ import annotations
 
 import io
 import json
+import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -84,6 +88,21 @@ def group_by_check(runner: Runner) -> bool:
     return len(rows) == GROUPS and by_key[0] == (str(expected_sum_of_0), str(GROUP_ROWS // GROUPS))
 
 
+QVD_FILE = Path(tempfile.gettempdir()) / f"bench-emulator-{os.getpid()}.qvd"
+
+
+def qvd_round_trip() -> tuple[str, str]:
+    return (f"T:\nLOAD RecNo() as Id, Mod(RecNo(), 1000) as K, Dual('r' & Mod(RecNo(), 50), Mod(RecNo(), 50)) as D\n"
+            f"AutoGenerate {GROUP_ROWS};\n",
+            f"Store T into [{QVD_FILE}] (qvd);\nR: NoConcatenate LOAD * FROM [{QVD_FILE}] (qvd);\n")
+
+
+def qvd_check(runner: Runner) -> bool:
+    QVD_FILE.unlink(missing_ok=True)
+    rows = runner.model.tables["R"].rows
+    return len(rows) == GROUP_ROWS and rows[-1][0].num == GROUP_ROWS and rows[7][2].text == "r8"
+
+
 def run_case(index: int) -> None:
     """Child process: run one case three times, print best seconds, peak RSS and the check."""
     name, script, target, _, check = CASES[index]
@@ -113,6 +132,7 @@ CASES = [  # (name, script, seconds target, MB target, check)
      lambda r: r.model.tables["Calendar"].texts()[-1][:3] == ["2024-12-31", "2024", "Dec"]
      and len(r.model.tables["Calendar"].rows) == 3653),
     ("Group By, 1,000,000 rows into 1,000 groups", group_by, 5.0, 500, group_by_check),
+    ("QVD round trip, 1,000,000 rows (Store, then LOAD FROM)", qvd_round_trip, 5.0, 500, qvd_check),
 ]
 
 
