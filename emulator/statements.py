@@ -186,7 +186,7 @@ def _exit(p: Parser, interp: Interpreter) -> Action:
     if kind is None:
         p.fail("expected Script, Sub, For or Do after Exit")
     p.next()
-    condition = _when_unless(p, interp)
+    condition = _optional_condition(p, interp, "when", "unless")
 
     def leave(r: Interpreter) -> None:
         if condition(r):
@@ -194,13 +194,15 @@ def _exit(p: Parser, interp: Interpreter) -> Action:
     return leave
 
 
-def _when_unless(p: Parser, interp: Interpreter) -> Callable[[Interpreter], bool]:
+def _optional_condition(p: Parser, interp: Interpreter, holds: str, fails: str) -> Action:
+    """Nothing (always true), ``<holds> <condition>`` or ``<fails> <condition>`` (negated):
+    Exit's when|unless, Do and Loop's while|until."""
     if p.at_end():
         return lambda r: True
-    negate = p.expect_word("when", "unless").value.lower() == "unless"
-    getter = interp.compile(p.expression())
+    negate = p.expect_word(holds, fails).value.lower() == fails
+    condition = interp.compile(p.expression())
     p.expect_end()
-    return lambda r: is_true(getter(None)) != negate
+    return lambda r: is_true(condition(None)) != negate
 
 
 def _call(p: Parser, interp: Interpreter) -> Action:
@@ -456,12 +458,7 @@ def _run_for(r: Interpreter, block: Block) -> None:
 
 def _loop_clause(p: Parser, interp: Interpreter) -> Action:
     """``Do|Loop [While|Until <condition>]``: the action tells whether the loop goes on."""
-    if p.at_end():
-        return lambda r: True
-    until = p.expect_word("while", "until").value.lower() == "until"
-    condition = interp.compile(p.expression())
-    p.expect_end()
-    return lambda r: is_true(condition(None)) != until
+    return _optional_condition(p, interp, "while", "until")
 
 
 def _run_do(r: Interpreter, block: Block) -> None:
