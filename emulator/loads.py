@@ -33,7 +33,7 @@ from emulator.tables import LoadedValues, Row, join_rows, keep_rows, value_key
 from emulator.tokens import NAME, STRING, WORD, Token
 from emulator.values import Value, is_true, to_number
 
-TABLE_STATEMENT_WORDS = frozenset({"load", "sql", "mapping", "noconcatenate", "concatenate",
+TABLE_STATEMENT_WORDS = frozenset({"load", "sql", "mapping", "noconcatenate", "concatenate", "first",
                                    *JOIN_PREFIXES, *_UNSUPPORTED_PREFIXES})
 DEFAULT_NAMES = {"inline": "INLINE", "autogenerate": "AUTOGENERATE", "sql": "RestConnectorMasterTable"}
 
@@ -66,7 +66,7 @@ def prepare_table_statement(p: Parser, interp: Interpreter) -> Action:
 # ---------------------------------------------------------------- running a LOAD
 
 def _run_load(runner: Interpreter, stmt: LoadStatement) -> None:
-    fields, rows = _source_rows(runner, stmt)
+    fields, rows = _first(runner, stmt, *_source_rows(runner, stmt))
     if stmt.order_by:
         rows = _ordered(fields, rows, stmt.order_by)
     _finish(runner, stmt, _default_name(stmt), fields, rows, transform_own=True)
@@ -85,8 +85,8 @@ def _sql_action(statement: str, label: str | None, prefixes: dict) -> Action:
         if r.connection is None:
             raise ScriptError("SQL statement without a LIB CONNECT TO before it")
         fields, rows = rest_connector.run_sql_select(statement, r.connection, r.requests)
-        _finish(r, stmt, DEFAULT_NAMES["sql"], list(fields), [list(row) for row in rows],
-                transform_own=False)
+        fields, rows = _first(r, stmt, list(fields), [list(row) for row in rows])
+        _finish(r, stmt, DEFAULT_NAMES["sql"], fields, rows, transform_own=False)
     return run
 
 
@@ -95,12 +95,24 @@ def _finish(runner: Interpreter, stmt: LoadStatement, default_name: str, fields:
     """Run the statement's own field list and the pending preceding loads above it (innermost
     first), then store the result under the topmost statement's label and prefixes."""
     pending, runner.pending_loads = runner.pending_loads, []
+    if any(level.first is not None for level in pending):
+        raise UnsupportedSyntax("First on a preceding load (put it on the LOAD that reads the source)")
     chain = pending + [stmt] if transform_own else pending
     top = chain[0] if chain else stmt
     name = top.label or default_name
     for level in reversed(chain):
         fields, rows = transform(runner, level, fields, rows, name if level is top else None)
     store(runner, top, name, fields, rows)
+
+
+def _first(runner: Interpreter, stmt: LoadStatement, fields: list[str], rows: list[Row]) -> Rows:
+    """``First n``: only the first n records of the source are read."""
+    if stmt.first is None:
+        return fields, rows
+    n = to_number(runner.compile(stmt.first)(None))
+    if n is None or n < 0:
+        raise ScriptError("First needs a non-negative number of records")
+    return fields, rows[:int(n)]
 
 
 def _source_rows(runner: Interpreter, stmt: LoadStatement) -> Rows:

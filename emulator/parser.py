@@ -253,6 +253,7 @@ class LoadStatement:
     concatenate: bool = False
     concatenate_to: str | None = None
     join: "JoinPrefix | None" = None
+    first: Expr | None = None
     distinct: bool = False
     data: str = ""      # the text between Inline's brackets, or the path after From
     format_spec: list[list[Token]] = field(default_factory=list)
@@ -266,14 +267,14 @@ class LoadStatement:
 
 JOIN_PREFIXES = ("join", "keep", "inner", "outer", "left", "right")
 _UNSUPPORTED_PREFIXES = ("crosstable", "generic", "hierarchy", "hierarchybelongsto",
-                         "intervalmatch", "add", "replace", "merge", "buffer", "first", "sample",
+                         "intervalmatch", "add", "replace", "merge", "buffer", "sample",
                          "semantic", "bundle", "image_size", "info")
 
 
 def parse_prefixes(p: Parser) -> dict:
     """Prefixes before LOAD or SQL; unknown ones fail loudly."""
     prefixes = {"mapping": False, "no_concatenate": False, "concatenate": False,
-                "concatenate_to": None, "join": None}
+                "concatenate_to": None, "join": None, "first": None}
     while True:
         if p.accept_word("mapping"):
             prefixes["mapping"] = True
@@ -284,6 +285,9 @@ def parse_prefixes(p: Parser) -> dict:
             prefixes["concatenate_to"] = _table_in_parentheses(p)
         elif p.tok.is_word(*JOIN_PREFIXES):
             prefixes["join"] = _join_prefix(p)
+        elif p.accept_word("first"):
+            # First n: at most n records read from the source. .../ScriptPrefixes/First.htm
+            prefixes["first"] = p.binary(_RELATIONAL_LEVEL + 1)
         elif p.tok.is_word(*_UNSUPPORTED_PREFIXES):
             raise UnsupportedSyntax(f"Unsupported statement prefix: {p.tok.text}")
         else:
