@@ -20,9 +20,9 @@ from emulator.values import Value
 def main(argv: list[str] | None = None) -> int:
     args = _arguments().parse_args(argv)
     try:
-        connections = _connections(args.connections)
+        connections, libs = _connections(args.connections)
         variables = dict(_name_value(v, "--var") for v in args.var)
-        libs = dict(_name_value(v, "--lib") for v in args.lib)
+        libs.update(_name_value(v, "--lib") for v in args.lib)  # the command line wins
     except (ScriptError, ValueError) as e:
         print(f"emulator: {e}", file=sys.stderr)
         return 2
@@ -43,7 +43,8 @@ def _arguments() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m emulator",
                                      description="Run a Qlik Sense load script offline.")
     parser.add_argument("script", help="the .qvs script to run")
-    parser.add_argument("--connections", help="YAML file: NAME: {url, method, headers, body}")
+    parser.add_argument("--connections", help="YAML file: NAME: {url, method, headers, body}, "
+                        "and libs: {NAME: DIR}")
     parser.add_argument("--var", action="append", default=[], metavar="NAME=VALUE",
                         help="preset a variable (repeatable)")
     parser.add_argument("--lib", action="append", default=[], metavar="NAME=DIR",
@@ -53,11 +54,11 @@ def _arguments() -> argparse.ArgumentParser:
     return parser
 
 
-def _connections(path: str | None) -> dict:
+def _connections(path: str | None) -> tuple[dict, dict[str, str]]:
     if not path:
-        return {}
-    from emulator.rest_connector import load_connections
-    return load_connections(path)
+        return {}, {}
+    from emulator.rest_connector import read_connections_file
+    return read_connections_file(path)
 
 
 def _name_value(item: str, option: str) -> tuple[str, str]:
