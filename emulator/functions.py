@@ -450,6 +450,83 @@ def _frac(x: Value) -> Value:
     return _num_result(n - math.floor(n))
 
 
+def _math(name: str, fn: Callable[..., float], arity: int = 1) -> None:
+    """A numeric function: NULL when an argument is not a number or outside fn's domain."""
+    def impl(*args: Value) -> Value:
+        try:
+            return _num_result(fn(*map(_num, args)))
+        except (ValueError, ZeroDivisionError, OverflowError) as e:
+            raise _Undefined from e
+    script_function(name, arity)(impl)
+
+
+# https://help.qlik.com/en-US/cloud-services/Subsystems/Hub/Content/Sense_Hub/Scripting/ExponentialLogarithmicFunctions/exponential-logarithmic-functions.htm
+# https://help.qlik.com/en-US/cloud-services/Subsystems/Hub/Content/Sense_Hub/Scripting/TrigonometricHyperbolicFunctions/trigonometric-hyperbolic-functions.htm
+for _name, _fn in {"Sqrt": math.sqrt, "Exp": math.exp, "Log": math.log, "Log10": math.log10,
+                   "Sin": math.sin, "Cos": math.cos, "Tan": math.tan, "Atan": math.atan,
+                   "Asin": math.asin, "Acos": math.acos}.items():
+    _math(_name, _fn)
+_math("Pow", math.pow, 2)
+_math("Atan2", math.atan2, 2)
+_math("Sign", lambda x: float((x > 0) - (x < 0)))
+
+
+@script_function("Pi", 0)
+def _pi() -> Value:
+    return number(math.pi)
+
+
+# ---------------------------------------------------------------- range functions
+# https://help.qlik.com/en-US/cloud-services/Subsystems/Hub/Content/Sense_Hub/Scripting/RangeFunctions/range-functions.htm
+
+def _range_numbers(args: tuple[Value, ...]) -> list[float]:
+    return [n for n in map(to_number, args) if n is not None]
+
+
+@script_function("RangeSum", 1, None, nulls=Nulls.PASS)
+def _rangesum(*args: Value) -> Value:
+    """Non-numeric values count as 0 (unlike the + operator)."""
+    return _num_result(sum(_range_numbers(args)))
+
+
+@script_function("RangeMin", 1, None, nulls=Nulls.PASS)
+def _rangemin(*args: Value) -> Value:
+    found = _range_numbers(args)
+    return number(min(found)) if found else None
+
+
+@script_function("RangeMax", 1, None, nulls=Nulls.PASS)
+def _rangemax(*args: Value) -> Value:
+    found = _range_numbers(args)
+    return number(max(found)) if found else None
+
+
+@script_function("RangeAvg", 1, None, nulls=Nulls.PASS)
+def _rangeavg(*args: Value) -> Value:
+    found = _range_numbers(args)
+    return _num_result(sum(found) / len(found)) if found else None
+
+
+@script_function("RangeCount", 1, None, nulls=Nulls.PASS)
+def _rangecount(*args: Value) -> Value:
+    return number(sum(v is not None for v in args))
+
+
+@script_function("RangeNumericCount", 1, None, nulls=Nulls.PASS)
+def _rangenumericcount(*args: Value) -> Value:
+    return number(len(_range_numbers(args)))
+
+
+@script_function("RangeTextCount", 1, None, nulls=Nulls.PASS)
+def _rangetextcount(*args: Value) -> Value:
+    return number(sum(v is not None and to_number(v) is None for v in args))
+
+
+@script_function("RangeNullCount", 1, None, nulls=Nulls.PASS)
+def _rangenullcount(*args: Value) -> Value:
+    return number(sum(v is None for v in args))
+
+
 # ---------------------------------------------------------------- formatting and interpretation
 # https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/Scripting/FormattingFunctions/Num.htm
 # A number format is "[prefix]digits[.decimals][suffix]": '0' a mandatory digit, '#' an
