@@ -1,4 +1,5 @@
-"""``python -m emulator SCRIPT [--connections FILE] [--var NAME=VALUE]... [--dump FILE]`` (SPEC §9).
+"""``python -m emulator SCRIPT [--connections FILE] [--var NAME=VALUE]... [--lib NAME=DIR]...
+[--dump FILE]`` (SPEC §9).
 
 Trace lines go to standard output as the script runs; a failure is reported on standard error
 as ``file:line: message`` followed by the statement, and the exit status is 1. The dump is
@@ -19,12 +20,13 @@ from emulator.values import Value
 def main(argv: list[str] | None = None) -> int:
     args = _arguments().parse_args(argv)
     try:
-        connections = _connections(args.connections)
-        variables = dict(_name_value(v) for v in args.var)
+        connections, libs = _connections(args.connections)
+        variables = dict(_name_value(v, "--var") for v in args.var)
+        libs.update(_name_value(v, "--lib") for v in args.lib)  # the command line wins
     except (ScriptError, ValueError) as e:
         print(f"emulator: {e}", file=sys.stderr)
         return 2
-    runner = Runner(connections, variables)
+    runner = Runner(connections, variables, libs=libs)
     error: ScriptError | None = None
     try:
         runner.run_file(args.script)
@@ -41,25 +43,28 @@ def _arguments() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m emulator",
                                      description="Run a Qlik Sense load script offline.")
     parser.add_argument("script", help="the .qvs script to run")
-    parser.add_argument("--connections", help="YAML file: NAME: {url, method, headers, body}")
+    parser.add_argument("--connections", help="YAML file: NAME: {url, method, headers, body}, "
+                        "and libs: {NAME: DIR}")
     parser.add_argument("--var", action="append", default=[], metavar="NAME=VALUE",
                         help="preset a variable (repeatable)")
+    parser.add_argument("--lib", action="append", default=[], metavar="NAME=DIR",
+                        help="read and write lib://NAME/... in folder DIR (repeatable)")
     parser.add_argument("--dump", metavar="FILE", help="write variables, tables, requests and "
                         "trace as JSON after the run")
     return parser
 
 
-def _connections(path: str | None) -> dict:
+def _connections(path: str | None) -> tuple[dict, dict[str, str]]:
     if not path:
-        return {}
-    from emulator.rest_connector import load_connections
-    return load_connections(path)
+        return {}, {}
+    from emulator.rest_connector import read_connections_file
+    return read_connections_file(path)
 
 
-def _name_value(item: str) -> tuple[str, str]:
+def _name_value(item: str, option: str) -> tuple[str, str]:
     name, sep, value = item.partition("=")
     if not sep or not name.strip():
-        raise ValueError(f"--var expects NAME=VALUE, got {item!r}")
+        raise ValueError(f"{option} expects NAME=VALUE, got {item!r}")
     return name.strip(), value
 
 

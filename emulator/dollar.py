@@ -21,12 +21,12 @@ from __future__ import annotations
 import re
 from typing import Protocol
 
+from emulator import lexicon
 from emulator.errors import SYNTAX_ERROR, ScriptError
 from emulator.values import format_number, parse_number
 
 _PARAMETERISED = re.compile(r"^([^()]+)\((.*)\)$", re.DOTALL)
 _PARAMETER = re.compile(r"\$([0-9])")
-_INCLUDE = re.compile(r"^(must_)?include\s*=", re.IGNORECASE)
 
 
 class DollarContext(Protocol):
@@ -52,22 +52,10 @@ def expand(text: str, ctx: DollarContext) -> str:
 
 
 def _closing_paren(text: str, pos: int) -> int:
-    depth = 0
-    quote = None
-    for i in range(pos, len(text)):
-        c = text[i]
-        if quote:
-            if c == quote:
-                quote = None
-        elif c == "'":
-            quote = c
-        elif c == "(":
-            depth += 1
-        elif c == ")":
-            if depth == 0:
-                return i
-            depth -= 1
-    raise ScriptError(f"Unclosed dollar-sign expansion: {text[pos - 2:pos + 40]}", code=SYNTAX_ERROR)
+    end = lexicon.closing_paren(text, pos)
+    if end is None:
+        raise ScriptError(f"Unclosed dollar-sign expansion: {text[pos - 2:pos + 40]}", code=SYNTAX_ERROR)
+    return end
 
 
 def _expand_one(content: str, ctx: DollarContext) -> str:
@@ -78,7 +66,7 @@ def _expand_one(content: str, ctx: DollarContext) -> str:
         raw = ctx.variable_text(body[1:].strip())
         n = parse_number(raw) if raw is not None else None
         return "0" if n is None else format_number(n)
-    if _INCLUDE.match(body):
+    if lexicon.INCLUDE_KEYWORD.match(body):
         raise ScriptError("$(Include=...) must stand alone as a statement", code=SYNTAX_ERROR)
     call = _PARAMETERISED.match(body)
     if call:
@@ -89,23 +77,7 @@ def _expand_one(content: str, ctx: DollarContext) -> str:
 
 def split_arguments(text: str) -> list[str]:
     """Split on commas outside parentheses and quotes; each argument stripped."""
-    args, depth, quote, current = [], 0, None, []
-    for c in text:
-        if quote:
-            quote = None if c == quote else quote
-        elif c in "'\"[":
-            quote = "]" if c == "[" else c
-        elif c == "(":
-            depth += 1
-        elif c == ")":
-            depth -= 1
-        elif c == "," and depth == 0:
-            args.append("".join(current).strip())
-            current = []
-            continue
-        current.append(c)
-    args.append("".join(current).strip())
-    return args
+    return lexicon.split_top_level(text)
 
 
 def _with_parameters(template: str, args: list[str]) -> str:

@@ -10,8 +10,18 @@ from __future__ import annotations
 GENERAL_ERROR = 1
 SYNTAX_ERROR = 2
 FILE_NOT_FOUND = 8
+DATABASE_NOT_FOUND = 9
 TABLE_NOT_FOUND = 10
 FIELD_NOT_FOUND = 11
+WRONG_FILE_FORMAT = 12
+SEMANTIC_ERROR = 16
+
+# The text ScriptError shows for each code (the ScriptError page's table).
+SCRIPT_ERROR_TEXTS = {0: "", 1: "General error", 2: "Syntax error", 3: "General ODBC error",
+                      4: "General OLE DB error", 5: "General custom database error",
+                      6: "General XML error", 7: "General HTML error", 8: "File not found",
+                      9: "Database not found", 10: "Table not found", 11: "Field not found",
+                      12: "File has wrong format", 16: "Semantic error"}
 
 
 class ScriptError(Exception):

@@ -16,14 +16,13 @@ Operators follow Qlik's documentation:
 from __future__ import annotations
 
 import operator
-import re
 from collections.abc import Callable
-from functools import lru_cache
 from typing import Protocol
 
+from emulator.aggregations import AGGREGATIONS
 from emulator.errors import SYNTAX_ERROR, ScriptError
 from emulator.parser import Binary, Call, Expr, Literal, Ref, Unary
-from emulator.values import BuiltText, Dual, Value, boolean, is_true, number, parse_number
+from emulator.values import BuiltText, Dual, Value, boolean, is_true, number, to_number, wildcard_regex
 
 Getter = Callable[[object], Value]
 
@@ -35,6 +34,26 @@ class Scope(Protocol):
     def ref(self, name: str) -> Getter: ...
     def call(self, name: str, args: list[Getter]) -> Getter: ...
     def exists(self, field: str, value: Getter | None) -> Getter: ...
+    # Optional: ``aggregate(call) -> Getter`` where aggregation functions (Sum, Count...) are
+    # allowed: in a LOAD ... Group By (loads.GroupScope).
+
+
+def compile_aggregate(call: Call, scope: Scope) -> Getter:
+    aggregate = getattr(scope, "aggregate", None)
+    if aggregate is None:
+        raise ScriptError(f"Aggregation function {call.name} is only allowed in the field list "
+                          f"of a LOAD, and not inside another aggregation", code=SYNTAX_ERROR)
+    return aggregate(call)
+
+
+def has_aggregation(expr: Expr | None) -> bool:
+    if isinstance(expr, Call):
+        return expr.name.lower() in AGGREGATIONS or any(map(has_aggregation, expr.args))
+    if isinstance(expr, Unary):
+        return has_aggregation(expr.operand)
+    if isinstance(expr, Binary):
+        return has_aggregation(expr.left) or has_aggregation(expr.right)
+    return False
 
 
 def compile_expr(expr: Expr, scope: Scope) -> Getter:
@@ -46,6 +65,11 @@ def compile_expr(expr: Expr, scope: Scope) -> Getter:
     if isinstance(expr, Call):
         if expr.name.lower() == "exists":
             return _exists(expr, scope)
+        if expr.name.lower() in AGGREGATIONS:
+            return compile_aggregate(expr, scope)
+        if expr.distinct:
+            raise ScriptError(f"distinct is only allowed in aggregation functions, not in {expr.name}",
+                              code=SYNTAX_ERROR)
         return scope.call(expr.name, [compile_expr(a, scope) for a in expr.args])
     if isinstance(expr, Unary):
         return _UNARY[expr.op](compile_expr(expr.operand, scope))
@@ -72,12 +96,6 @@ def _exists(call: Call, scope: Scope) -> Getter:
         raise ScriptError("Exists: the first argument must name a field", code=SYNTAX_ERROR)
     value = compile_expr(call.args[1], scope) if len(call.args) == 2 else None
     return scope.exists(name, value)
-
-
-def to_number(v: Value) -> float | None:
-    if v is None:
-        return None
-    return v.num if v.num is not None else parse_number(v.text)
 
 
 # ---------------------------------------------------------------- operators on values
@@ -151,13 +169,6 @@ def _text_order(fn: Callable[[str, str], bool]) -> Callable[[Value, Value], Valu
             return None if a is None and b is None else FALSE
         return TRUE if fn(a.text, b.text) else FALSE
     return apply
-
-
-@lru_cache(maxsize=256)
-def wildcard_regex(pattern: str, ignore_case: bool = False) -> re.Pattern:
-    """A regex for a pattern with * (any characters) and ? (one character)."""
-    body = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-    return re.compile(body, (re.IGNORECASE if ignore_case else 0) | re.DOTALL)
 
 
 def like(a: Value, b: Value) -> Value:

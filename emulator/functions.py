@@ -19,10 +19,11 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Protocol
 
 from emulator.errors import SYNTAX_ERROR, ScriptError
-from emulator.values import Dual, Value, boolean, is_true, number, parse_number, text
+from emulator.values import Dual, Value, boolean, is_true, number, parse_number, text, to_number, wildcard_regex
 
 
 class FunctionContext(Protocol):
@@ -116,9 +117,7 @@ def _arity_text(spec: ScriptFunction) -> str:
 
 def _num(v: Value) -> float:
     """The number of a value (a text that reads as a number counts); else undefined."""
-    if v is None:
-        raise _Undefined
-    n = v.num if v.num is not None else parse_number(v.text)
+    n = to_number(v)
     if n is None:
         raise _Undefined
     return n
@@ -327,7 +326,7 @@ def _alt(*args: Value) -> Value:
 
 
 def _has_number(v: Value) -> bool:
-    return v is not None and (v.num is not None or parse_number(v.text) is not None)
+    return to_number(v) is not None
 
 
 @script_function("Coalesce", 1, None, nulls=Nulls.PASS)
@@ -365,8 +364,7 @@ def _wildmatch(s: Value, *candidates: Value) -> Value:
 
 
 def _wildcard_equal(s: str, pattern: str) -> bool:
-    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-    return re.fullmatch(regex, s, flags=re.IGNORECASE | re.DOTALL) is not None
+    return wildcard_regex(pattern, True).fullmatch(s) is not None
 
 
 @script_function("Pick", 2, None, nulls=Nulls.PASS)
@@ -450,6 +448,83 @@ def _fabs(x: Value) -> Value:
 def _frac(x: Value) -> Value:
     n = _num(x)
     return _num_result(n - math.floor(n))
+
+
+def _math(name: str, fn: Callable[..., float], arity: int = 1) -> None:
+    """A numeric function: NULL when an argument is not a number or outside fn's domain."""
+    def impl(*args: Value) -> Value:
+        try:
+            return _num_result(fn(*map(_num, args)))
+        except (ValueError, ZeroDivisionError, OverflowError) as e:
+            raise _Undefined from e
+    script_function(name, arity)(impl)
+
+
+# https://help.qlik.com/en-US/cloud-services/Subsystems/Hub/Content/Sense_Hub/Scripting/ExponentialLogarithmicFunctions/exponential-logarithmic-functions.htm
+# https://help.qlik.com/en-US/cloud-services/Subsystems/Hub/Content/Sense_Hub/Scripting/TrigonometricHyperbolicFunctions/trigonometric-hyperbolic-functions.htm
+for _name, _fn in {"Sqrt": math.sqrt, "Exp": math.exp, "Log": math.log, "Log10": math.log10,
+                   "Sin": math.sin, "Cos": math.cos, "Tan": math.tan, "Atan": math.atan,
+                   "Asin": math.asin, "Acos": math.acos}.items():
+    _math(_name, _fn)
+_math("Pow", math.pow, 2)
+_math("Atan2", math.atan2, 2)
+_math("Sign", lambda x: float((x > 0) - (x < 0)))
+
+
+@script_function("Pi", 0)
+def _pi() -> Value:
+    return number(math.pi)
+
+
+# ---------------------------------------------------------------- range functions
+# https://help.qlik.com/en-US/cloud-services/Subsystems/Hub/Content/Sense_Hub/Scripting/RangeFunctions/range-functions.htm
+
+def _range_numbers(args: tuple[Value, ...]) -> list[float]:
+    return [n for n in map(to_number, args) if n is not None]
+
+
+@script_function("RangeSum", 1, None, nulls=Nulls.PASS)
+def _rangesum(*args: Value) -> Value:
+    """Non-numeric values count as 0 (unlike the + operator)."""
+    return _num_result(sum(_range_numbers(args)))
+
+
+@script_function("RangeMin", 1, None, nulls=Nulls.PASS)
+def _rangemin(*args: Value) -> Value:
+    found = _range_numbers(args)
+    return number(min(found)) if found else None
+
+
+@script_function("RangeMax", 1, None, nulls=Nulls.PASS)
+def _rangemax(*args: Value) -> Value:
+    found = _range_numbers(args)
+    return number(max(found)) if found else None
+
+
+@script_function("RangeAvg", 1, None, nulls=Nulls.PASS)
+def _rangeavg(*args: Value) -> Value:
+    found = _range_numbers(args)
+    return _num_result(sum(found) / len(found)) if found else None
+
+
+@script_function("RangeCount", 1, None, nulls=Nulls.PASS)
+def _rangecount(*args: Value) -> Value:
+    return number(sum(v is not None for v in args))
+
+
+@script_function("RangeNumericCount", 1, None, nulls=Nulls.PASS)
+def _rangenumericcount(*args: Value) -> Value:
+    return number(len(_range_numbers(args)))
+
+
+@script_function("RangeTextCount", 1, None, nulls=Nulls.PASS)
+def _rangetextcount(*args: Value) -> Value:
+    return number(sum(v is not None and to_number(v) is None for v in args))
+
+
+@script_function("RangeNullCount", 1, None, nulls=Nulls.PASS)
+def _rangenullcount(*args: Value) -> Value:
+    return number(sum(v is None for v in args))
 
 
 # ---------------------------------------------------------------- formatting and interpretation
@@ -596,6 +671,7 @@ def _dual(s: Value, n: Value) -> Value:
 
 DEFAULT_DATE_FORMAT = "YYYY-MM-DD"
 DEFAULT_TIMESTAMP_FORMAT = "YYYY-MM-DD hh:mm:ss"
+DEFAULT_TIME_FORMAT = "hh:mm:ss"
 _EPOCH = dt.datetime(1899, 12, 30)
 _MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 _LONG_MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August",
@@ -625,26 +701,30 @@ def _canonical_token(token: str) -> str:
     return token.lower() if token[0].lower() in "hsf" else token.upper()
 
 
+_TOKEN_TEXT: dict[str, Callable[[dt.datetime, int], str]] = {  # (moment, hour as shown)
+    "YYYY": lambda m, h: f"{m.year:04d}", "YY": lambda m, h: f"{m.year % 100:02d}",
+    "MMMM": lambda m, h: _LONG_MONTHS[m.month - 1], "MMM": lambda m, h: _MONTHS[m.month - 1],
+    "MM": lambda m, h: f"{m.month:02d}", "M": lambda m, h: str(m.month),
+    "DD": lambda m, h: f"{m.day:02d}", "D": lambda m, h: str(m.day),
+    "WWWW": lambda m, h: _LONG_DAYS[m.weekday()], "WWW": lambda m, h: _DAYS[m.weekday()],
+    "hh": lambda m, h: f"{h:02d}", "h": lambda m, h: str(h),
+    "mm": lambda m, h: f"{m.minute:02d}", "m": lambda m, h: str(m.minute),
+    "ss": lambda m, h: f"{m.second:02d}", "s": lambda m, h: str(m.second),
+    "fff": lambda m, h: f"{m.microsecond // 1000:03d}", "ff": lambda m, h: f"{m.microsecond // 10000:02d}",
+    "f": lambda m, h: str(m.microsecond // 100000),
+    "TT": lambda m, h: "AM" if m.hour < 12 else "PM", "tt": lambda m, h: "am" if m.hour < 12 else "pm",
+}
+
+
 def _format_token(token: str, moment: dt.datetime, twelve_hour: bool = False) -> str:
     hour = (moment.hour % 12 or 12) if twelve_hour else moment.hour
-    return {
-        "YYYY": f"{moment.year:04d}", "YY": f"{moment.year % 100:02d}",
-        "MMMM": _LONG_MONTHS[moment.month - 1], "MMM": _MONTHS[moment.month - 1],
-        "MM": f"{moment.month:02d}", "M": str(moment.month),
-        "DD": f"{moment.day:02d}", "D": str(moment.day),
-        "WWWW": _LONG_DAYS[moment.weekday()], "WWW": _DAYS[moment.weekday()],
-        "hh": f"{hour:02d}", "h": str(hour),
-        "mm": f"{moment.minute:02d}", "m": str(moment.minute),
-        "ss": f"{moment.second:02d}", "s": str(moment.second),
-        "fff": f"{moment.microsecond // 1000:03d}", "ff": f"{moment.microsecond // 10000:02d}",
-        "f": str(moment.microsecond // 100000),
-        "TT": "AM" if moment.hour < 12 else "PM", "tt": "am" if moment.hour < 12 else "pm",
-    }[token]
+    return _TOKEN_TEXT[token](moment, hour)
 
 
 _OPTIONAL_PART = re.compile(r"\[(.*?)\]")
 
 
+@lru_cache(maxsize=8192)  # a calendar formats each month's first day thirty times
 def format_serial(serial: float, fmt: str) -> str:
     """Render a serial number in a Qlik date/time format ('YYYY-MM-DD hh:mm:ss', 'h:mm TT').
     A bracketed part, as in Sense's default 'M/D/YYYY h:mm:ss[.fff] TT', shows only when the
@@ -783,10 +863,10 @@ def _year(x: Value) -> Value:
     return number(datetime_from_serial(_num(x)).year)
 
 
-@script_function("Month", 1)
-def _month(x: Value) -> Value:
+@script_function("Month", 1, context=True)
+def _month(ctx: FunctionContext, x: Value) -> Value:
     month = datetime_from_serial(_num(x)).month
-    return Dual(_MONTHS[month - 1], month)
+    return Dual(_names(ctx, "MonthNames", _MONTHS)[month - 1], month)
 
 
 @script_function("Day", 1)
@@ -799,6 +879,214 @@ def _monthname(x: Value) -> Value:
     moment = datetime_from_serial(_num(x))
     first = serial_from_datetime(dt.datetime(moment.year, moment.month, 1))
     return Dual(f"{_MONTHS[moment.month - 1]} {moment.year}", first)
+
+
+# ---------------------------------------------------------------- calendar periods
+# Weeks, months, quarters and years, honouring the script's FirstWeekDay, BrokenWeeks,
+# ReferenceDay, FirstMonthOfYear, MonthNames and DayNames (Monday, ISO weeks, January and
+# English names when unset: "By default, Qlik Sense functions use Monday as the first day of
+# the week", https://help.qlik.com/en-us/sense/June2017/Subsystems/Hub/Content/Scripting/NumberInterpretationVariables/FirstWeekDay.htm).
+# https://help.qlik.com/en-US/cloud-services/Subsystems/Hub/Content/Sense_Hub/Scripting/DateAndTimeFunctions/date-and-time-functions.htm
+
+_LAST_MILLISECOND = 1 / 86_400_000
+
+
+def _names(ctx: FunctionContext, variable: str, default: list[str]) -> list[str]:
+    """MonthNames / DayNames: 'Jan;Feb;...' as set in the script, else the English names."""
+    names = _script_setting(ctx, variable, "").split(";")
+    return names if len(names) == len(default) else default
+
+
+def _setting_int(ctx: FunctionContext, variable: str, default: int, given: Value | None = None) -> int:
+    """A function's own argument, else the script variable, else the default."""
+    if given is not None:
+        return _int(given)
+    n = parse_number(_script_setting(ctx, variable, ""))
+    return default if n is None else int(n)
+
+
+def _date_number(ctx: FunctionContext, x: Value) -> float:
+    """A date argument: a number, or a text in the script's DateFormat or TimestampFormat (as
+    Qlik reads '10/19/2001' in MonthStart('10/19/2001') with DateFormat MM/DD/YYYY)."""
+    n = to_number(x)
+    if n is not None:
+        return n
+    for fmt in (_date_format(ctx), _timestamp_format(ctx)):
+        try:
+            return _parse_with_format(_str(x), fmt)
+        except _Undefined:
+            continue
+    raise _Undefined
+
+
+def _calendar_day(ctx: FunctionContext, x: Value) -> dt.date:
+    return datetime_from_serial(math.floor(_date_number(ctx, x))).date()
+
+
+def _serial(day: dt.date) -> float:
+    return float((day - _EPOCH.date()).days)
+
+
+def _week_start(day: dt.date, first_week_day: int) -> dt.date:
+    return day - dt.timedelta(days=(day.weekday() - first_week_day) % 7)
+
+
+def _period_dual(ctx: FunctionContext, start: dt.date, end: dt.date | None) -> Dual:
+    """A period's first day (or, given ``end``, the last millisecond before ``end``) shown with
+    DateFormat."""
+    serial = _serial(start) if end is None else _serial(end) - _LAST_MILLISECOND
+    return Dual(format_serial(math.floor(serial), _date_format(ctx)), serial)
+
+
+@script_function("WeekDay", 1, 2, context=True)
+def _weekday(ctx: FunctionContext, x: Value, first_week_day: Value | None = None) -> Value:
+    """Day name (DayNames) and 0-6 counted from the first day of the week: with Sunday first,
+    a Wednesday is 3 (weekday page)."""
+    day = _calendar_day(ctx, x)
+    first = _setting_int(ctx, "FirstWeekDay", 0, first_week_day)
+    return Dual(_names(ctx, "DayNames", _DAYS)[day.weekday()], float((day.weekday() - first) % 7))
+
+
+def _week_and_year(ctx: FunctionContext, x: Value, args: tuple[Value | None, ...]) -> tuple[int, int]:
+    """(week number, the year it belongs to). Unbroken weeks: week 1 is the week holding January's
+    ReferenceDay; broken weeks: week 1 starts on January 1st and each week at FirstWeekDay.
+    https://help.qlik.com/en-US/cloud-services/Subsystems/Hub/Content/Sense_Hub/Scripting/DateAndTimeFunctions/week.htm"""
+    given = list(args) + [None] * (3 - len(args))
+    first = _setting_int(ctx, "FirstWeekDay", 0, given[0])
+    broken = _setting_int(ctx, "BrokenWeeks", 0, given[1]) != 0
+    reference = _setting_int(ctx, "ReferenceDay", 4, given[2]) or 4
+    day = _calendar_day(ctx, x)
+    if broken:
+        january = dt.date(day.year, 1, 1)
+        return (day - _week_start(january, first)).days // 7 + 1, day.year
+    start = _week_start(day, first)
+    for year in (day.year + 1, day.year, day.year - 1):
+        week1 = _week_start(dt.date(year, 1, reference), first)
+        if start >= week1:
+            return (start - week1).days // 7 + 1, year
+    raise _Undefined
+
+
+@script_function("Week", 1, 4, context=True)
+def _week(ctx: FunctionContext, x: Value, *args: Value | None) -> Value:
+    return number(_week_and_year(ctx, x, args)[0])
+
+
+@script_function("WeekYear", 1, 4, context=True)
+def _weekyear(ctx: FunctionContext, x: Value, *args: Value | None) -> Value:
+    return number(_week_and_year(ctx, x, args)[1])
+
+
+def _week_bounds(ctx: FunctionContext, x: Value, period_no: Value | None,
+                 first_week_day: Value | None) -> tuple[dt.date, dt.date]:
+    first = _setting_int(ctx, "FirstWeekDay", 0, first_week_day)
+    start = _week_start(_calendar_day(ctx, x), first) + dt.timedelta(weeks=int(_opt_num(period_no, 0)))
+    return start, start + dt.timedelta(days=7)
+
+
+@script_function("WeekStart", 1, 3, context=True)
+def _weekstart(ctx: FunctionContext, x: Value, period_no: Value | None = None,
+               first_week_day: Value | None = None) -> Value:
+    return _period_dual(ctx, _week_bounds(ctx, x, period_no, first_week_day)[0], None)
+
+
+@script_function("WeekEnd", 1, 3, context=True)
+def _weekend(ctx: FunctionContext, x: Value, period_no: Value | None = None,
+             first_week_day: Value | None = None) -> Value:
+    start, end = _week_bounds(ctx, x, period_no, first_week_day)
+    return _period_dual(ctx, start, end)
+
+
+def _add_months(day: dt.date, months: int) -> dt.date:
+    """The first day of the month ``months`` after day's month."""
+    index = day.year * 12 + day.month - 1 + months
+    return dt.date(index // 12, index % 12 + 1, 1)
+
+
+def _months_bounds(ctx: FunctionContext, x: Value, size: int, period_no: Value | None,
+                   first_month: Value | None) -> tuple[dt.date, dt.date]:
+    """The period of ``size`` months holding x (quarters and years start at FirstMonthOfYear)."""
+    day = _calendar_day(ctx, x)
+    offset = (_setting_int(ctx, "FirstMonthOfYear", 1, first_month) - 1) if size > 1 else 0
+    months_in = (day.month - 1 - offset) % size
+    start = _add_months(dt.date(day.year, day.month, 1), -months_in + size * int(_opt_num(period_no, 0)))
+    return start, _add_months(start, size)
+
+
+def _period_functions(name: str, size: int, has_first_month: bool) -> None:
+    """XStart(date[, period_no[, first_month_of_year]]) and XEnd(...) for months, quarters, years."""
+    max_args = 3 if has_first_month else 2
+
+    @script_function(f"{name}Start", 1, max_args, context=True)
+    def start(ctx: FunctionContext, x: Value, period_no: Value | None = None,
+              first_month: Value | None = None) -> Value:
+        return _period_dual(ctx, _months_bounds(ctx, x, size, period_no, first_month)[0], None)
+
+    @script_function(f"{name}End", 1, max_args, context=True)
+    def end(ctx: FunctionContext, x: Value, period_no: Value | None = None,
+            first_month: Value | None = None) -> Value:
+        first, after = _months_bounds(ctx, x, size, period_no, first_month)
+        return _period_dual(ctx, first, after)
+
+
+_period_functions("Month", 1, has_first_month=False)
+_period_functions("Quarter", 3, has_first_month=True)
+_period_functions("Year", 12, has_first_month=True)
+
+
+@script_function("AddMonths", 2, 3, context=True)
+def _addmonths(ctx: FunctionContext, x: Value, n: Value, mode: Value | None = None) -> Value:
+    """The same day n months later, the month's last day when it is shorter; mode 1: the same
+    distance from the month's end. .../DateAndTimeFunctions/addmonths.htm"""
+    serial = _date_number(ctx, x)
+    day = _calendar_day(ctx, x)
+    first = _add_months(day, _int(n))
+    length = (_add_months(first, 1) - first).days
+    if _opt_num(mode, 0) == 1:
+        from_end = (_add_months(day, 1) - day).days
+        target = first + dt.timedelta(days=max(length - from_end, 0))
+    else:
+        target = first + dt.timedelta(days=min(day.day, length) - 1)
+    moved = _serial(target) + (serial - math.floor(serial))
+    return Dual(format_serial(moved, _date_format(ctx)), moved)
+
+
+@script_function("AddYears", 2, context=True)
+def _addyears(ctx: FunctionContext, x: Value, n: Value) -> Value:
+    return _addmonths(ctx, x, number(12 * _int(n)))
+
+
+# ---------------------------------------------------------------- time of day
+
+@script_function("Hour", 1)
+def _hour(x: Value) -> Value:
+    return number(datetime_from_serial(_num(x)).hour)
+
+
+@script_function("Minute", 1)
+def _minute(x: Value) -> Value:
+    return number(datetime_from_serial(_num(x)).minute)
+
+
+@script_function("Second", 1)
+def _second(x: Value) -> Value:
+    return number(datetime_from_serial(_num(x)).second)
+
+
+def _time_format(ctx: FunctionContext) -> str:
+    return _script_setting(ctx, "TimeFormat", DEFAULT_TIME_FORMAT)
+
+
+@script_function("Time", 1, 2, context=True)
+def _time(ctx: FunctionContext, x: Value, fmt: Value | None = None) -> Value:
+    serial = _num(x)
+    return Dual(format_serial(serial, _time_format(ctx) if fmt is None else fmt.text), serial)
+
+
+@script_function("MakeTime", 1, 3, context=True)
+def _maketime(ctx: FunctionContext, hh: Value, mm: Value | None = None, ss: Value | None = None) -> Value:
+    serial = (_num(hh) * 3600 + _opt_num(mm, 0) * 60 + _opt_num(ss, 0)) / 86400
+    return Dual(format_serial(serial, _time_format(ctx)), serial)
 
 
 # ---------------------------------------------------------------- tables and fields (context)

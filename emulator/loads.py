@@ -19,47 +19,45 @@ from __future__ import annotations
 from collections.abc import Callable
 from operator import itemgetter
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from emulator import rest_connector
-from emulator.errors import FIELD_NOT_FOUND, FILE_NOT_FOUND, SYNTAX_ERROR, ScriptError, UnsupportedSyntax
-from emulator.evaluator import Getter, compile_expr, to_number
+from emulator.errors import FIELD_NOT_FOUND, FILE_NOT_FOUND, SEMANTIC_ERROR, SYNTAX_ERROR, ScriptError, UnsupportedSyntax
+from emulator.aggregations import AGGREGATIONS, without_repeats
+from emulator.evaluator import Getter, compile_expr, has_aggregation
 from emulator.inline import parse_inline, read_options
-from emulator.paths import local_path
-from emulator.parser import (_UNSUPPORTED_PREFIXES, JOIN_PREFIXES, FieldSpec, LoadStatement, Parser, Ref,
+from emulator.files import read_qvd
+from emulator.parser import (_UNSUPPORTED_PREFIXES, JOIN_PREFIXES, Call, FieldSpec, LoadStatement, Parser, Ref,
                              parse_load, parse_prefixes)
+from emulator.program import Interpreter, LoadContext, Loading
 from emulator.tables import LoadedValues, Row, join_rows, keep_rows, value_key
-from emulator.tokens import NAME, STRING, WORD
-from emulator.values import Value, is_true
+from emulator.tokens import NAME, STRING, WORD, Token
+from emulator.values import Value, is_true, to_number
 
-if TYPE_CHECKING:
-    from emulator.runner import Runner
-
-TABLE_STATEMENT_WORDS = frozenset({"load", "sql", "mapping", "noconcatenate", "concatenate",
+TABLE_STATEMENT_WORDS = frozenset({"load", "sql", "mapping", "noconcatenate", "concatenate", "first",
                                    *JOIN_PREFIXES, *_UNSUPPORTED_PREFIXES})
 DEFAULT_NAMES = {"inline": "INLINE", "autogenerate": "AUTOGENERATE", "sql": "RestConnectorMasterTable"}
 
-Action = Callable[["Runner"], None]
+Action = Callable[[Interpreter], None]
 Rows = tuple[list[str], list[Row]]
 
 
-def prepare_table_statement(p: Parser, source: str, runner: "Runner") -> Action:
+def prepare_table_statement(p: Parser, interp: Interpreter) -> Action:
     label = None
     if p.tok.kind in (WORD, NAME, STRING) and p.peek().is_op(":"):
         label = p.next().value
         p.next()
     prefixes = parse_prefixes(p)
     if p.tok.is_word("sql"):
-        action = _sql_action(source[p.tok.pos:], label, prefixes)
+        action = _sql_action(p.source[p.tok.pos:], label, prefixes)
     elif not p.tok.is_word("load"):
         p.fail("expected LOAD or SQL")
     else:
         stmt = parse_load(p, label, prefixes)
         if stmt.source == "preceding":
-            def action(r: "Runner") -> None:
+            def action(r: Interpreter) -> None:
                 r.pending_loads.append(stmt)
         else:
-            def action(r: "Runner") -> None:
+            def action(r: Interpreter) -> None:
                 _run_load(r, stmt)
     action.table_statement = True
     return action
@@ -67,8 +65,10 @@ def prepare_table_statement(p: Parser, source: str, runner: "Runner") -> Action:
 
 # ---------------------------------------------------------------- running a LOAD
 
-def _run_load(runner: "Runner", stmt: LoadStatement) -> None:
-    fields, rows = _source_rows(runner, stmt)
+def _run_load(runner: Interpreter, stmt: LoadStatement) -> None:
+    fields, rows = _first(runner, stmt, *_source_rows(runner, stmt))
+    if stmt.order_by:
+        rows = _ordered(fields, rows, stmt.order_by)
     _finish(runner, stmt, _default_name(stmt), fields, rows, transform_own=True)
 
 
@@ -81,20 +81,22 @@ def _default_name(stmt: LoadStatement) -> str:
 def _sql_action(statement: str, label: str | None, prefixes: dict) -> Action:
     stmt = LoadStatement(label=label, fields=[], source="sql", **prefixes)
 
-    def run(r: "Runner") -> None:
+    def run(r: Interpreter) -> None:
         if r.connection is None:
             raise ScriptError("SQL statement without a LIB CONNECT TO before it")
         fields, rows = rest_connector.run_sql_select(statement, r.connection, r.requests)
-        _finish(r, stmt, DEFAULT_NAMES["sql"], list(fields), [list(row) for row in rows],
-                transform_own=False)
+        fields, rows = _first(r, stmt, list(fields), [list(row) for row in rows])
+        _finish(r, stmt, DEFAULT_NAMES["sql"], fields, rows, transform_own=False)
     return run
 
 
-def _finish(runner: "Runner", stmt: LoadStatement, default_name: str, fields: list[str],
+def _finish(runner: Interpreter, stmt: LoadStatement, default_name: str, fields: list[str],
             rows: list[Row], transform_own: bool) -> None:
     """Run the statement's own field list and the pending preceding loads above it (innermost
     first), then store the result under the topmost statement's label and prefixes."""
     pending, runner.pending_loads = runner.pending_loads, []
+    if any(level.first is not None for level in pending):
+        raise UnsupportedSyntax("First on a preceding load (put it on the LOAD that reads the source)")
     chain = pending + [stmt] if transform_own else pending
     top = chain[0] if chain else stmt
     name = top.label or default_name
@@ -103,11 +105,21 @@ def _finish(runner: "Runner", stmt: LoadStatement, default_name: str, fields: li
     store(runner, top, name, fields, rows)
 
 
-def _source_rows(runner: "Runner", stmt: LoadStatement) -> Rows:
+def _first(runner: Interpreter, stmt: LoadStatement, fields: list[str], rows: list[Row]) -> Rows:
+    """``First n``: only the first n records of the source are read."""
+    if stmt.first is None:
+        return fields, rows
+    n = to_number(runner.compile(stmt.first)(None))
+    if n is None or n < 0:
+        raise ScriptError("First needs a non-negative number of records")
+    return fields, rows[:int(n)]
+
+
+def _source_rows(runner: Interpreter, stmt: LoadStatement) -> Rows:
     if stmt.source == "inline":
         return parse_inline(stmt.data, *read_options(stmt.format_spec))
     if stmt.source == "file":
-        return parse_inline(_read_file(runner, stmt.data), *read_options(stmt.format_spec))
+        return _read_file(runner, stmt)
     if stmt.source == "resident":
         table = runner.model.get(stmt.resident)
         return list(table.fields), table.rows
@@ -117,20 +129,32 @@ def _source_rows(runner: "Runner", stmt: LoadStatement) -> Rows:
     return [], [[] for _ in range(int(count))]
 
 
-def _read_file(runner: "Runner", written: str) -> str:
-    """A delimited text file, placed as includes are (paths.local_path)."""
-    if Path(written).suffix.lower() not in (".csv", ".txt", ".tab", ".tsv", ""):
-        raise UnsupportedSyntax(f"Only delimited text files can be loaded, not {written}")
-    for path in local_path(written, runner.current_file):
-        if path.is_file():
-            return path.read_text(encoding="utf-8-sig")
-    raise ScriptError(f"Cannot open file '{written}'", code=FILE_NOT_FOUND)
+def _read_file(runner: Interpreter, stmt: LoadStatement) -> Rows:
+    """A QVD file (format ``(qvd)`` or a .qvd name) or a delimited text file, placed as includes
+    are (paths.local_path)."""
+    written = stmt.data
+    qvd = is_qvd(written, stmt.format_spec)
+    if not qvd and Path(written).suffix.lower() not in (".csv", ".txt", ".tab", ".tsv", ""):
+        raise UnsupportedSyntax(f"Only delimited text and QVD files can be loaded, not {written}")
+    path = next((p for p in runner.local_paths(written) if p.is_file()), None)
+    if path is None:
+        raise ScriptError(f"Cannot open file '{written}'", code=FILE_NOT_FOUND)
+    if qvd:
+        return read_qvd(path)
+    return parse_inline(path.read_text(encoding="utf-8-sig"), *read_options(stmt.format_spec))
+
+
+def is_qvd(written: str, spec: list[list[Token]]) -> bool:
+    """``(qvd)`` as the format, or a .qvd file without a format."""
+    if spec:
+        return [t.value.lower() for t in spec[0]] == ["qvd"]
+    return Path(written).suffix.lower() == ".qvd"
 
 
 class LoadScope:
     """Names inside a LOAD: fields of the source record."""
 
-    def __init__(self, runner: "Runner", fields: list[str]) -> None:
+    def __init__(self, runner: Interpreter, fields: list[str]) -> None:
         self.runner = runner
         self.positions = {name: i for i, name in enumerate(fields)}
 
@@ -148,9 +172,103 @@ class LoadScope:
         return self.runner.scope.exists(field, value if value is not None else self.ref(field))
 
 
-def _output_columns(stmt: LoadStatement, fields: list[str],
-                    scope: LoadScope) -> tuple[list[str], Callable[[Row], Row]]:
-    """The output field names, and a function making an output row from a source row."""
+class GroupScope:
+    """Names in the field list of a LOAD that aggregates: the record is a group (the list of
+    source records sharing the Group By values). "No other fields than the aggregation fields
+    may be used outside aggregation functions in the loaded expressions."
+    https://help.qlik.com/en-US/cloud-services/Subsystems/Hub/Content/Sense_Hub/Scripting/ScriptRegularStatements/load.htm"""
+
+    def __init__(self, records: LoadScope, group_by: list[str]) -> None:
+        self.records = records
+        self.grouped = set(group_by)
+
+    def ref(self, name: str) -> Getter:
+        self.records.ref(name)  # fails for a field the source lacks
+        i = self.records.positions[name]
+        if name not in self.grouped:
+            raise ScriptError(f"Invalid expression: '{name}' is neither a Group By field nor "
+                              f"inside an aggregation function")
+        return lambda group: group[0][i]
+
+    def call(self, name: str, args: list[Getter]) -> Getter:
+        return self.records.call(name, args)
+
+    def exists(self, field: str, value: Getter | None) -> Getter:
+        return self.records.runner.scope.exists(field, value if value is not None else self.ref(field))
+
+    def aggregate(self, call: Call) -> Getter:
+        spec = AGGREGATIONS[call.name.lower()]
+        if not spec.min_args <= len(call.args) <= spec.max_args:
+            raise ScriptError(f"Wrong number of arguments to {spec.name}: {len(call.args)}",
+                              code=SYNTAX_ERROR)
+        getters = [compile_expr(a, self.records) for a in call.args]
+        impl, distinct = spec.impl, call.distinct
+
+        def apply(group: list[Row]) -> Value:
+            columns = [[g(row) for row in group] for g in getters]
+            return impl(without_repeats(columns) if distinct else columns)
+        return apply
+
+
+def _grouped(runner: Interpreter, stmt: LoadStatement, fields: list[str], rows: list[Row]) -> Rows:
+    """LOAD ... [Where] Group By: the records kept by Where, grouped by the Group By fields'
+    values (in the order groups first appear; without Group By, all records are one group),
+    each group making one row."""
+    if stmt.while_ is not None:
+        raise UnsupportedSyntax("While together with aggregation functions")
+    records = LoadScope(runner, fields)
+    group_by = stmt.group_by or []
+    for name in group_by:
+        records.ref(name)  # fails for a field the source lacks
+    positions = [records.positions[name] for name in group_by]
+    where = compile_expr(stmt.where, records) if stmt.where is not None else None
+    kept = rows if where is None else [row for row in rows if is_true(where(row))]
+    groups: dict[object, list[Row]] = {}
+    for key, row in zip(map(_group_key(positions), kept), kept):
+        group = groups.get(key)
+        if group is None:
+            groups[key] = [row]
+        else:
+            group.append(row)
+    names, make_row = _output_columns(stmt, fields, GroupScope(records, group_by), copy=False)
+    out: list[Row] = []
+    with Loading(runner, LoadContext(names, out, LoadedValues(runner.model, names, out))):
+        out.extend(make_row(group) for group in groups.values())
+    return names, _distinct(out) if stmt.distinct else out
+
+
+def _group_key(positions: list[int]) -> Callable[[Row], object]:
+    """The key of a record's group: its Group By values, distinct as field values are."""
+    def one(v: Value) -> object:
+        return None if v is None else value_key(v)
+    if len(positions) == 1:
+        i = positions[0]
+        return lambda row: one(row[i])
+    return lambda row: tuple(one(row[i]) for i in positions)
+
+
+def _sort_key(v: Value) -> tuple:
+    """Order By: NULL first, then numbers by value, then texts (our choice)."""
+    if v is None:
+        return (0, 0.0, "")
+    n = to_number(v)
+    return (1, n, "") if n is not None else (2, 0.0, v.text)
+
+
+def _ordered(fields: list[str], rows: list[Row], order_by: list[tuple[str, bool]]) -> list[Row]:
+    rows = list(rows)
+    for name, descending in reversed(order_by):
+        if name not in fields:
+            raise ScriptError(f"Order By: field '{name}' not found", code=FIELD_NOT_FOUND)
+        i = fields.index(name)
+        rows.sort(key=lambda row: _sort_key(row[i]), reverse=descending)
+    return rows
+
+
+def _output_columns(stmt: LoadStatement, fields: list[str], scope: LoadScope | GroupScope,
+                    copy: bool = True) -> tuple[list[str], Callable[[Row], Row]]:
+    """The output field names, and a function making an output row from a source row (a group
+    of them for a GroupScope). ``copy``: plain fields may be copied from the record."""
     names: list[str] = []
     getters: list[Getter] = []
     copied: list[int | None] = []  # source position of a field copied as it is
@@ -159,7 +277,7 @@ def _output_columns(stmt: LoadStatement, fields: list[str],
         for s in specs:
             names.append(s.alias or (s.expr.name if isinstance(s.expr, Ref) else s.source))
             getters.append(compile_expr(s.expr, scope))
-            copied.append(scope.positions[s.expr.name] if isinstance(s.expr, Ref) else None)
+            copied.append(fields.index(s.expr.name) if copy and isinstance(s.expr, Ref) else None)
     if None in copied or not copied:
         return names, lambda row: [g(row) for g in getters]
     if len(copied) == 1:
@@ -168,51 +286,44 @@ def _output_columns(stmt: LoadStatement, fields: list[str],
     return names, lambda row: list(pick(row))
 
 
-def transform(runner: "Runner", stmt: LoadStatement, fields: list[str], rows: list[Row],
+def transform(runner: Interpreter, stmt: LoadStatement, fields: list[str], rows: list[Row],
               stored_as: str | None = None) -> Rows:
     """The rows a LOAD's field list, Where/While and Distinct make of its input. For the LOAD
     whose result is stored (``stored_as``), RowNo() counts on from the rows of the table it
     will be concatenated to, as in the RecNo/RowNo example on
     https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/Scripting/CounterFunctions/RowNo.htm"""
+    if stmt.group_by is not None or any(has_aggregation(s.expr) for s in stmt.fields):
+        return _grouped(runner, stmt, fields, rows)
     scope = LoadScope(runner, fields)
     names, make_row = _output_columns(stmt, fields, scope)
     offset = _rows_before(runner, stmt, stored_as, names) if stored_as is not None else 0
     where = compile_expr(stmt.where, scope) if stmt.where is not None else None
     while_ = compile_expr(stmt.while_, scope) if stmt.while_ is not None else None
     out: list[Row] = []
-    context = runner.row_context
-    saved_loading, runner.loading = runner.loading, (names, out)
-    saved_index, runner.values_index = runner.values_index, LoadedValues(runner.model, names, out)
-    try:
+    with Loading(runner, LoadContext(names, out, LoadedValues(runner.model, names, out))) as context:
         for rec_no, row in enumerate(rows, start=1):
-            context["rec_no"] = rec_no
-            context["row_no"] = offset + len(out) + 1
+            context.rec_no = rec_no
+            context.row_no = offset + len(out) + 1
             if while_ is None:
                 if where is None or is_true(where(row)):
                     out.append(make_row(row))
                 continue
             _repeat_while(context, row, make_row, while_, where, out, offset)
-    finally:
-        context.clear()
-        runner.loading = saved_loading
-        runner.values_index = saved_index
     if stmt.distinct:
         out = _distinct(out)
     return names, out
 
 
-def _repeat_while(context: dict, row: Row, make_row: Callable[[Row], Row], while_: Getter,
+def _repeat_while(context: LoadContext, row: Row, make_row: Callable[[Row], Row], while_: Getter,
                   where: Getter | None, out: list[Row], offset: int) -> None:
     """``While``: the record is read again as long as the condition holds (IterNo() counts)."""
-    iteration = 1
-    context["iter_no"] = iteration
+    context.iter_no = 1
     while is_true(while_(row)):
-        context["row_no"] = offset + len(out) + 1
+        context.row_no = offset + len(out) + 1
         if where is None or is_true(where(row)):
             out.append(make_row(row))
-        iteration += 1
-        context["iter_no"] = iteration
-        if iteration > 10_000_000:
+        context.iter_no += 1
+        if context.iter_no > 10_000_000:
             raise ScriptError("While clause never became false")
 
 
@@ -227,11 +338,11 @@ def _distinct(rows: list[Row]) -> list[Row]:
     return unique
 
 
-def _stored_fields(runner: "Runner", name: str, fields: list[str]) -> list[str]:
+def _stored_fields(runner: Interpreter, name: str, fields: list[str]) -> list[str]:
     return [f"{name}.{f}" if runner.qualifies(f) else f for f in fields]
 
 
-def _rows_before(runner: "Runner", stmt: LoadStatement, name: str, fields: list[str]) -> int:
+def _rows_before(runner: Interpreter, stmt: LoadStatement, name: str, fields: list[str]) -> int:
     if stmt.mapping or stmt.join:
         return 0
     target = runner.model.target(_stored_fields(runner, name, fields), concatenate=stmt.concatenate,
@@ -240,10 +351,10 @@ def _rows_before(runner: "Runner", stmt: LoadStatement, name: str, fields: list[
     return 0 if target is None else len(target.rows)
 
 
-def store(runner: "Runner", stmt: LoadStatement, name: str, fields: list[str], rows: list[Row]) -> None:
+def store(runner: Interpreter, stmt: LoadStatement, name: str, fields: list[str], rows: list[Row]) -> None:
     if len(set(fields)) != len(fields):
         duplicate = next(f for f in fields if fields.count(f) > 1)
-        raise ScriptError(f"Field names must be unique within table: '{duplicate}'", code=16)
+        raise ScriptError(f"Field names must be unique within table: '{duplicate}'", code=SEMANTIC_ERROR)
     if stmt.mapping:
         _store_mapping(runner, name, fields, rows)
         return
@@ -254,7 +365,7 @@ def store(runner: "Runner", stmt: LoadStatement, name: str, fields: list[str], r
                        concatenate_to=stmt.concatenate_to, no_concatenate=stmt.no_concatenate)
 
 
-def _join(runner: "Runner", stmt: LoadStatement, name: str, fields: list[str], rows: list[Row]) -> None:
+def _join(runner: Interpreter, stmt: LoadStatement, name: str, fields: list[str], rows: list[Row]) -> None:
     """Join: the loaded rows are joined into the named (or last loaded) table. Keep: the loaded
     table is stored on its own, and both tables keep only the rows the join would keep.
     https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/Scripting/ScriptPrefixes/Join.htm
@@ -273,7 +384,7 @@ def _join(runner: "Runner", stmt: LoadStatement, name: str, fields: list[str], r
                 concatenate_to=None, no_concatenate=True)
 
 
-def _store_mapping(runner: "Runner", name: str, fields: list[str], rows: list[Row]) -> None:
+def _store_mapping(runner: Interpreter, name: str, fields: list[str], rows: list[Row]) -> None:
     if len(fields) != 2:
         raise ScriptError(f"A mapping table needs exactly two fields, '{name}' has {len(fields)}",
                           code=SYNTAX_ERROR)

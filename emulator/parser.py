@@ -34,6 +34,7 @@ class Ref:
 class Call:
     name: str
     args: tuple
+    distinct: bool = False     # Count(distinct X)
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,7 +185,7 @@ class Parser:
         if token.kind == WORD:
             self.i += 1
             if self.tok.is_op("("):
-                return Call(token.value, self.arguments())
+                return self.call(token.value)
             return Ref(token.value)
         if self.accept_op("("):
             inner = self.expression()
@@ -192,14 +193,22 @@ class Parser:
             return inner
         self.fail("expected an expression")
 
-    def arguments(self) -> tuple:
+    def call(self, name: str) -> Call:
+        """``f(a, b)``; an aggregation may have ``distinct`` before its first argument."""
         self.expect_op("(")
+        distinct = self.tok.is_word("distinct") and (self.peek().kind != OP or self.peek().is_op("("))
+        if distinct:
+            self.i += 1
+        return Call(name, self.arguments(), distinct)
+
+    def arguments(self) -> tuple:
+        """The arguments after a call's opening parenthesis, and the closing one."""
         args: list[Expr] = []
         if self.accept_op(")"):
             return ()
         while True:
-            if self.tok.is_word("distinct", "total"):
-                self.fail("aggregation qualifiers are not supported")
+            if self.tok.is_word("total") and self.peek().kind != OP:
+                self.fail("the aggregation qualifier Total is not supported in a script")
             args.append(self.expression())
             if self.accept_op(")"):
                 return tuple(args)
@@ -244,6 +253,7 @@ class LoadStatement:
     concatenate: bool = False
     concatenate_to: str | None = None
     join: "JoinPrefix | None" = None
+    first: Expr | None = None
     distinct: bool = False
     data: str = ""      # the text between Inline's brackets, or the path after From
     format_spec: list[list[Token]] = field(default_factory=list)
@@ -251,18 +261,20 @@ class LoadStatement:
     count: Expr | None = None
     where: Expr | None = None
     while_: Expr | None = None
+    group_by: list[str] | None = None
+    order_by: list[tuple[str, bool]] = field(default_factory=list)   # (field, descending)
 
 
 JOIN_PREFIXES = ("join", "keep", "inner", "outer", "left", "right")
 _UNSUPPORTED_PREFIXES = ("crosstable", "generic", "hierarchy", "hierarchybelongsto",
-                         "intervalmatch", "add", "replace", "merge", "buffer", "first", "sample",
+                         "intervalmatch", "add", "replace", "merge", "buffer", "sample",
                          "semantic", "bundle", "image_size", "info")
 
 
 def parse_prefixes(p: Parser) -> dict:
     """Prefixes before LOAD or SQL; unknown ones fail loudly."""
     prefixes = {"mapping": False, "no_concatenate": False, "concatenate": False,
-                "concatenate_to": None, "join": None}
+                "concatenate_to": None, "join": None, "first": None}
     while True:
         if p.accept_word("mapping"):
             prefixes["mapping"] = True
@@ -273,6 +285,9 @@ def parse_prefixes(p: Parser) -> dict:
             prefixes["concatenate_to"] = _table_in_parentheses(p)
         elif p.tok.is_word(*JOIN_PREFIXES):
             prefixes["join"] = _join_prefix(p)
+        elif p.accept_word("first"):
+            # First n: at most n records read from the source. .../ScriptPrefixes/First.htm
+            prefixes["first"] = p.binary(_RELATIONAL_LEVEL + 1)
         elif p.tok.is_word(*_UNSUPPORTED_PREFIXES):
             raise UnsupportedSyntax(f"Unsupported statement prefix: {p.tok.text}")
         else:
@@ -313,11 +328,11 @@ def parse_load(p: Parser, label: str | None, prefixes: dict) -> LoadStatement:
             p.fail("expected [ ... ] after Inline")
         stmt.source, stmt.data = "inline", p.next().value
         if p.tok.is_op("("):
-            stmt.format_spec = _format_spec(p)
+            stmt.format_spec = format_spec(p)
     elif p.accept_word("from"):
-        stmt.source, stmt.data = "file", _path(p)
+        stmt.source, stmt.data = "file", file_path(p)
         if p.tok.is_op("("):
-            stmt.format_spec = _format_spec(p)
+            stmt.format_spec = format_spec(p)
     elif p.accept_word("resident"):
         stmt.source, stmt.resident = "resident", p.name()
     elif p.accept_word("autogenerate"):
@@ -329,13 +344,37 @@ def parse_load(p: Parser, label: str | None, prefixes: dict) -> LoadStatement:
         stmt.where = p.expression()
     elif p.accept_word("while"):
         stmt.while_ = p.expression()
-    if p.tok.is_word("group", "order"):
-        raise UnsupportedSyntax("Unsupported LOAD clause: Group by / Order by")
+    if p.accept_word("group"):
+        p.expect_word("by")
+        stmt.group_by = _names(p)
+    if p.accept_word("order"):
+        p.expect_word("by")
+        if stmt.source != "resident":
+            raise ScriptError("Order By is only allowed in a LOAD ... Resident", code=SYNTAX_ERROR)
+        stmt.order_by = _order_by(p)
     p.expect_end()
     return stmt
 
 
-def _path(p: Parser) -> str:
+def _names(p: Parser) -> list[str]:
+    names = [p.name()]
+    while p.accept_op(","):
+        names.append(p.name())
+    return names
+
+
+def _order_by(p: Parser) -> list[tuple[str, bool]]:
+    """``Order By F1 [asc|desc], F2...``"""
+    items = []
+    while True:
+        name = p.name()
+        descending = p.next().value.lower() == "desc" if p.tok.is_word("asc", "desc") else False
+        items.append((name, descending))
+        if not p.accept_op(","):
+            return items
+
+
+def file_path(p: Parser) -> str:
     """A file path after From: [quoted], 'quoted', or written plainly up to '(' or a clause."""
     if p.tok.kind in (NAME, STRING):
         return p.next().value
@@ -360,7 +399,7 @@ def _field_list(p: Parser) -> list[FieldSpec]:
             return fields
 
 
-def _format_spec(p: Parser) -> list[list[Token]]:
+def format_spec(p: Parser) -> list[list[Token]]:
     """``(txt, delimiter is ';', embedded labels)``: a list of items, each a list of tokens."""
     p.expect_op("(")
     items: list[list[Token]] = [[]]

@@ -58,13 +58,23 @@ class RecordedRequest:
 def load_connections(path: str | Path) -> dict[str, Connection]:
     """Read `NAME: {url, method, headers, body[, timeout]}` (SPEC §9). A body written as a YAML
     mapping or list is sent as its JSON text."""
+    return read_connections_file(path)[0]
+
+
+def read_connections_file(path: str | Path) -> tuple[dict[str, Connection], dict[str, str]]:
+    """The REST connections, and the folder connections of its ``libs: {NAME: DIR}`` section
+    (relative folders are relative to the file's own folder)."""
     try:
         document = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as e:
         raise ScriptError(f"Cannot read connections file {path}: {e}") from e
     if not isinstance(document, dict):
         raise ScriptError(f"Connections file {path}: expected a mapping of connection names")
-    return {str(name): _connection(str(name), spec, path) for name, spec in document.items()}
+    libs = document.pop("libs", None) or {}
+    if not isinstance(libs, dict) or not all(isinstance(v, str) for v in libs.values()):
+        raise ScriptError(f"Connections file {path}: 'libs' must map connection names to folders")
+    folders = {str(name): str(Path(path).parent / folder) for name, folder in libs.items()}
+    return {str(name): _connection(str(name), spec, path) for name, spec in document.items()}, folders
 
 
 def _connection(name: str, spec: Any, path: str | Path) -> Connection:

@@ -12,26 +12,21 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
-from emulator import blocks, statements
-from emulator.blocks import (DoBlock, ExitBlock, ExitDo, ExitFor, ExitScript, ExitSub, ForBlock,
-                             IfBlock, Include, Simple, SubBlock, SwitchBlock)
+from emulator import statements
+from emulator.blocks import build_blocks
 from emulator.dollar import expand
-from emulator.errors import FILE_NOT_FOUND, ScriptError, UnsupportedSyntax
-from emulator.evaluator import Getter, compile_expr, to_number
+from emulator.errors import FILE_NOT_FOUND, SCRIPT_ERROR_TEXTS, ScriptError, UnsupportedSyntax
+from emulator.evaluator import Getter, compile_expr
 from emulator.functions import bind_function
 from emulator.parser import parse_expression
 from emulator.paths import local_path
-from emulator.splitter import Statement, split_statements
+from emulator.program import (Action, Block, ExitBlock, ExitScript, ExitSub, Include, LoadContext,
+                              Node, Simple, Statement, SubDefinition)
+from emulator.splitter import split_statements
 from emulator.tables import DataModel, LoadedValues
-from emulator.values import Dual, Value, boolean, from_text, is_true, number, text
+from emulator.values import Dual, Value, boolean, from_text, number, text, to_number
 
 _CACHE_LIMIT = 2000  # statements longer than this are not cached (Butler-style growing bodies)
-
-SCRIPT_ERROR_TEXTS = {0: "", 1: "General error", 2: "Syntax error", 3: "General ODBC error",
-                      4: "General OLE DB error", 5: "General custom database error",
-                      6: "General XML error", 7: "General HTML error", 8: "File not found",
-                      9: "Database not found", 10: "Table not found", 11: "Field not found",
-                      12: "File has wrong format", 16: "Semantic error"}
 
 
 class VariableScope:
@@ -66,11 +61,13 @@ class Runner:
 
     def __init__(self, connections: dict | None = None, variables: dict[str, str] | None = None,
                  out: TextIO | None = None, sleep: Callable[[float], None] | None = None,
-                 now: Callable[[], dt.datetime] | None = None) -> None:
+                 now: Callable[[], dt.datetime] | None = None,
+                 libs: dict[str, str] | None = None) -> None:
         self.connections = connections or {}
+        self.libs = libs or {}  # lib://NAME/... -> folder
         self.variables: dict[str, Value] = {k: from_text(v) for k, v in (variables or {}).items()}
         self.model = DataModel()
-        self.subs: dict[str, SubBlock] = {}
+        self.subs: dict[str, SubDefinition] = {}
         self.trace: list[str] = []
         self.requests: list = []
         self.connection = None
@@ -79,12 +76,10 @@ class Runner:
         self.sleep = sleep or time.sleep
         self._now = now or dt.datetime.now
         self.scope = VariableScope(self)
-        self.row_context: dict = {}
-        self.loading: tuple[list[str], list] | None = None
-        self.values_index: LoadedValues | None = None  # for Exists() in the LOAD in progress
+        self.load: LoadContext | None = None  # the LOAD level reading its source
         self.current_file = "<script>"  # of the statement running: relative paths start there
         self.pending_loads: list = []  # preceding loads waiting for the LOAD or SQL below them
-        self._prepared: dict[str, Callable[["Runner"], None]] = {}
+        self._prepared: dict[str, Action] = {}
         self._expressions: dict[str, Getter] = {}
         self._counter_values: dict[str, list] = {}  # counter -> [n, its value], reused in a row
         self._script_error_set = False
@@ -117,31 +112,55 @@ class Runner:
         finally:
             self.model.mappings.clear()
 
-    def load_nodes(self, source: str, file: str) -> list:
-        nodes = blocks.build_blocks(split_statements(source, file))
-        for node in nodes:  # subs may be called before their definition
-            if isinstance(node, SubBlock):
-                self.subs[node.name.lower()] = node
-        return nodes
+    def load_nodes(self, source: str, file: str) -> list[Node]:
+        return build_blocks(split_statements(source, file))
 
-    def run_nodes(self, nodes: list) -> None:
+    def run_nodes(self, nodes: list[Node]) -> None:
         for node in nodes:
             kind = type(node)
             if kind is Simple:
                 self.run_statement(node.stmt)
+            elif kind is Block:
+                self.run_block(node)
             else:
-                _NODE_RUNNERS[kind](self, node)
+                self.run_include(node)
+
+    def run_block(self, block: Block) -> None:
+        """A Sub defined inside a control statement "can only be called from within the same
+        control statement" (Call page, Limitations): the block's own definitions end with it.
+        https://help.qlik.com/en-US/cloud-services/Subsystems/Hub/Content/Sense_Hub/Scripting/ScriptControlStatements/Call.htm"""
+        if not block.scopes_subs:
+            block.run(self, block)
+            return
+        outer = dict(self.subs)
+        try:
+            block.run(self, block)
+        finally:
+            self.subs = outer
+
+    def prepared(self, stmt: Statement) -> Action:
+        """The statement's action, dollar-expanded and parsed (cached by the expanded text)."""
+        text = self.expand(stmt.text) if "$(" in stmt.text else stmt.text
+        cacheable = len(text) < _CACHE_LIMIT
+        action = self._prepared.get(text) if cacheable else None
+        if action is None:
+            action = statements.prepare(text, self)
+            if cacheable:
+                self._prepared[text] = action
+        return action
+
+    def clause(self, stmt: Statement) -> object:
+        """Run a control clause (If condition, For header...) and return what it means."""
+        self.current_file = stmt.file
+        try:
+            return self.prepared(stmt)(self)
+        except ScriptError as e:
+            raise e.located(stmt.file, stmt.line, stmt.text)
 
     def run_statement(self, stmt: Statement) -> None:
         self.current_file = stmt.file
         try:
-            text = self.expand(stmt.text) if "$(" in stmt.text else stmt.text
-            cacheable = len(text) < _CACHE_LIMIT
-            action = self._prepared.get(text) if cacheable else None
-            if action is None:
-                action = statements.prepare(text, self)
-                if cacheable:
-                    self._prepared[text] = action
+            action = self.prepared(stmt)
             if self.pending_loads and not hasattr(action, "table_statement"):
                 self.pending_loads.clear()
                 raise ScriptError("A preceding LOAD must be followed by a LOAD or SQL statement")
@@ -169,12 +188,19 @@ class Runner:
         self.variables["ScriptErrorCount"] = number(self.error_count)
         self.variables["ScriptErrorList"] = text("\n".join(self.error_list))
 
-    def located(self, stmt: Statement, fn: Callable[[], object]) -> object:
-        """Run fn for a control clause, giving any ScriptError the clause's location."""
+    def run_include(self, node: Include) -> None:
+        stmt = node.stmt
         try:
-            return fn()
+            path_text = self.expand(node.path).strip()
         except ScriptError as e:
             raise e.located(stmt.file, stmt.line, stmt.text)
+        found = next((p for p in local_path(path_text, stmt.file, self.libs) if p.is_file()), None)
+        if found is None:
+            if node.must:
+                raise ScriptError(f"Must_Include file not found: {path_text}", stmt.file,
+                                  stmt.line, stmt.text, FILE_NOT_FOUND)
+            return  # $(Include=...) of a missing file is silently skipped, as documented
+        self.run_nodes(self.load_nodes(found.read_text(encoding="utf-8-sig"), str(found)))
 
     # ------------------------------------------------------------ expressions and expansion
     def expand(self, text_: str) -> str:
@@ -209,11 +235,11 @@ class Runner:
         key = self._COUNTERS.get(name.lower())
         if key is None or args:
             return None
-        context = self.row_context
         last = self._counter_values.setdefault(key, [None, None])  # shared by every call site
 
         def counter(row: object) -> Value:
-            n = context.get(key)
+            load = self.load
+            n = None if load is None else getattr(load, key)
             if n is None:
                 return None
             if last[0] != n:
@@ -223,17 +249,24 @@ class Runner:
 
     def loaded_values(self) -> LoadedValues:
         """Exists() looks here: inside a LOAD, the index the LOAD keeps; else a fresh one."""
-        return self.values_index if self.values_index is not None else LoadedValues(self.model)
+        return self.load.values if self.load is not None else LoadedValues(self.model)
 
     # ------------------------------------------------------------ variables and subs
+    def local_paths(self, written: str) -> list[Path]:
+        """Where a file the running statement names is looked for (paths.local_path)."""
+        return local_path(written, self.current_file, self.libs)
+
     def set_variable(self, name: str, value: Value) -> None:
         self.variables[name] = value
+
+    def define_sub(self, name: str, params: list[str], body: list[Statement]) -> None:
+        self.subs[name.lower()] = SubDefinition(name, params, body, build_blocks)
 
     def call_sub(self, name: str, args: list[tuple[Value, str | None]]) -> None:
         """args: (value, name of the variable passed, if the argument was a bare name)."""
         sub = self.subs.get(name.lower())
         if sub is None:
-            raise ScriptError(f"Sub '{name}' not found (Call before any Sub {name})")
+            raise ScriptError(f"Sub '{name}' not found: a Sub statement must define it before the Call")
         if len(args) > len(sub.params):
             raise ScriptError(f"Sub '{sub.name}' takes {len(sub.params)} parameters, "
                               f"called with {len(args)}")
@@ -270,8 +303,8 @@ class Runner:
 
     # ------------------------------------------------------------ FunctionContext
     def _table_or_current(self, table: str | None):
-        if table is None and self.loading is not None:
-            return self.loading
+        if table is None and self.load is not None:
+            return self.load.fields, self.load.rows
         name = table if table is not None else self.model.last_loaded
         if name is None:
             return None
@@ -314,95 +347,13 @@ class Runner:
         return self.model.field_values(field)
 
     def row_no(self) -> int | None:
-        return self.row_context.get("row_no")
+        return None if self.load is None else self.load.row_no
 
     def rec_no(self) -> int | None:
-        return self.row_context.get("rec_no")
+        return None if self.load is None else self.load.rec_no
 
     def mapping(self, name: str) -> dict[str, Value] | None:
         return self.model.mappings.get(name)
 
     def now(self) -> dt.datetime:
         return self._now()
-
-
-# ---------------------------------------------------------------- control blocks
-
-_CONDITION = re.compile(r"(?is)^\s*(?:else)?if\b(.*)\bthen\s*$")
-_LOOP_CONDITION = re.compile(r"(?is)^\s*(?:do|loop)\b\s*(?:(while|until)\b(.*))?$")
-
-
-def _run_if(runner: Runner, node: IfBlock) -> None:
-    for clause, body in node.branches:
-        if runner.located(clause, lambda: _if_condition(runner, clause)):
-            runner.run_nodes(body)
-            return
-    if node.otherwise is not None:
-        runner.run_nodes(node.otherwise)
-
-
-def _if_condition(runner: Runner, clause: Statement) -> bool:
-    m = _CONDITION.match(runner.expand(clause.text))
-    if not m or not m.group(1).strip():
-        raise ScriptError("Syntax error: expected 'If <condition> then'", code=2)
-    return is_true(runner.evaluate(m.group(1)))
-
-
-def _loop_test(runner: Runner, clause: Statement) -> bool:
-    """True when a Do/Loop clause lets the loop go on."""
-    m = _LOOP_CONDITION.match(runner.expand(clause.text))
-    if not m:
-        raise ScriptError("Syntax error: expected 'Do|Loop [While|Until <condition>]'", code=2)
-    if not m.group(1):
-        return True
-    value = is_true(runner.evaluate(m.group(2)))
-    return value if m.group(1).lower() == "while" else not value
-
-
-def _run_do(runner: Runner, node: DoBlock) -> None:
-    try:
-        while runner.located(node.header, lambda: _loop_test(runner, node.header)):
-            runner.run_nodes(node.body)
-            if not runner.located(node.footer, lambda: _loop_test(runner, node.footer)):
-                break
-    except ExitDo:
-        pass
-
-
-def _run_for(runner: Runner, node: ForBlock) -> None:
-    name, values = runner.located(node.header, lambda: statements.for_header(runner, node.header, node.each))
-    try:
-        for value in values:
-            runner.variables[name] = value
-            runner.run_nodes(node.body)
-    except ExitFor:
-        pass
-
-
-def _run_switch(runner: Runner, node: SwitchBlock) -> None:
-    subject = runner.located(node.header, lambda: statements.switch_subject(runner, node.header))
-    for clause, body in node.cases:
-        if runner.located(clause, lambda: statements.case_matches(runner, clause, subject)):
-            runner.run_nodes(body)
-            return
-    if node.default is not None:
-        runner.run_nodes(node.default)
-
-
-def _run_sub_definition(runner: Runner, node: SubBlock) -> None:
-    runner.subs[node.name.lower()] = node
-
-
-def _run_include(runner: Runner, node: Include) -> None:
-    path_text = runner.located(node.stmt, lambda: runner.expand(node.path)).strip()
-    found = next((p for p in local_path(path_text, node.stmt.file) if p.is_file()), None)
-    if found is None:
-        if node.must:
-            raise ScriptError(f"Must_Include file not found: {path_text}", node.stmt.file,
-                              node.stmt.line, node.stmt.text, FILE_NOT_FOUND)
-        return  # $(Include=...) of a missing file is silently skipped, as documented
-    runner.run_nodes(runner.load_nodes(found.read_text(encoding="utf-8-sig"), str(found)))
-
-
-_NODE_RUNNERS = {IfBlock: _run_if, DoBlock: _run_do, ForBlock: _run_for, SwitchBlock: _run_switch,
-                 SubBlock: _run_sub_definition, Include: _run_include}

@@ -5,8 +5,8 @@ end at ``;`` or at the end of the line, and ``if ... then`` / ``else`` end right
 keyword, so that ``if a=1 then load ...; end if`` is three statements. From
 https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/Scripting/ScriptControlStatements/script-control-statements.htm :
 "Each clause of a control statement must be kept inside one script line and may be terminated
-by semicolon or end-of-line." (``endif``, which Butler's file has once, is read as a control
-clause too, so that the file splits as Sense splits it; running it fails as unsupported.)
+by semicolon or end-of-line." Which statements are control statements, and where each ends,
+comes from the statement table (statements.STATEMENTS).
 
 Strings ``'...'`` (with ``''``), ``"..."``, ``[...]`` and `` `...` `` are kept as written;
 ``//`` and ``/* */`` comments and ``REM ...;`` statements are dropped. Splitting happens before
@@ -15,29 +15,25 @@ dollar expansion, as in Sense: a variable's value never adds statement boundarie
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
+from emulator import lexicon
 from emulator.errors import SYNTAX_ERROR, ScriptError
+from emulator.program import Statement
+from emulator.statements import AFTER_KEYWORD, AFTER_THEN, AT_LINE_END, control_words
 
-# Keywords that start a control statement; an $(Include=...) line behaves like one too.
+# How each control statement ends, by its first word (the statement table's knowledge).
+_CONTROL_ENDS = control_words()
 _CONTROL_START = re.compile(
-    r"(?:(?P<kw>if|elseif|else|endif|end|sub|call|for|next|do|loop|exit|switch|case|default)\b"
-    r"|(?P<include>\$\((?:must_)?include\s*=))",
+    r"(?:(?P<kw>" + "|".join(sorted(_CONTROL_ENDS, key=len, reverse=True)) + r")\b"
+    r"|(?P<include>" + lexicon.INCLUDE_START.pattern + "))",
     re.IGNORECASE)
+# "The word let may be omitted, but the statement then becomes a control statement. Such a
+# statement without the keyword let must be contained within a single script row and may be
+# terminated either with a semicolon or end-of-line."
+# https://help.qlik.com/en-us/sense/June2017/Subsystems/Hub/Content/Scripting/ScriptRegularStatements/Let.htm
+_ASSIGNMENT = re.compile(r"[^\W\d][\w.#$%@]*[ \t]*=")
 _REM = re.compile(r"rem\b", re.IGNORECASE)
 _THEN = re.compile(r"then\b", re.IGNORECASE)
-_CLOSERS = {"'": "'", '"': '"', "[": "]", "`": "`"}
-
-
-@dataclass(frozen=True, slots=True)
-class Statement:
-    text: str
-    line: int
-    file: str
-
-    @property
-    def first_line(self) -> str:
-        return self.text.split("\n", 1)[0]
 
 
 def split_statements(source: str, file: str = "<script>") -> list[Statement]:
@@ -76,18 +72,13 @@ class _Splitter:
             c = self.src[self.pos]
             if c in " \t\r\n;\ufeff":
                 self.advance_to(self.pos + 1)
-            elif self.src.startswith("//", self.pos) or self.src.startswith("/*", self.pos):
+            elif lexicon.comment_at(self.src, self.pos):
                 self.skip_comment()
             else:
                 return
 
     def skip_comment(self) -> None:
-        if self.src.startswith("//", self.pos):
-            end = self.src.find("\n", self.pos)
-            self.advance_to(len(self.src) if end < 0 else end)
-        else:
-            end = self.src.find("*/", self.pos + 2)
-            self.advance_to(len(self.src) if end < 0 else end + 2)
+        self.advance_to(lexicon.comment_end(self.src, self.pos))
 
     def skip_rem(self) -> None:
         end = self.src.find(";", self.pos)
@@ -96,18 +87,19 @@ class _Splitter:
     def read_statement(self) -> str:
         control = _CONTROL_START.match(self.src, self.pos)
         keyword = control.group("kw").lower() if control and control.group("kw") else None
-        if control and keyword == "else":
+        ends = _CONTROL_ENDS.get(keyword, AT_LINE_END) if control else None
+        if ends == AFTER_KEYWORD:
             return self.advance_to(control.end())
-        ends_at_eol = control is not None
+        ends_at_eol = control is not None or bool(_ASSIGNMENT.match(self.src, self.pos))
         parts: list[str] = []
         depth = 0
         while self.pos < len(self.src):
             c = self.src[self.pos]
-            if c in _CLOSERS:
+            if c in lexicon.QUOTES:
                 parts.append(self.read_quoted(c))
             elif self.src.startswith("$(", self.pos):
                 parts.append(self.read_dollar())
-            elif self.at_comment():
+            elif lexicon.comment_at(self.src, self.pos):
                 self.skip_comment()
                 parts.append(" ")
             elif c == ";":
@@ -115,7 +107,7 @@ class _Splitter:
                 break
             elif c == "\n" and ends_at_eol and depth <= 0:
                 break
-            elif keyword in ("if", "elseif") and depth <= 0 and self.at_then():
+            elif ends == AFTER_THEN and depth <= 0 and self.at_then():
                 parts.append(self.advance_to(self.pos + 4))
                 break
             else:
@@ -123,44 +115,21 @@ class _Splitter:
                 parts.append(self.advance_to(self.pos + 1))
         return "".join(parts)
 
-    def at_comment(self) -> bool:
-        """``//`` or ``/*``, except the ``//`` of ``lib://`` or ``http://``."""
-        if self.src.startswith("/*", self.pos):
-            return True
-        return self.src.startswith("//", self.pos) and not (self.pos and self.src[self.pos - 1] == ":")
-
     def read_dollar(self) -> str:
         """A dollar expansion as written, comments and all: ``$(Include=lib://x/y.qvs)``."""
-        depth, end = 0, self.pos + 1
-        while end < len(self.src):
-            c = self.src[end]
-            if c == "'":
-                close = self.src.find("'", end + 1)
-                end = len(self.src) if close < 0 else close
-            elif c == "(":
-                depth += 1
-            elif c == ")":
-                depth -= 1
-                if depth == 0:
-                    return self.advance_to(end + 1)
-            elif c == "\n":
-                break
-            end += 1
-        return self.advance_to(self.pos + 2)  # unclosed on this line: dollar.py reports it
+        end = lexicon.closing_paren(self.src, self.pos + 2, stop_at_newline=True)
+        if end is None:
+            return self.advance_to(self.pos + 2)  # unclosed on this line: dollar.py reports it
+        return self.advance_to(end + 1)
 
     def at_then(self) -> bool:
         previous = self.src[self.pos - 1] if self.pos else " "
         return not (previous.isalnum() or previous == "_") and bool(_THEN.match(self.src, self.pos))
 
     def read_quoted(self, opener: str) -> str:
-        closer = _CLOSERS[opener]
-        end = self.pos + 1
-        while True:
-            end = self.src.find(closer, end)
-            if end < 0:
-                raise ScriptError(f"Unterminated {opener}...{closer} starting here", self.file,
-                                  self.line, self.src[self.pos:self.pos + 60], SYNTAX_ERROR)
-            if opener in "'\"`" and self.src.startswith(closer, end + 1):
-                end += 2  # doubled quote inside a string
-                continue
-            return self.advance_to(end + 1)
+        end = lexicon.quoted_end(self.src, self.pos)
+        if end is None:
+            closer = lexicon.QUOTES[opener].closer
+            raise ScriptError(f"Unterminated {opener}...{closer} starting here", self.file,
+                              self.line, self.src[self.pos:self.pos + 60], SYNTAX_ERROR)
+        return self.advance_to(end)

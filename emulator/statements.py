@@ -1,9 +1,16 @@
-"""One handler per statement type.
+"""The statement table: every statement the emulator knows, keyed by its first keyword(s).
 
-``prepare(text)`` parses a statement (already dollar-expanded) and returns an action
-``action(runner)``; the runner caches actions by text, so a statement run 10,000 times in a
-loop is parsed once. Anything not listed in HANDLERS fails loudly.
+Each entry (:class:`Kind`) owns how the statement is split (where it ends), how it is parsed
+(with the recursive-descent :class:`Parser`) into an action ``action(interpreter)``, and, for a
+control statement that opens a block, the block's shape and how the block runs. The splitter
+derives its control-statement list from this table and blocks.py asks it which statements open,
+continue and close blocks. Anything not in the table fails loudly.
+
+``prepare(text)`` parses a statement (already dollar-expanded); the runner caches actions by
+text, so a statement run 10,000 times in a loop is parsed once. A control clause's action
+returns what the clause means when it runs (an If condition's truth, a For loop's values...).
 Reference: https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/Scripting/ScriptRegularStatements/script-regular-statements.htm
+https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/Scripting/ScriptControlStatements/script-control-statements.htm
 """
 from __future__ import annotations
 
@@ -11,65 +18,114 @@ import glob
 import math
 import re
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from emulator import loads
-from emulator.blocks import ExitDo, ExitFor, ExitScript, ExitSub
-from emulator.errors import ScriptError, UnsupportedSyntax
-from emulator.evaluator import BINARY, to_number, wildcard_regex
-from emulator.parser import Call, Parser, Ref
-from emulator.paths import local_path
-from emulator.splitter import Statement
+from emulator.errors import DATABASE_NOT_FOUND, FIELD_NOT_FOUND, ScriptError, UnsupportedSyntax
+from emulator.evaluator import BINARY
+from emulator.files import write_qvd, write_text
+from emulator.inline import read_options
+from emulator.parser import Call, Parser, Ref, file_path, format_spec
+from emulator.program import (Action, Block, ExitDo, ExitFor, ExitScript, ExitSub, Interpreter)
 from emulator.tokens import END, NAME, STRING, WORD
-from emulator.values import Value, from_text, is_true, number, text
+from emulator.values import Value, from_text, is_true, number, text, to_number, wildcard_regex
 
-if TYPE_CHECKING:
-    from emulator.runner import Runner
+Parse = Callable[[Parser, Interpreter], Action]
 
-Action = Callable[["Runner"], None]
+# Where a statement ends (splitter.py). From the control statements page: "Each clause of a
+# control statement must be kept inside one script line and may be terminated by semicolon or
+# end-of-line."
+AT_SEMICOLON = "semicolon"
+AT_LINE_END = "line"            # ';' or the end of the line
+AFTER_THEN = "then"             # also right after 'then': 'if a=1 then load ...; end if'
+AFTER_KEYWORD = "keyword"       # right after the keyword: 'else'
 
 
-def prepare(source: str, runner: "Runner") -> Action:
+@dataclass(frozen=True)
+class BlockShape:
+    run: Callable[[Interpreter, Block], None]
+    closers: frozenset[str]
+    clauses: frozenset[str] = frozenset()   # clauses inside the block (ElseIf, Else, Case...)
+    final_clause: str | None = None         # a clause after which only the closer may follow
+    empty_head: bool = False                # nothing may stand between opener and first clause
+    raw_body: bool = False                  # the body is kept as split (a Sub's)
+
+
+@dataclass(frozen=True)
+class Kind:
+    parse: Parse
+    ends: str = AT_SEMICOLON
+    block: BlockShape | None = None
+    table_statement: bool = False   # LOAD, SQL or one of their prefixes: parsed from its start
+
+
+_FIRST_WORDS = re.compile(r"\s*([^\W\d][\w.#$%@]*)(?:\s+([^\W\d][\w#]*))?")
+
+
+def lookup(source: str) -> tuple[str, Kind | None]:
+    """The table key of a statement (its first keyword, or two, lower case) and its entry."""
+    m = _FIRST_WORDS.match(source)
+    if not m:
+        return "", None
+    first = m.group(1).lower()
+    if m.group(2):
+        pair = f"{first} {m.group(2).lower()}"
+        if pair in STATEMENTS:
+            return pair, STATEMENTS[pair]
+    return first, STATEMENTS.get(first)
+
+
+def prepare(source: str, interp: Interpreter) -> Action:
     p = Parser(source)
     first = p.tok
     if first.kind == WORD and p.peek().is_op("=") and not first.is_word("set", "let"):
-        return _let(p, runner)  # 'Let' may be left out: 'I = I + 1'
+        return _let(p, interp)  # 'Let' may be left out: 'I = I + 1'
     if first.kind in (WORD, NAME, STRING) and p.peek().is_op(":"):
-        return loads.prepare_table_statement(p, source, runner)
+        return loads.prepare_table_statement(p, interp)
+    if first.kind == END:
+        return lambda r: None  # a statement that expanded to nothing
     if first.kind != WORD:
         p.fail("expected a statement")
-    if first.is_word("when", "unless"):
-        return _conditional(p, source, runner)
-    handler = HANDLERS.get(first.value.lower())
-    if handler is None:
-        if first.value.lower() in loads.TABLE_STATEMENT_WORDS:
-            return loads.prepare_table_statement(p, source, runner)
+    key, kind = lookup(source)
+    if kind is None:
         raise UnsupportedSyntax(f"Unsupported statement: {first.value}")
-    p.next()
-    return handler(p, runner)
+    if not kind.table_statement:
+        for _ in key.split():
+            p.next()
+    return kind.parse(p, interp)
 
 
-def _conditional(p: Parser, source: str, runner: "Runner") -> Action:
+def control_words() -> dict[str, str]:
+    """First word of each control statement -> where it ends (for the splitter)."""
+    words: dict[str, str] = {}
+    for key, kind in STATEMENTS.items():
+        if kind.ends != AT_SEMICOLON:
+            words.setdefault(key.split()[0], kind.ends)
+    return words
+
+
+def _conditional(negate: bool) -> Parse:
     """``when A=1 LOAD ...;`` / ``unless B=2 drop table T;``: the statement runs only if the
     condition holds (fails). https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/Scripting/ScriptPrefixes/When.htm"""
-    negate = p.next().is_word("unless")
-    condition = runner.compile(p.expression())
-    statement = prepare(source[p.tok.pos:], runner)
+    def parse(p: Parser, interp: Interpreter) -> Action:
+        condition = interp.compile(p.expression())
+        statement = prepare(p.source[p.tok.pos:], interp)
 
-    def run_if(r: "Runner") -> None:
-        if is_true(condition(None)) != negate:
-            statement(r)
-    if hasattr(statement, "table_statement"):
-        run_if.table_statement = True
-    return run_if
+        def run_if(r: Interpreter) -> None:
+            if is_true(condition(None)) != negate:
+                statement(r)
+        if hasattr(statement, "table_statement"):
+            run_if.table_statement = True
+        return run_if
+    return parse
 
 
 # ---------------------------------------------------------------- variables
 # https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/Scripting/ScriptRegularStatements/Set.htm
 # https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/Scripting/ScriptRegularStatements/Let.htm
 
-def _set(p: Parser, runner: "Runner") -> Action:
+def _set(p: Parser, interp: Interpreter) -> Action:
     name = p.name()
     if p.at_end():  # 'set vX;' (Butler's clean-up): an empty value
         return lambda r: r.set_variable(name, text(""))
@@ -93,28 +149,30 @@ def _unquote_whole(raw: str) -> str:
     return raw
 
 
-def _let(p: Parser, runner: "Runner") -> Action:
+def _let(p: Parser, interp: Interpreter) -> Action:
+    """``Let x = expr``; ``Let x;`` and ``Let x = ;`` (nothing to evaluate) set NULL."""
     name = p.name()
+    if not p.at_end():
+        p.expect_op("=")
     if p.at_end():
         return lambda r: r.set_variable(name, None)
-    p.expect_op("=")
-    getter = runner.compile(p.expression())
+    getter = interp.compile(p.expression())
     p.expect_end()
     return lambda r: r.set_variable(name, getter(None))
 
 
 # ---------------------------------------------------------------- Trace, Sleep, Exit, Call
 
-def _trace(p: Parser, runner: "Runner") -> Action:
+def _trace(p: Parser, interp: Interpreter) -> Action:
     message = re.sub(r"(?is)^\s*trace\b\s?", "", p.source).strip()
     return lambda r: r.print_trace(message)
 
 
-def _sleep(p: Parser, runner: "Runner") -> Action:
-    getter = runner.compile(p.expression())
+def _sleep(p: Parser, interp: Interpreter) -> Action:
+    getter = interp.compile(p.expression())
     p.expect_end()
 
-    def sleep(r: "Runner") -> None:
+    def sleep(r: Interpreter) -> None:
         n = to_number(getter(None))
         if n is None or n < 0:
             raise ScriptError("Sleep needs a number of milliseconds")
@@ -122,30 +180,32 @@ def _sleep(p: Parser, runner: "Runner") -> Action:
     return sleep
 
 
-def _exit(p: Parser, runner: "Runner") -> Action:
+def _exit(p: Parser, interp: Interpreter) -> Action:
     kinds = {"script": ExitScript, "sub": ExitSub, "for": ExitFor, "do": ExitDo}
     kind = kinds.get(p.tok.value.lower()) if p.tok.kind == WORD else None
     if kind is None:
         p.fail("expected Script, Sub, For or Do after Exit")
     p.next()
-    condition = _when_unless(p, runner)
+    condition = _optional_condition(p, interp, "when", "unless")
 
-    def leave(r: "Runner") -> None:
+    def leave(r: Interpreter) -> None:
         if condition(r):
             raise kind()
     return leave
 
 
-def _when_unless(p: Parser, runner: "Runner") -> Callable[["Runner"], bool]:
+def _optional_condition(p: Parser, interp: Interpreter, holds: str, fails: str) -> Action:
+    """Nothing (always true), ``<holds> <condition>`` or ``<fails> <condition>`` (negated):
+    Exit's when|unless, Do and Loop's while|until."""
     if p.at_end():
         return lambda r: True
-    negate = p.expect_word("when", "unless").value.lower() == "unless"
-    getter = runner.compile(p.expression())
+    negate = p.expect_word(holds, fails).value.lower() == fails
+    condition = interp.compile(p.expression())
     p.expect_end()
-    return lambda r: is_true(getter(None)) != negate
+    return lambda r: is_true(condition(None)) != negate
 
 
-def _call(p: Parser, runner: "Runner") -> Action:
+def _call(p: Parser, interp: Interpreter) -> Action:
     name = p.name()
     args = []
     if p.accept_op("("):
@@ -153,10 +213,10 @@ def _call(p: Parser, runner: "Runner") -> Action:
             args = p.expression_list()
             p.expect_op(")")
     p.expect_end()
-    getters = [None if a is None else runner.compile(a) for a in args]
+    getters = [None if a is None else interp.compile(a) for a in args]
     names = [a.name if isinstance(a, Ref) else None for a in args]
 
-    def call(r: "Runner") -> None:
+    def call(r: Interpreter) -> None:
         values = [None if g is None else g(None) for g in getters]
         r.call_sub(name, list(zip(values, names)))
     return call
@@ -175,18 +235,18 @@ def _name_list(p: Parser) -> list[str]:
 
 def _for_each(fn: Callable[..., object], items: list) -> Action:
     """An action applying fn to every item (a name, or a tuple of arguments)."""
-    def apply(r: "Runner") -> None:
+    def apply(r: Interpreter) -> None:
         for item in items:
             fn(r, *item) if isinstance(item, tuple) else fn(r, item)
     return apply
 
 
-def _qualify(qualify: bool) -> Callable[[Parser, "Runner"], Action]:
-    def handler(p: Parser, runner: "Runner") -> Action:
+def _qualify(qualify: bool) -> Callable[[Parser, Interpreter], Action]:
+    def handler(p: Parser, interp: Interpreter) -> Action:
         patterns = [wildcard_regex(n) for n in _name_list(p)]
         p.expect_end()
 
-        def apply(r: "Runner") -> None:
+        def apply(r: Interpreter) -> None:
             if qualify is False and any(x.pattern == ".*" for x in patterns):
                 r.qualify_rules = [(x, False) for x in patterns]
             else:
@@ -195,7 +255,7 @@ def _qualify(qualify: bool) -> Callable[[Parser, "Runner"], Action]:
     return handler
 
 
-def _drop(p: Parser, runner: "Runner") -> Action:
+def _drop(p: Parser, interp: Interpreter) -> Action:
     kind = p.expect_word("table", "tables", "field", "fields", "variable", "variables").value.lower()
     names = _name_list(p)
     if kind.startswith("variable"):
@@ -209,7 +269,7 @@ def _drop(p: Parser, runner: "Runner") -> Action:
     return _for_each(lambda r, n: r.model.drop_field(n, tables), names)
 
 
-def _rename(p: Parser, runner: "Runner") -> Action:
+def _rename(p: Parser, interp: Interpreter) -> Action:
     kind = p.expect_word("table", "tables", "field", "fields").value.lower()
     pairs = []
     while True:
@@ -226,64 +286,106 @@ def _rename(p: Parser, runner: "Runner") -> Action:
 
 # ---------------------------------------------------------------- LIB CONNECT, SQL
 
-def _lib(p: Parser, runner: "Runner") -> Action:
+def _lib(p: Parser, interp: Interpreter) -> Action:
     p.expect_word("connect")
     p.expect_word("to")
     name = p.name()
     p.expect_end()
 
-    def connect(r: "Runner") -> None:
+    def connect(r: Interpreter) -> None:
         if name not in r.connections:
             known = ", ".join(sorted(r.connections)) or "none; pass --connections FILE"
             raise ScriptError(f"LIB CONNECT TO '{name}': no such connection (known: {known})",
-                              code=9)
+                              code=DATABASE_NOT_FOUND)
         r.connection = r.connections[name]
     return connect
 
 
-HANDLERS: dict[str, Callable[[Parser, "Runner"], Action]] = {
-    "set": _set,
-    "let": _let,
-    "trace": _trace,
-    "sleep": _sleep,
-    "exit": _exit,
-    "call": _call,
-    "qualify": _qualify(True),
-    "unqualify": _qualify(False),
-    "drop": _drop,
-    "rename": _rename,
-    "lib": _lib,
-}
+# ---------------------------------------------------------------- Store
+# https://help.qlik.com/en-US/cloud-services/Subsystems/Hub/Content/Sense_Hub/Scripting/ScriptRegularStatements/Store.htm
+
+def _store(p: Parser, interp: Interpreter) -> Action:
+    """``Store [fields from] table into path [(qvd|txt[, delimiter is 'x'])]``; QVD by default."""
+    names = _name_list(p)
+    if p.accept_word("from"):
+        fields, table = names, p.name()
+    elif len(names) == 1:
+        fields, table = ["*"], names[0]
+    else:
+        p.fail("expected 'from' after the field list")
+    p.expect_word("into")
+    written = file_path(p)
+    spec = format_spec(p) if p.tok.is_op("(") else []
+    p.expect_end()
+    kind = " ".join(t.value.lower() for t in spec[0]) if spec else "qvd"
+    if kind not in ("qvd", "txt"):
+        raise UnsupportedSyntax(f"Store format not supported: ({kind}); qvd and txt are")
+    delimiter = read_options(spec[1:])[0] if kind == "txt" else ","
+
+    def store(r: Interpreter) -> None:
+        source = r.model.get(table)
+        chosen = source.fields if fields == ["*"] else fields
+        missing = [f for f in chosen if f not in source.fields]
+        if missing:
+            raise ScriptError(f"Store: field '{missing[0]}' not found in '{table}'", code=FIELD_NOT_FOUND)
+        positions = [source.fields.index(f) for f in chosen]
+        rows = [[row[i] for i in positions] for row in source.rows]
+        path = r.local_paths(written)[0]
+        if kind == "qvd":
+            write_qvd(path, chosen, rows)
+        else:
+            write_text(path, chosen, rows, delimiter)
+    return store
 
 
-# ---------------------------------------------------------------- control clause helpers
+# ---------------------------------------------------------------- control statements
+# https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/Scripting/ScriptControlStatements/If.htm
+
+def _if_clause(p: Parser, interp: Interpreter) -> Action:
+    """``If|ElseIf <condition> then``: the action tells whether the branch is taken."""
+    condition = interp.compile(p.expression())
+    p.expect_word("then")
+    p.expect_end()
+    return lambda r: is_true(condition(None))
+
+
+def _bare_clause(p: Parser, interp: Interpreter) -> Action:
+    """Else, Default and the closing clauses: nothing may follow the keyword."""
+    p.expect_end()
+    return lambda r: True
+
+
+def _run_if(r: Interpreter, block: Block) -> None:
+    for clause, body in block.sections:
+        if r.clause(clause):
+            r.run_nodes(body)
+            return
+
+
 # https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/Scripting/ScriptControlStatements/For.htm
 # https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/Scripting/ScriptControlStatements/ForEach.htm
 
-def for_header(runner: "Runner", clause: Statement, each: bool) -> tuple[str, Iterator[Value]]:
-    p = Parser(runner.expand(clause.text))
-    p.expect_word("for")
-    if each:
-        p.expect_word("each")
-        name = p.name()
-        p.expect_word("in")
-        values = [v for item in p.expression_list() for v in _each_values(runner, item, clause.file)]
-        p.expect_end()
-        return name, iter(values)
+def _for_clause(p: Parser, interp: Interpreter) -> Action:
+    """``For counter = start to stop [step n]``: the action gives (counter, its values)."""
     name = p.name()
     p.expect_op("=")
-    start = _number_of(runner, p, "start")
+    start, stop = interp.compile(p.expression()), None
     p.expect_word("to")
-    stop = _number_of(runner, p, "end")
-    step = _number_of(runner, p, "step") if p.accept_word("step") else 1.0
+    stop = interp.compile(p.expression())
+    step = interp.compile(p.expression()) if p.accept_word("step") else None
     p.expect_end()
-    if step == 0:
-        raise ScriptError("For ... Step 0 would never end")
-    return name, _counting(start, stop, step)
+
+    def values(r: Interpreter) -> tuple[str, Iterator[Value]]:
+        first, last = _number_of(start, "start"), _number_of(stop, "end")
+        increment = 1.0 if step is None else _number_of(step, "step")
+        if increment == 0:
+            raise ScriptError("For ... Step 0 would never end")
+        return name, _counting(first, last, increment)
+    return values
 
 
-def _number_of(runner: "Runner", p: Parser, what: str) -> float:
-    n = to_number(runner.compile(p.expression())(None))
+def _number_of(getter: Callable[[object], Value], what: str) -> float:
+    n = to_number(getter(None))
     if n is None or math.isnan(n):
         raise ScriptError(f"For: the {what} value is not a number")
     return n
@@ -299,41 +401,166 @@ def _counting(start: float, stop: float, step: float) -> Iterator[Value]:
         i += 1
 
 
-def _each_values(runner: "Runner", item, script_file: str) -> list[Value]:
+def _for_each_clause(p: Parser, interp: Interpreter) -> Action:
+    """``For Each v in a, b, FileList(mask)...``: the action gives (v, its values)."""
+    name = p.name()
+    p.expect_word("in")
+    items = p.expression_list()
+    p.expect_end()
+
+    def values(r: Interpreter) -> tuple[str, Iterator[Value]]:
+        return name, iter([v for item in items for v in _each_values(r, item)])
+    return values
+
+
+def _each_values(r: Interpreter, item) -> list[Value]:
     if item is None:
         raise ScriptError("For Each: empty item in the list")
     if isinstance(item, Call) and item.name.lower() in ("fieldvaluelist", "filelist", "dirlist"):
-        args = [runner.compile(a)(None) for a in item.args]
+        args = [r.compile(a)(None) for a in item.args]
         if len(args) != 1 or args[0] is None:
             raise ScriptError(f"{item.name} takes one argument")
         if item.name.lower() == "fieldvaluelist":
-            return runner.field_values(args[0].text)
-        return _file_list(args[0].text, script_file, dirs=item.name.lower() == "dirlist")
-    return [runner.compile(item)(None)]
+            return r.field_values(args[0].text)
+        return _file_list(r, args[0].text, dirs=item.name.lower() == "dirlist")
+    return [r.compile(item)(None)]
 
 
-def _file_list(mask: str, script_file: str, dirs: bool) -> list[Value]:
+def _file_list(r: Interpreter, mask: str, dirs: bool) -> list[Value]:
     """FileList/DirList over the local file system, the mask placed by local_path; the names
     come back as the mask wrote them."""
-    where = local_path(mask, script_file)[0]
+    where = r.local_paths(mask)[0]
     prefix = mask[:len(mask) - len(Path(mask).name)]
     found = sorted(glob.glob(str(where)))
     return [text(prefix + Path(f).name) for f in found if Path(f).is_dir() == dirs]
 
 
-def switch_subject(runner: "Runner", clause: Statement) -> Value:
-    p = Parser(runner.expand(clause.text))
-    p.expect_word("switch")
-    value = runner.compile(p.expression())(None)
+def _next_clause(p: Parser, interp: Interpreter) -> Action:
+    """``Next [counter]``."""
+    if not p.at_end():
+        p.name()
     p.expect_end()
-    return value
+    return lambda r: True
 
 
-def case_matches(runner: "Runner", clause: Statement, subject: Value) -> bool:
-    p = Parser(runner.expand(clause.text))
-    p.expect_word("case")
+def _run_for(r: Interpreter, block: Block) -> None:
+    header, body = block.sections[0]
+    name, values = r.clause(header)
+    try:
+        for value in values:
+            r.variables[name] = value
+            r.run_nodes(body)
+    except ExitFor:
+        pass
+
+
+# https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/Scripting/ScriptControlStatements/Do.htm
+
+def _loop_clause(p: Parser, interp: Interpreter) -> Action:
+    """``Do|Loop [While|Until <condition>]``: the action tells whether the loop goes on."""
+    return _optional_condition(p, interp, "while", "until")
+
+
+def _run_do(r: Interpreter, block: Block) -> None:
+    header, body = block.sections[0]
+    try:
+        while r.clause(header):
+            r.run_nodes(body)
+            if not r.clause(block.closer):
+                break
+    except ExitDo:
+        pass
+
+
+# https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/Scripting/ScriptControlStatements/Switch.htm
+
+def _switch_clause(p: Parser, interp: Interpreter) -> Action:
+    subject = interp.compile(p.expression())
+    p.expect_end()
+    return lambda r: subject(None)
+
+
+def _case_clause(p: Parser, interp: Interpreter) -> Action:
+    """``Case a, b``: the action gives the values compared with the subject."""
     items = p.expression_list()
     p.expect_end()
-    return any(item is not None and is_true(BINARY["="](subject, runner.compile(item)(None)))
-               for item in items)
+    getters = [None if item is None else interp.compile(item) for item in items]
+    return lambda r: [None if g is None else g(None) for g in getters]
 
+
+def _run_switch(r: Interpreter, block: Block) -> None:
+    subject = r.clause(block.opener)
+    default = None
+    for clause, body in block.sections[1:]:
+        values = r.clause(clause)
+        if values is True:
+            default = body
+        elif any(v is not None and is_true(BINARY["="](subject, v)) for v in values):
+            r.run_nodes(body)
+            return
+    if default is not None:
+        r.run_nodes(default)
+
+
+# https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/Scripting/ScriptControlStatements/Sub.htm
+
+def _sub_clause(p: Parser, interp: Interpreter) -> Action:
+    """``Sub name [(p1, p2...)]``: the action gives (name, parameters)."""
+    name = p.name()
+    params = []
+    if p.accept_op("("):
+        if not p.accept_op(")"):
+            params = _name_list(p)
+            p.expect_op(")")
+    p.expect_end()
+    return lambda r: (name, params)
+
+
+def _run_sub(r: Interpreter, block: Block) -> None:
+    """Running a Sub statement defines the Sub."""
+    name, params = r.clause(block.opener)
+    r.define_sub(name, params, block.sections[0][1])
+
+
+_TABLE_STATEMENT = Kind(loads.prepare_table_statement, table_statement=True)
+
+STATEMENTS: dict[str, Kind] = {
+    "set": Kind(_set),
+    "let": Kind(_let),
+    "trace": Kind(_trace),
+    "sleep": Kind(_sleep),
+    "exit": Kind(_exit, ends=AT_LINE_END),
+    "call": Kind(_call, ends=AT_LINE_END),
+    "qualify": Kind(_qualify(True)),
+    "unqualify": Kind(_qualify(False)),
+    "drop": Kind(_drop),
+    "rename": Kind(_rename),
+    "lib": Kind(_lib),
+    "store": Kind(_store),
+    "when": Kind(_conditional(negate=False)),
+    "unless": Kind(_conditional(negate=True)),
+    **{word: _TABLE_STATEMENT for word in loads.TABLE_STATEMENT_WORDS},
+    # control statements
+    "if": Kind(_if_clause, AFTER_THEN, BlockShape(_run_if, frozenset({"end if", "endif"}),
+                                                  frozenset({"elseif", "else"}), final_clause="else")),
+    "elseif": Kind(_if_clause, AFTER_THEN),
+    "else": Kind(_bare_clause, AFTER_KEYWORD),
+    "end if": Kind(_bare_clause, AT_LINE_END),
+    "endif": Kind(_bare_clause, AT_LINE_END),
+    "for": Kind(_for_clause, AT_LINE_END, BlockShape(_run_for, frozenset({"next"}))),
+    "for each": Kind(_for_each_clause, AT_LINE_END, BlockShape(_run_for, frozenset({"next"}))),
+    "next": Kind(_next_clause, AT_LINE_END),
+    "do": Kind(_loop_clause, AT_LINE_END, BlockShape(_run_do, frozenset({"loop"}))),
+    "loop": Kind(_loop_clause, AT_LINE_END),
+    "switch": Kind(_switch_clause, AT_LINE_END,
+                   BlockShape(_run_switch, frozenset({"end switch", "endswitch"}), frozenset({"case", "default"}),
+                              empty_head=True)),
+    "case": Kind(_case_clause, AT_LINE_END),
+    "default": Kind(_bare_clause, AT_LINE_END),
+    "end switch": Kind(_bare_clause, AT_LINE_END),
+    "endswitch": Kind(_bare_clause, AT_LINE_END),
+    "sub": Kind(_sub_clause, AT_LINE_END, BlockShape(_run_sub, frozenset({"end sub", "endsub"}),
+                                                     raw_body=True)),
+    "end sub": Kind(_bare_clause, AT_LINE_END),
+    "endsub": Kind(_bare_clause, AT_LINE_END),
+}

@@ -16,6 +16,8 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
+from emulator.lexicon import QUOTES
+
 
 NUMBER, STRING, NAME, WORD, OP, OTHER, END = "NUMBER", "STRING", "NAME", "WORD", "OP", "OTHER", "END"
 
@@ -33,14 +35,13 @@ class Token(NamedTuple):
         return self.kind == OP and self.value in ops
 
 
+_QUOTED = "|".join(f"(?P<q{i}>{q.pattern()})" for i, q in enumerate(QUOTES.values()))
+_QUOTE_OF_GROUP = {f"q{i}": q for i, q in enumerate(QUOTES.values())}
 _TOKEN = re.compile(r"""
     (?P<space>\s+)
   | (?P<number>(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?(?![\w#]))
   | (?P<plain>'[^']*'(?!'))
-  | (?P<string>'[^']*(?:''[^']*)*')
-  | (?P<dquoted>"[^"]*(?:""[^"]*)*")
-  | (?P<bracketed>\[[^\]]*\])
-  | (?P<backquoted>`[^`]*(?:``[^`]*)*`)
+  | """ + _QUOTED + r"""
   | (?P<word>[^\W\d]|[_%@$])(?P<rest>[\w.#$%@]*)
   | (?P<op><>|<=|>=|<<|>>|[&+\-*/=<>(),;:])
   | (?P<other>.)
@@ -76,14 +77,9 @@ def _preview(text: str, start: int, end: int) -> str:
 def _make(kind: str, raw: str, start: int) -> Token:
     if kind == "number":
         return Token(NUMBER, raw, raw, start)
-    if kind == "string":
-        return Token(STRING, raw, raw[1:-1].replace("''", "'"), start)
-    if kind == "dquoted":
-        return Token(NAME, raw, raw[1:-1].replace('""', '"'), start)
-    if kind == "backquoted":
-        return Token(NAME, raw, raw[1:-1].replace("``", "`"), start)
-    if kind == "bracketed":
-        return Token(NAME, raw, raw[1:-1], start)
+    quote = _QUOTE_OF_GROUP.get(kind)
+    if quote is not None:
+        return Token(STRING if quote.is_string else NAME, raw, quote.unquote(raw), start)
     if kind == "word":
         return Token(WORD, raw, raw, start)
     if kind == "other":

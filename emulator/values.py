@@ -8,7 +8,9 @@ See https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/Scripting
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 # Qlik's TRUE is -1 and FALSE is 0 (both numbers).
 TRUE_NUM = -1.0
@@ -73,12 +75,25 @@ def from_text(s: str) -> Dual:
     return Dual(s, parse_number(s))
 
 
+def to_number(v: Value) -> float | None:
+    """The number a value stands for: its own, or its text read as a number; else None."""
+    if v is None:
+        return None
+    return v.num if v.num is not None else parse_number(v.text)
+
+
 def is_true(v: Value) -> bool:
     """Qlik's truth: a non-zero number is true; NULL and non-numeric text are false."""
-    if v is None:
-        return False
-    n = v.num if v.num is not None else parse_number(v.text)
+    n = to_number(v)
     return n is not None and n != 0
+
+
+@lru_cache(maxsize=256)
+def wildcard_regex(pattern: str, ignore_case: bool = False) -> re.Pattern:
+    """A regex for a pattern with * (any characters) and ? (one character), as in ``like``,
+    WildMatch and Qualify."""
+    body = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.compile(body, (re.IGNORECASE if ignore_case else 0) | re.DOTALL)
 
 
 class BuiltText(Dual):

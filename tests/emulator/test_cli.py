@@ -65,3 +65,38 @@ def test_bad_arguments(tmp_path: Path) -> None:
     assert emulator("app.qvs", "--var", "novalue", cwd=tmp_path).returncode == 2
     missing = emulator("missing.qvs", cwd=tmp_path)
     assert missing.returncode == 1 and "missing.qvs" in missing.stderr
+
+
+def test_lib_maps_a_connection_to_a_folder(tmp_path: Path) -> None:
+    """`--lib NAME=DIR`: lib://NAME/... is read and written in DIR."""
+    data = tmp_path / "shared-data"
+    (data / "in").mkdir(parents=True)
+    (data / "in" / "t.csv").write_text("A,B\n1,x\n2,y\n", encoding="utf-8")
+    (tmp_path / "app.qvs").write_text(
+        "T: LOAD * FROM [lib://DataFiles/in/t.csv] (txt, embedded labels);\n"
+        "Store T into [lib://DataFiles/out/t.qvd] (qvd);\n", encoding="utf-8")
+    result = emulator("app.qvs", "--lib", f"DataFiles={data}", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (data / "out" / "t.qvd").is_file()
+
+
+def test_lib_without_equals_is_a_usage_error(tmp_path: Path) -> None:
+    (tmp_path / "app.qvs").write_text("Let a = 1;", encoding="utf-8")
+    result = emulator("app.qvs", "--lib", "DataFiles", cwd=tmp_path)
+    assert result.returncode == 2 and "--lib expects NAME=VALUE" in result.stderr
+
+
+def test_libs_section_of_the_connections_file(tmp_path: Path) -> None:
+    """`libs: {NAME: DIR}` in the connections file, DIR relative to that file; --lib overrides."""
+    (tmp_path / "conf" / "data").mkdir(parents=True)
+    (tmp_path / "conf" / "data" / "t.csv").write_text("A\n7\n", encoding="utf-8")
+    (tmp_path / "conf" / "connections.yaml").write_text("libs:\n  DataFiles: data\n", encoding="utf-8")
+    (tmp_path / "app.qvs").write_text("T: LOAD * FROM [lib://DataFiles/t.csv] (txt);\n"
+                                      "Let a = Peek('A', 0, 'T');\n", encoding="utf-8")
+    result = emulator("app.qvs", "--connections", "conf/connections.yaml", "--dump", "out.json",
+                      cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert json.loads((tmp_path / "out.json").read_text(encoding="utf-8"))["variables"]["a"] == "7"
+    (tmp_path / "conf" / "connections.yaml").write_text("libs:\n  DataFiles: [x]\n", encoding="utf-8")
+    result = emulator("app.qvs", "--connections", "conf/connections.yaml", cwd=tmp_path)
+    assert result.returncode == 2 and "'libs' must map connection names to folders" in result.stderr

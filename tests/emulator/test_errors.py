@@ -8,12 +8,12 @@ from emulator.errors import ScriptError
 CASES = [
     # (script, line, text in the message, code)
     ("Let a = 1;\nDirectory C:\\data;", 2, "Unsupported statement: Directory", 2),
-    ("Let a = 1;\n\nT: Load * From lib://data/x.qvd (qvd);", 3, "Only delimited text files", 2),
+    ("Let a = 1;\n\nT: Load * From lib://data/x.xlsx (ooxml);", 3, "Only delimited text and QVD files", 2),
     ("T: Load * From lib://data/missing.csv (txt);", 1, "Cannot open file", 8),
     ("T: Load * Extension R.ScriptEval('x');", 1, "Unsupported LOAD source", 2),
     ("T: Load * Inline [\nA\n1\n];\nCrosstable (M, V) Load * Inline [\nA\n1\n];", 5, "Unsupported statement prefix: Crosstable", 2),
     ("T: Load * Inline [\nA\n1\n];\nOuter Keep Load * Inline [\nA\n1\n];", 5, "Keep needs inner, left or right", 2),
-    ("Store T into x.qvd;", 1, "Unsupported statement: Store", 2),
+    ("Execute cmd.exe /c dir;", 1, "Unsupported statement: Execute", 2),
     ("T: Load A Inline [\nA\n1\n] (msq, header is 2 lines);", 1, "Unsupported inline format option", 2),
     ("Let a = 1 +;", 1, "Syntax error", 2),
     ("Let a = NoSuchFunction(1);", 1, "NoSuchFunction", 2),
@@ -57,7 +57,7 @@ def test_error_in_an_included_file_names_that_file(run, tmp_path) -> None:
 
 def test_unsupported_syntax_stops_even_with_errormode_0(run) -> None:
     with pytest.raises(ScriptError) as caught:
-        run("Set ErrorMode = 0;\nStore T into x.qvd;\nLet after = 1;")
+        run("Set ErrorMode = 0;\nExecute cmd.exe /c dir;\nLet after = 1;")
     assert caught.value.line == 2
 
 

@@ -1,0 +1,98 @@
+"""Table files: QVD through the PyQvd library (https://github.com/MuellerConstantin/PyQvd, MIT,
+maintained, reads and writes the format; no hand-written QVD code here), and delimited text.
+
+Values keep their dual form both ways: a QVD dual symbol (a date, a 'Jan'/1 month) becomes a
+value with that text and number, and a value with both a text and a number is stored as a
+dual symbol. NULL stays NULL.
+https://help.qlik.com/en-US/cloud-services/Subsystems/Hub/Content/Sense_Hub/Scripting/work-with-QVD-files.htm
+"""
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+from pyqvd import (DoubleValue, DualDoubleValue, DualIntegerValue, IntegerValue, QvdTable, QvdValue,
+                   StringValue)
+
+from emulator.errors import FILE_NOT_FOUND, WRONG_FILE_FORMAT, ScriptError
+from emulator.tables import Row
+from emulator.values import Dual, NumberValue, Value, number, text
+
+_INT32 = range(-2**31, 2**31)
+
+
+def read_qvd(path: Path) -> tuple[list[str], list[Row]]:
+    try:
+        table = QvdTable.from_qvd(str(path))
+    except OSError as e:
+        raise ScriptError(f"Cannot open file '{path}': {e}", code=FILE_NOT_FOUND) from e
+    except Exception as e:  # the library's own errors for a damaged file
+        raise ScriptError(f"'{path}' is not a readable QVD file: {e}", code=WRONG_FILE_FORMAT) from e
+    converted: dict[int, Value] = {}  # the reader shares one object per symbol: convert it once
+
+    def value(v: QvdValue | None) -> Value:
+        key = id(v)
+        if key not in converted:
+            converted[key] = _from_qvd(v)
+        return converted[key]
+    return list(table.columns), [[value(v) for v in row] for row in table.data]
+
+
+def _from_qvd(v: QvdValue | None) -> Value:
+    if v is None:
+        return None
+    if isinstance(v, (DualIntegerValue, DualDoubleValue)):
+        return Dual(v.display_value, float(v.calculation_value))
+    if isinstance(v, (IntegerValue, DoubleValue)):
+        return number(v.calculation_value)
+    return text(v.display_value)
+
+
+def write_qvd(path: Path, fields: list[str], rows: list[Row]) -> None:
+    symbols: dict[object, QvdValue | None] = {}  # one symbol object per distinct value
+
+    def symbol(v: Value) -> QvdValue | None:
+        key = _symbol_key(v)
+        found = symbols.get(key)
+        if found is None:
+            found = symbols[key] = _to_qvd(v)
+        return found
+    table = QvdTable([[symbol(v) for v in row] for row in rows], list(fields))
+    _writing(path, lambda: table.to_qvd(str(path)))
+
+
+def _symbol_key(v: Value) -> object:
+    if v is None or type(v) is NumberValue:  # a plain number is said by its number
+        return None if v is None else v.num
+    return v.text, v.num
+
+
+def _to_qvd(v: Value) -> QvdValue | None:
+    if v is None:
+        return None
+    if v.num is None:
+        return StringValue(v.text)
+    whole = v.num.is_integer() and int(v.num) in _INT32
+    if type(v) is NumberValue:  # a plain number: its text is the number's own
+        return IntegerValue(int(v.num)) if whole else DoubleValue(v.num)
+    return DualIntegerValue(int(v.num), v.text) if whole else DualDoubleValue(v.num, v.text)
+
+
+def write_text(path: Path, fields: list[str], rows: list[Row], delimiter: str = ",") -> None:
+    """Store ... (txt): the field names on the first line, then the values as shown, UTF-8;
+    values holding the delimiter, a quote or a line break are quoted (our choice, the csv
+    module's minimal quoting)."""
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=delimiter, lineterminator="\r\n")
+    writer.writerow(fields)
+    writer.writerows([["" if v is None else v.text for v in row] for row in rows])
+    _writing(path, lambda: path.write_text(out.getvalue(), encoding="utf-8"))
+
+
+def _writing(path: Path, write) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write()
+    except OSError as e:
+        raise ScriptError(f"Cannot write file '{path}': {e}", code=FILE_NOT_FOUND) from e

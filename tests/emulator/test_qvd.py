@@ -1,0 +1,63 @@
+"""QVD files through PyQvd: Store ... (qvd) writes a file another reader sees as Qlik would (the
+library's own reader checks the symbols), LOAD ... FROM (qvd) reads it back, duals kept.
+https://help.qlik.com/en-US/cloud-services/Subsystems/Hub/Content/Sense_Hub/Scripting/ScriptRegularStatements/Store.htm
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pyqvd import DualIntegerValue, IntegerValue, QvdTable, StringValue
+
+from emulator.errors import ScriptError
+
+TABLE = ("T:\nLOAD Dual(M, N) as Month, N, Name Inline [\nM, N, Name\nJan, 1, a\nFeb, 2, \nMar, 3, c\n];\n"
+         "Z: LOAD Null() as Nothing, 1 as One AutoGenerate 1;\n")
+
+
+def test_store_writes_symbols_as_their_types(run, tmp_path: Path) -> None:
+    run(TABLE + "Store T into t.qvd (qvd);\nStore Month, Name from T into sub/m.qvd;")
+    table = QvdTable.from_qvd(str(tmp_path / "t.qvd"))
+    assert table.columns == ["Month", "N", "Name"]
+    first = table.data[0]
+    assert isinstance(first[0], DualIntegerValue)
+    assert (first[0].display_value, first[0].calculation_value) == ("Jan", 1)
+    assert isinstance(first[1], DualIntegerValue | IntegerValue) and first[1].calculation_value == 1
+    assert isinstance(first[2], StringValue) and first[2].display_value == "a"
+    assert QvdTable.from_qvd(str(tmp_path / "sub" / "m.qvd")).columns == ["Month", "Name"]
+
+
+def test_round_trip_keeps_texts_numbers_and_nulls(run) -> None:
+    runner = run(TABLE + "Store T into t.qvd;\nStore Z into z.qvd;\nDrop Tables T, Z;\n"
+                 "R: LOAD * FROM t.qvd (qvd);\nS: NoConcatenate LOAD * FROM [z.qvd];\n"
+                 "Let m = Month(0) & '|' & Num(Peek('Month', 1, 'R')) & '|' & Peek('Month', 1, 'R');\n"
+                 "Let n = If(IsNull(Peek('Nothing', 0, 'S')), 'null', 'value');")
+    assert runner.model.tables["R"].texts() == [["Jan", "1", "a"], ["Feb", "2", ""], ["Mar", "3", "c"]]
+    assert runner.variable_text("m").endswith("|2|Feb")
+    assert runner.variable_text("n") == "null"
+
+
+def test_store_txt_writes_delimited_text_read_back_by_load(run, tmp_path: Path) -> None:
+    runner = run("T: LOAD * Inline [\nA, B\n1, 'x, y'\n2, z\n];\nStore T into t.csv (txt);\n"
+                 "Store T into t2.txt (txt, delimiter is ';');\n"
+                 "Drop Table T;\nR: LOAD * FROM t.csv (txt);")
+    assert (tmp_path / "t.csv").read_bytes().decode("utf-8") == 'A,B\r\n1,"x, y"\r\n2,z\r\n'
+    assert (tmp_path / "t2.txt").read_bytes().decode("utf-8") == "A;B\r\n1;x, y\r\n2;z\r\n"
+    assert runner.model.tables["R"].texts() == [["1", "x, y"], ["2", "z"]]
+
+
+@pytest.mark.parametrize("script, message", [
+    ("Store Missing into x.qvd;", "Table 'Missing' not found"),
+    ("T: LOAD 1 as A AutoGenerate 1;\nStore B from T into x.qvd;", "field 'B' not found"),
+    ("T: LOAD 1 as A AutoGenerate 1;\nStore T into x.parquet (parquet);", "Store format not supported"),
+    ("T: LOAD * FROM nowhere.qvd (qvd);", "Cannot open file"),
+])
+def test_store_and_load_errors(run, script: str, message: str) -> None:
+    with pytest.raises(ScriptError, match=message):
+        run(script)
+
+
+def test_a_damaged_qvd_fails_with_wrong_format(run, tmp_path: Path) -> None:
+    with pytest.raises(ScriptError) as caught:
+        run("T: LOAD * FROM bad.qvd (qvd);", files={"bad.qvd": "<QvdTableHeader>not really"})
+    assert caught.value.code == 12
