@@ -73,6 +73,13 @@ def _optional_str(v: Any) -> str | None:
     return None if v is None or v == "" else _str(v)
 
 
+def _secret(v: Any) -> str | None:
+    try:
+        return _optional_str(v)
+    except ValueError:
+        raise ValueError("expected text (the value is not shown: it is a secret)") from None
+
+
 def _str_list(v: Any) -> list[str]:
     if isinstance(v, str):  # from the environment: comma-separated
         return [s.strip() for s in v.split(",") if s.strip()]
@@ -134,6 +141,22 @@ OPTIONS: list[Option] = [
     Option("Butler.mqttConfig.brokerPort", _port, 1883),
     Option("Butler.mqttConfig.subscriptionRootTopic", _str, "qliksense/#"),
     Option("Butler.mqttConfig.taskStartTopic", _str, "qliksense/start_task"),
+    # What Butler's mqttConfig lacks (server/mqtt.py; the README's MQTT section).
+    Option("Valet.mqtt.protocolVersion", lambda v: _one_of("3.1.1", "5")(str(v)), "3.1.1"),
+    Option("Valet.mqtt.clientId", _optional_str, None),
+    Option("Valet.mqtt.username", _optional_str, None, env="VALET_MQTT_USERNAME"),
+    Option("Valet.mqtt.password", _secret, None, env="VALET_MQTT_PASSWORD"),
+    Option("Valet.mqtt.tls.enable", _bool, False),
+    Option("Valet.mqtt.tls.caFile", _optional_str, None),
+    Option("Valet.mqtt.tls.certFile", _optional_str, None),
+    Option("Valet.mqtt.tls.keyFile", _optional_str, None),
+    Option("Valet.mqtt.taskStartResultTopic", _optional_str, None),
+    Option("Valet.mqtt.keepaliveSeconds", _int_between(5, 65535), 60),
+    Option("Valet.mqtt.reconnectMinSeconds", _int_between(1, 3600), 1),
+    Option("Valet.mqtt.reconnectMaxSeconds", _int_between(1, 3600), 30),
+    Option("Valet.mqtt.requiredForReadiness", _bool, False),
+    Option("Valet.mqtt.maxBatch", _int_between(1, 1000), 100),
+    Option("Valet.mqtt.sharedSubscriptionGroup", _optional_str, None),
     Option("Butler.configQRS.authentication", _one_of("certificates", "header"), "certificates"),
     Option("Butler.configQRS.host", _optional_str, None, env="VALET_QRS_HOST"),
     Option("Butler.configQRS.port", _port, 4242, env="VALET_QRS_PORT"),

@@ -9,6 +9,7 @@ import threading
 
 import waitress
 
+from server import mqtt
 from server.app import create_app
 from server.config import Config
 from server.services import Services
@@ -71,6 +72,7 @@ def serve_waitress(config: Config) -> None:
     _tune_threads()
     _stop_on_signals()
     sweeper.start()
+    services.mqtt = mqtt.start_listener(config, services.starter)
     log.info("Valet listening on http://%s:%s (database %s)", host, server.effective_port,
              services.engine.url.render_as_string(hide_password=True))
     try:
@@ -78,6 +80,8 @@ def serve_waitress(config: Config) -> None:
     finally:
         sweeper.stop()
         server.close()
+        if services.mqtt:
+            services.mqtt.stop()
         services.engine.dispose()
         log.info("Valet stopped")
 
@@ -97,11 +101,21 @@ def serve_gunicorn(config: Config, workers: int) -> None:
             self.cfg.set("threads", config["Valet.workerThreads"])
             self.cfg.set("graceful_timeout", 10)
             self.cfg.set("limit_request_line", 8190)
+            self.cfg.set("worker_exit", lambda _arbiter, _worker: self.stop_mqtt())
 
         def load(self):
             _tune_threads()
             app = create_app(config)
-            Sweeper(app.extensions["valet"], config["Valet.sweepIntervalSeconds"]).start()
+            self.services = app.extensions["valet"]
+            Sweeper(self.services, config["Valet.sweepIntervalSeconds"]).start()
+            # One MQTT client per worker, in one shared subscription: each message reaches one.
+            self.services.mqtt = mqtt.start_listener(config, self.services.starter,
+                                                     shared_group="valet")
             return app
+
+        def stop_mqtt(self) -> None:
+            services = getattr(self, "services", None)  # this worker's, once loaded
+            if services is not None and services.mqtt is not None:
+                services.mqtt.stop()
 
     _Valet().run()

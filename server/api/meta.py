@@ -20,15 +20,21 @@ def butler_ping():
 
 
 @health_blp.route("/health", methods=["GET"])
-@health_blp.response(200, description='{"status": "ok", "checks": {"database": "ok"}}')
+@health_blp.response(200, description='{"status": "ok", "checks": {"database": "ok", "mqtt": {…}}}')
 @health_blp.alt_response(503, description="a dependency is not reachable")
 def health():
-    """Readiness: the database answers."""
+    """Readiness: the database answers; the MQTT state when MQTT is enabled (it fails
+    readiness only with Valet.mqtt.requiredForReadiness)."""
+    checks, ready = {}, True
     try:
         db.ping(current().engine)
+        checks["database"] = "ok"
     except SQLAlchemyError as e:
-        response = jsonify({"status": "unavailable",
-                            "checks": {"database": f"unreachable: {type(e).__name__}"}})
-        response.status_code = 503
-        return response
-    return {"status": "ok", "checks": {"database": "ok"}}
+        checks["database"], ready = f"unreachable: {type(e).__name__}", False
+    listener = current().mqtt
+    if listener is not None:
+        checks["mqtt"] = listener.health()
+        ready = ready and listener.ready
+    response = jsonify({"status": "ok" if ready else "unavailable", "checks": checks})
+    response.status_code = 200 if ready else 503
+    return response

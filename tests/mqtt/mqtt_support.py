@@ -1,0 +1,153 @@
+"""Shared by tests/mqtt and the MQTT benchmark (imported as `mqtt.mqtt_support`; tests/ is on
+pythonpath): a real Mosquitto broker on a free loopback port, from a config file written here
+(never the system service), and a paho client that publishes and collects results."""
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import paho.mqtt.client as paho
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from demo.processes import free_port
+from demo.sense.certs import CertPaths, ensure_certs
+
+START_TOPIC = "qliksense/start_task"
+RESULT_TOPIC = "valet/start_result"
+
+
+class Mosquitto:
+    """`mosquitto -c FILE` on 127.0.0.1; optional users (a password file) and TLS with
+    client certificates (CA and certificates made with trustme)."""
+
+    def __init__(self, workdir: Path, users: dict[str, str] | None = None, tls: bool = False,
+                 port: int | None = None) -> None:
+        self.workdir = Path(workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.port = port or free_port()
+        self.users = users
+        self.certs: CertPaths | None = ensure_certs(self.workdir / "certs") if tls else None
+        self.log_path = self.workdir / "mosquitto.log"
+        self.proc: subprocess.Popen | None = None
+
+    def _config(self) -> str:
+        lines = [f"listener {self.port} 127.0.0.1", "persistence false",
+                 f"log_dest file {self.log_path}", "log_type all",
+                 f"allow_anonymous {'false' if self.users else 'true'}"]
+        if self.users:
+            password_file = self.workdir / "passwords"
+            password_file.write_text("")
+            for user, password in self.users.items():
+                subprocess.run(["mosquitto_passwd", "-b", str(password_file), user, password],
+                               check=True, capture_output=True)
+            lines.append(f"password_file {password_file}")
+        if self.certs:
+            lines += [f"cafile {self.certs.root}", f"certfile {self.certs.server}",
+                      f"keyfile {self.certs.server_key}", "require_certificate true"]
+        return "\n".join(lines) + "\n"
+
+    def start(self, timeout: float = 10.0) -> "Mosquitto":
+        conf = self.workdir / "mosquitto.conf"
+        conf.write_text(self._config())
+        out = (self.workdir / "mosquitto.out").open("ab")
+        self.proc = subprocess.Popen(["mosquitto", "-c", str(conf)], stdout=out,
+                                     stderr=subprocess.STDOUT)
+        end = time.monotonic() + timeout
+        while time.monotonic() < end and self.proc.poll() is None:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return self
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"mosquitto did not start on port {self.port}: "
+                           f"{(self.workdir / 'mosquitto.out').read_text()[-500:]}")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def __enter__(self) -> "Mosquitto":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def butler_config(self, **overrides) -> dict:
+        """Butler's mqttConfig section for this broker."""
+        return {"mqttConfig": {"enable": True, "brokerHost": "127.0.0.1", "brokerPort": self.port,
+                               "subscriptionRootTopic": "qliksense/#",
+                               "taskStartTopic": START_TOPIC, **overrides}}
+
+    def tls_config(self) -> dict:
+        """Valet.mqtt.tls for this broker's certificates (the client certificate included)."""
+        return {"enable": True, "caFile": str(self.certs.root), "certFile": str(self.certs.client),
+                "keyFile": str(self.certs.client_key)}
+
+
+class Client:
+    """A test's own MQTT client (paho): publishes starts, collects what arrives on `results`."""
+
+    def __init__(self, broker: Mosquitto, results: str | None = RESULT_TOPIC, v5: bool = True,
+                 username: str | None = None, password: str | None = None) -> None:
+        self.v5 = v5
+        self.client = paho.Client(paho.CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5 if v5
+                                  else paho.MQTTv311)
+        if username:
+            self.client.username_pw_set(username, password)
+        if broker.certs:
+            self.client.tls_set(str(broker.certs.root), str(broker.certs.client),
+                                str(broker.certs.client_key))
+        self.received: list[tuple[dict, bytes | None]] = []
+        self._lock = threading.Lock()
+        self.client.on_message = self._on_message
+        self.client.connect("127.0.0.1", broker.port)
+        self.client.loop_start()
+        if results:
+            self.client.subscribe(results, qos=1)
+        time.sleep(0.2)  # let the subscription settle
+
+    def _on_message(self, _client, _userdata, msg) -> None:
+        props = getattr(msg, "properties", None)
+        with self._lock:
+            self.received.append((json.loads(msg.payload), getattr(props, "CorrelationData", None)))
+
+    def publish(self, payload: str | bytes, topic: str = START_TOPIC, correlation: bytes | None = None,
+                response_topic: str | None = None) -> None:
+        props = None
+        if correlation is not None or response_topic is not None:
+            props = Properties(PacketTypes.PUBLISH)
+            if correlation is not None:
+                props.CorrelationData = correlation
+            if response_topic is not None:
+                props.ResponseTopic = response_topic
+        self.client.publish(topic, payload, qos=1, properties=props).wait_for_publish(10)
+
+    def results(self, count: int, timeout: float = 15.0) -> list[dict]:
+        """The first `count` result bodies, waiting up to `timeout` for them."""
+        return [body for body, _c in self.results_with_correlation(count, timeout)]
+
+    def results_with_correlation(self, count: int, timeout: float = 15.0) -> list[tuple[dict, bytes | None]]:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            with self._lock:
+                if len(self.received) >= count:
+                    return list(self.received)
+            time.sleep(0.05)
+        with self._lock:
+            return list(self.received)
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
