@@ -366,7 +366,8 @@ class MqttListener:
             with self._lock:
                 self.state = "stopped"
             return
-        self._set_state("disconnected", f"connection lost: {reason_code}")
+        if self.state != "refused":  # after a refusal the disconnect says nothing new
+            self._set_state("disconnected", f"connection lost: {reason_code}")
 
     def _on_message(self, _client, _userdata, msg: paho.MQTTMessage) -> None:
         props = getattr(msg, "properties", None)

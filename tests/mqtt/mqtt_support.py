@@ -3,9 +3,12 @@ pythonpath): a real Mosquitto broker on a free loopback port, from a config file
 (never the system service), and a paho client that publishes and collects results."""
 from __future__ import annotations
 
+import getpass
 import json
+import shutil
 import signal
 import socket
+import uuid
 import subprocess
 import threading
 import time
@@ -15,11 +18,18 @@ import paho.mqtt.client as paho
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from demo.processes import free_port
+import pytest
+
+from demo.processes import Valet, free_port
 from demo.sense.certs import CertPaths, ensure_certs
+from demo.sense.process import SenseProcess
+from tasks.start_support import EXTRA_TASKS, qrs_config
 
 START_TOPIC = "qliksense/start_task"
 RESULT_TOPIC = "valet/start_result"
+MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"  # sbin is not on every PATH
+FLOOD = [str(uuid.UUID(int=0xF100D << 108 | n)) for n in range(1000)]
+FLOOD_TASKS = [{"id": t, "name": f"Flood task {n}"} for n, t in enumerate(FLOOD)]
 
 
 class Mosquitto:
@@ -37,7 +47,9 @@ class Mosquitto:
         self.proc: subprocess.Popen | None = None
 
     def _config(self) -> str:
-        lines = [f"listener {self.port} 127.0.0.1", "persistence false",
+        # Started as root, mosquitto switches to its own user, who cannot read the test's
+        # files; stay the current user (the option has no effect for anyone else).
+        lines = [f"user {getpass.getuser()}", f"listener {self.port} 127.0.0.1", "persistence false",
                  f"log_dest file {self.log_path}", "log_type all",
                  f"allow_anonymous {'false' if self.users else 'true'}"]
         if self.users:
@@ -56,7 +68,7 @@ class Mosquitto:
         conf = self.workdir / "mosquitto.conf"
         conf.write_text(self._config())
         out = (self.workdir / "mosquitto.out").open("ab")
-        self.proc = subprocess.Popen(["mosquitto", "-c", str(conf)], stdout=out,
+        self.proc = subprocess.Popen([MOSQUITTO, "-c", str(conf)], stdout=out,
                                      stderr=subprocess.STDOUT)
         end = time.monotonic() + timeout
         while time.monotonic() < end and self.proc.poll() is None:
@@ -109,7 +121,7 @@ class Client:
         if broker.certs:
             self.client.tls_set(str(broker.certs.root), str(broker.certs.client),
                                 str(broker.certs.client_key))
-        self.received: list[tuple[dict, bytes | None]] = []
+        self.received: list[tuple[str, bytes, bytes | None]] = []  # topic, payload, correlation
         self._lock = threading.Lock()
         self.client.on_message = self._on_message
         self.client.connect("127.0.0.1", broker.port)
@@ -121,7 +133,7 @@ class Client:
     def _on_message(self, _client, _userdata, msg) -> None:
         props = getattr(msg, "properties", None)
         with self._lock:
-            self.received.append((json.loads(msg.payload), getattr(props, "CorrelationData", None)))
+            self.received.append((msg.topic, bytes(msg.payload), getattr(props, "CorrelationData", None)))
 
     def publish(self, payload: str | bytes, topic: str = START_TOPIC, correlation: bytes | None = None,
                 response_topic: str | None = None) -> None:
@@ -140,14 +152,54 @@ class Client:
 
     def results_with_correlation(self, count: int, timeout: float = 15.0) -> list[tuple[dict, bytes | None]]:
         end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            with self._lock:
-                if len(self.received) >= count:
-                    return list(self.received)
+        while len(self.received) < count and time.monotonic() < end:
             time.sleep(0.05)
         with self._lock:
-            return list(self.received)
+            return [(json.loads(payload), corr) for _t, payload, corr in self.received]
+
+    def topics(self) -> list[str]:
+        with self._lock:
+            return [topic for topic, _p, _c in self.received]
 
     def close(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
+
+
+@pytest.fixture(scope="package")
+def sense(tmp_path_factory) -> SenseProcess:
+    """The simulated repository: the reference tasks, tests/tasks' extra ones, 1,000 flood tasks."""
+    with SenseProcess(tmp_path_factory.mktemp("sense"), extra_tasks=EXTRA_TASKS + FLOOD_TASKS) as s:
+        yield s
+
+
+@pytest.fixture(scope="package")
+def broker(tmp_path_factory) -> Mosquitto:
+    """One anonymous broker shared by the tests that do not stop it."""
+    with Mosquitto(tmp_path_factory.mktemp("mosquitto")) as b:
+        yield b
+
+
+def valet_config(sense: SenseProcess, broker: Mosquitto, *sections: dict, **mqtt) -> tuple[dict, dict]:
+    """(Butler, Valet) config sections: the repository, the broker, a result topic; `mqtt`
+    entries are Valet.mqtt keys."""
+    butler = {**qrs_config(sense), **broker.butler_config()}
+    for section in sections:
+        butler.update(section)
+    return butler, {"mqtt": {"taskStartResultTopic": RESULT_TOPIC, "reconnectMaxSeconds": 1, **mqtt}}
+
+
+def health(valet: Valet) -> dict:
+    import requests  # noqa: PLC0415
+
+    return requests.get(f"{valet.url}/health", timeout=5).json()
+
+
+def wait_for_state(valet: Valet, state: str, timeout: float = 15.0) -> dict:
+    """/health's mqtt entry once it shows `state` (or at the timeout)."""
+    end = time.monotonic() + timeout
+    while True:
+        entry = health(valet)["checks"]["mqtt"]
+        if entry["state"] == state or time.monotonic() > end:
+            return entry
+        time.sleep(0.1)
