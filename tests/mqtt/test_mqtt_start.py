@@ -173,3 +173,26 @@ def test_no_result_topic_still_starts(start_valet, sense, broker, qlog) -> None:
         assert client.topics() == [topic]
     finally:
         client.close()
+
+
+def test_messages_that_arrive_together_share_one_start_and_keep_their_own_results(
+        client, clean_sense, qlog, valet) -> None:
+    """While the first message's lookup is slow, six more arrive; they are started with one
+    lookup and one task/start/many, and each result is what that message alone would get."""
+    clean_sense.set_faults(rules=[{"action": "slow", "ms": 1500, "path": "task/full", "times": 1}])
+    client.publish(A1[0])
+    time.sleep(0.3)
+    for payload in (A3[0], "nope", A2[0], DISABLED[0], A1[0],
+                    json.dumps({"items": [tag("startTask2")], "correlationId": "tagged"})):
+        client.publish(payload)
+    bodies = client.results(7)
+    assert bodies[:6] == [result(started=refs(A1)), result(started=refs(A3)),
+                          result(invalid=ids("nope")), result(denied=ids(A2[0])),
+                          bodies[4], result(started=refs(A1))]
+    assert [f["taskId"] for f in bodies[4]["failed"]] == [DISABLED[0]]
+    assert bodies[6] == {**result(by_tag=refs(A3)), "correlationId": "tagged"}
+    start_calls = [path for method, path in qlog.paths() if path.endswith("/start/many")]
+    assert len(start_calls) == 2  # the first message's, and the batch's
+    assert qlog.starts() == {A1[0]: 2, A3[0]: 1}  # A3 asked twice in the batch, started once
+    rows = audit_rows(valet)[-7:]
+    assert [json.loads(r["outcome"]).get("batchOf") for r in rows] == [None] + [6] * 6
