@@ -155,7 +155,7 @@ OPTIONS: list[Option] = [
     Option("Valet.mqtt.reconnectMinSeconds", _int_between(1, 3600), 1),
     Option("Valet.mqtt.reconnectMaxSeconds", _int_between(1, 3600), 30),
     Option("Valet.mqtt.requiredForReadiness", _bool, False),
-    Option("Valet.mqtt.maxBatch", _int_between(1, 1000), 100),
+    Option("Valet.mqtt.maxBatch", _int_between(1, 1000), 1000),
     Option("Valet.mqtt.sharedSubscriptionGroup", _optional_str, None),
     Option("Butler.configQRS.authentication", _one_of("certificates", "header"), "certificates"),
     Option("Butler.configQRS.host", _optional_str, None, env="VALET_QRS_HOST"),

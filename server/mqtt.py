@@ -10,8 +10,8 @@ correlation data is echoed as correlation data too.
 
 paho-mqtt's network thread receives messages and hands them to one worker thread, so a slow
 repository never holds up the connection (keep-alives, acknowledgements). The worker takes
-every message waiting (up to `Valet.mqtt.maxBatch`) and starts them with one lookup and one
-`task/start/many` (`TaskStarter.start_batch`); a message with key-value items runs alone, in
+every message waiting (up to `Valet.mqtt.maxBatch`) and starts them with one lookup (split only
+where a URL would pass 8 KB) and one `task/start/many` (`TaskStarter.start_batch`); a message with key-value items runs alone, in
 its place in the order, so its values are stored just before its own tasks start. paho
 reconnects with backoff (`reconnect*Seconds`) and every (re)connection subscribes again.
 """

@@ -153,3 +153,22 @@ def test_gunicorn_workers_share_one_subscription(tmp_path, start_valet, sense, q
         assert len(client.topics()) == 50
     assert sorted(t["taskId"] for b in bodies for t in b["tasksId"]["started"]) == sorted(FLOOD[:50])
     assert qlog.starts() == {t: 1 for t in FLOOD[:50]}
+
+
+def test_messages_received_before_sigterm_are_finished_and_answered(
+        tmp_path, start_valet, clean_sense, qlog) -> None:
+    """Messages are acknowledged on receipt, so on SIGTERM Valet finishes the ones it holds and
+    publishes their results before it disconnects."""
+    with Mosquitto(tmp_path / "broker") as broker:
+        valet = start_valet(*valet_config(clean_sense, broker))
+        wait_for_state(valet, "connected")
+        clean_sense.set_faults(rules=[{"action": "slow", "ms": 2000, "path": "task/full", "times": 1}])
+        client = Client(broker)
+        client.publish(A1[0])
+        time.sleep(0.5)  # the first is in its slow lookup, the second waits in Valet's queue
+        client.publish(A3[0])
+        time.sleep(0.3)
+        assert valet.stop() == 0
+        assert client.results(2, timeout=5) == [result(started=refs(A1)), result(started=refs(A3))]
+        client.close()
+    assert qlog.starts() == {A1[0]: 1, A3[0]: 1}
