@@ -6,7 +6,6 @@ from __future__ import annotations
 import getpass
 import json
 import shutil
-import signal
 import socket
 import uuid
 import subprocess
@@ -20,7 +19,7 @@ from paho.mqtt.properties import Properties
 
 import pytest
 
-from demo.processes import Valet, free_port
+from demo.processes import Valet, free_port, terminate
 from demo.sense.certs import CertPaths, ensure_certs
 from demo.sense.process import SenseProcess
 from tasks.start_support import EXTRA_TASKS, qrs_config
@@ -81,13 +80,7 @@ class Mosquitto:
                            f"{(self.workdir / 'mosquitto.out').read_text()[-500:]}")
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        terminate(self.proc)
         self.proc = None
 
     def __enter__(self) -> "Mosquitto":
