@@ -60,6 +60,7 @@ class MqttSettings:
     reconnect_max: int
     required_for_readiness: bool
     max_batch: int
+    max_payload_bytes: int
     shared_group: str | None
 
     @property
@@ -90,6 +91,7 @@ class MqttSettings:
             reconnect_max=max(config[v + "reconnectMinSeconds"], config[v + "reconnectMaxSeconds"]),
             required_for_readiness=config[v + "requiredForReadiness"],
             max_batch=config[v + "maxBatch"],
+            max_payload_bytes=config["Valet.limits.requestBodyBytes"],
             shared_group=config[v + "sharedSubscriptionGroup"] or shared_group)
         _check_topics(settings, config["Butler.mqttConfig.subscriptionRootTopic"])
         _check_credentials(settings)
@@ -159,9 +161,16 @@ class Handled:
 _ENVELOPE_KEYS = {"items", "allTaskIdsMustExist", "correlationId"}
 
 
-def parse_payload(payload: bytes) -> tuple[list[tasks.Item], bool, str | None]:
+class PayloadTooLarge(tasks.InvalidStartRequest):
+    """Over Valet.limits.requestBodyBytes, the limit of a REST body (answered 413 as there)."""
+
+
+def parse_payload(payload: bytes, max_bytes: int) -> tuple[list[tasks.Item], bool, str | None]:
     """(items, allTaskIdsMustExist, correlation ID) of a start message; InvalidStartRequest
     says what is wrong with it."""
+    if len(payload) > max_bytes:
+        raise PayloadTooLarge(f"the payload is {len(payload)} bytes, over the limit of "
+                              f"{max_bytes} (Valet.limits.requestBodyBytes)")
     try:
         text = payload.decode("utf-8").strip()
     except UnicodeDecodeError as e:
@@ -206,6 +215,8 @@ def _error_status(e: Exception) -> int:
         return e.http_status
     if isinstance(e, kv.KvError):
         return KV_STATUS[type(e)]
+    if isinstance(e, PayloadTooLarge):
+        return 413
     return 400 if isinstance(e, tasks.InvalidStartRequest) else 500
 
 
@@ -238,6 +249,14 @@ def _problems(outcome: tasks.StartResult | Exception) -> str | None:
         ("denied custom propert(ies)", [f"{c.name}={c.value}" for c in outcome.cps_denied]),
         ("not started", [f"{t['id']} ({reason})" for t, reason in outcome.failed])) if values]
     return "; ".join(found) or None
+
+
+def _shown(payload: bytes) -> str:
+    """A payload for the log: a task ID as it came; JSON only by its size, since its key-value
+    items may carry secrets (the audit and valet.tasks leave their values out too)."""
+    if payload.lstrip()[:1] in (b"[", b"{"):
+        return f"a JSON payload of {len(payload)} bytes"
+    return repr(payload[:100])
 
 
 def batches(handled: list[Handled]) -> list[list[Handled]]:
@@ -417,7 +436,8 @@ class MqttListener:
     def _parse(self, message: Message) -> Handled:
         handled = Handled(message, correlation_id=_correlation_text(message.correlation_data))
         try:
-            items, all_ids, correlation = parse_payload(message.payload)
+            items, all_ids, correlation = parse_payload(message.payload,
+                                                        self.settings.max_payload_bytes)
         except tasks.InvalidStartRequest as e:
             handled.outcome = e
             return handled
@@ -444,7 +464,7 @@ class MqttListener:
         message = handled.message
         problems = _problems(handled.outcome)
         if problems:
-            log.warning("MQTT message on %s (%r): %s", message.topic, message.payload[:100], problems)
+            log.warning("MQTT message on %s (%s): %s", message.topic, _shown(message.payload), problems)
         topic = self._result_topic(message)
         if topic:
             self.client.publish(topic, json.dumps(result_body(handled)), qos=1,

@@ -83,6 +83,17 @@ class Mosquitto:
         terminate(self.proc)
         self.proc = None
 
+    def wait_for_subscriptions(self, topic: str, count: int, timeout: float = 20.0) -> int:
+        """How many QoS 1 subscriptions to `topic` the broker has logged, once `count` (or at the
+        timeout); mosquitto logs each as "CLIENT 1 TOPIC"."""
+        end = time.monotonic() + timeout
+        while True:
+            lines = self.log_path.read_text().splitlines() if self.log_path.exists() else []
+            found = sum(line.endswith(f" 1 {topic}") for line in lines)
+            if found >= count or time.monotonic() > end:
+                return found
+            time.sleep(0.1)
+
     def __enter__(self) -> "Mosquitto":
         return self.start()
 

@@ -142,8 +142,8 @@ def test_gunicorn_workers_share_one_subscription(tmp_path, start_valet, sense, q
     """Each of 2 workers has its own MQTT client in the shared subscription $share/valet/…:
     the broker hands each message to one of them, so no task starts twice."""
     with Mosquitto(tmp_path / "broker") as broker:
-        valet = start_valet(*valet_config(sense, broker), workers=2)
-        time.sleep(2)
+        start_valet(*valet_config(sense, broker), workers=2)
+        assert broker.wait_for_subscriptions("$share/valet/qliksense/start_task", 2) == 2
         client = Client(broker)
         for task_id in FLOOD[:50]:
             client.publish(task_id)

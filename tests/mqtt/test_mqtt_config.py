@@ -94,14 +94,14 @@ def test_start_up_refuses_mqtt_without_a_repository(tmp_path) -> None:
 
 # -- payloads -----------------------------------------------------------------------------------
 def test_a_plain_payload_is_a_task_id_as_butler_reads_it() -> None:
-    assert parse_payload(f"  {A1[0]}\n".encode()) == ([tasks.ById(A1[0])], False, None)
+    assert parse_payload(f"  {A1[0]}\n".encode(), 100) == ([tasks.ById(A1[0])], False, None)
 
 
 def test_the_json_forms() -> None:
     item = {"type": "starttasktag", "payload": {"tag": "t"}}
-    assert parse_payload(json.dumps([item]).encode()) == ([tasks.ByTag("t")], False, None)
+    assert parse_payload(json.dumps([item]).encode(), 1000) == ([tasks.ByTag("t")], False, None)
     body = {"items": [item], "allTaskIdsMustExist": True, "correlationId": "c-1"}
-    assert parse_payload(json.dumps(body).encode()) == ([tasks.ByTag("t")], True, "c-1")
+    assert parse_payload(json.dumps(body).encode(), 1000) == ([tasks.ByTag("t")], True, "c-1")
 
 
 def _handled(*items: tasks.Item) -> Handled:

@@ -111,6 +111,22 @@ def test_an_invalid_payload_answers_400_and_starts_nothing(client, qlog, valet, 
     assert requests.get(f"{valet.url}/v4/butlerping", timeout=5).status_code == 200
 
 
+def test_a_payload_over_the_body_limit_answers_413(client, qlog) -> None:
+    """Valet.limits.requestBodyBytes (default 2 MiB) bounds a payload as it bounds a REST body."""
+    client.publish(json.dumps([tid(A1[0])] * 40_000))  # about 2.4 MB
+    [body] = client.results(1)
+    assert body["statusCode"] == 413 and "over the limit of 2097152" in body["message"]
+    assert qlog.starts() == {}
+
+
+def test_json_payloads_are_not_written_to_the_log(client, valet) -> None:
+    """Their key-value items may carry secrets; a task ID is logged as it came."""
+    client.publish(json.dumps([kv("k", "hunter2-secret", namespace=""), tid("nope")]))
+    client.results(1)
+    log = log_once_written(valet.log_path, "a JSON payload of")
+    assert "hunter2-secret" not in log
+
+
 def test_an_mqtt5_response_topic_gets_the_result(broker, valet, qlog) -> None:
     mine = Client(broker, results="client/7/result")
     other = Client(broker)
