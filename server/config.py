@@ -157,6 +157,9 @@ OPTIONS: list[Option] = [
     Option("Valet.mqtt.requiredForReadiness", _bool, False),
     Option("Valet.mqtt.maxBatch", _int_between(1, 1000), 1000),
     Option("Valet.mqtt.sharedSubscriptionGroup", _optional_str, None),
+    # 0: a clean session; more: the broker keeps Valet's session (subscription and messages)
+    # that long while Valet is away, and messages are acknowledged once handled.
+    Option("Valet.mqtt.sessionExpirySeconds", _int_between(0, 0xFFFFFFFF), 0),
     Option("Butler.configQRS.authentication", _one_of("certificates", "header"), "certificates"),
     Option("Butler.configQRS.host", _optional_str, None, env="VALET_QRS_HOST"),
     Option("Butler.configQRS.port", _port, 4242, env="VALET_QRS_PORT"),

@@ -61,7 +61,12 @@ class MqttSettings:
     required_for_readiness: bool
     max_batch: int
     max_payload_bytes: int
+    session_expiry: int  # 0: a clean session
     shared_group: str | None
+
+    @property
+    def persistent(self) -> bool:
+        return self.session_expiry > 0
 
     @property
     def broker(self) -> str:
@@ -92,7 +97,12 @@ class MqttSettings:
             required_for_readiness=config[v + "requiredForReadiness"],
             max_batch=config[v + "maxBatch"],
             max_payload_bytes=config["Valet.limits.requestBodyBytes"],
+            session_expiry=config[v + "sessionExpirySeconds"],
             shared_group=config[v + "sharedSubscriptionGroup"] or shared_group)
+        if settings.persistent and not config[v + "clientId"]:
+            raise ConfigError("Valet.mqtt.sessionExpirySeconds needs Valet.mqtt.clientId: the "
+                              "broker keeps the session under the client ID, which must stay the "
+                              "same across restarts")
         _check_topics(settings, config["Butler.mqttConfig.subscriptionRootTopic"])
         _check_credentials(settings)
         return settings
@@ -146,6 +156,8 @@ class Message:
     payload: bytes
     correlation_data: bytes | None = None
     response_topic: str | None = None
+    mid: int = 0  # for the acknowledgement of a persistent session
+    qos: int = 0
 
 
 @dataclass
@@ -295,8 +307,11 @@ class MqttListener:
     def _make_client(self) -> paho.Client:
         s = self.settings
         v5 = s.protocol == paho.MQTTv5
+        # A persistent session acknowledges each message once handled (manual_ack), so that
+        # the broker delivers again what Valet had not finished when it went away.
         client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=s.client_id,
-                             protocol=s.protocol, clean_session=None if v5 else True)
+                             protocol=s.protocol, clean_session=None if v5 else not s.persistent,
+                             manual_ack=s.persistent)
         if s.username is not None:
             client.username_pw_set(s.username, s.password)
         if s.tls:
@@ -316,15 +331,25 @@ class MqttListener:
         log.info("MQTT: connecting to %s as %s, task starts on %s", self.settings.broker,
                  self.settings.client_id, self.settings.subscription)
         self.worker.start()
-        self.client.connect_async(self.settings.host, self.settings.port, self.settings.keepalive)
+        self.client.connect_async(self.settings.host, self.settings.port, self.settings.keepalive,
+                                  **self._session_options())
         self.client.loop_start()
         return self
 
+    def _session_options(self) -> dict[str, Any]:
+        if self.settings.protocol != paho.MQTTv5:
+            return {}
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = self.settings.session_expiry
+        return {"clean_start": not self.settings.persistent, "properties": props}
+
     def stop(self) -> None:
-        """Stop receiving, then finish the messages already received (they were acknowledged
-        to the broker, so they are Valet's to handle) and publish their results."""
+        """Stop receiving, then finish the messages already received and publish their results.
+        In a clean session they were acknowledged on receipt, so they are Valet's to handle;
+        in a persistent one the subscription stays, and what is not handled and acknowledged
+        by now is delivered again at the next connection."""
         self._stopping = True
-        if self.state == "connected":
+        if self.state == "connected" and not self.settings.persistent:
             self.client.unsubscribe(self.settings.subscription)
             self._unsubscribed.wait(UNSUBSCRIBE_TIMEOUT_SECONDS)
         self.queue.put(None)
@@ -392,7 +417,7 @@ class MqttListener:
         props = getattr(msg, "properties", None)
         self.queue.put(Message(msg.topic, bytes(msg.payload),
                                getattr(props, "CorrelationData", None),
-                               getattr(props, "ResponseTopic", None)))
+                               getattr(props, "ResponseTopic", None), msg.mid, msg.qos))
         with self._lock:
             self.received += 1
 
@@ -469,6 +494,7 @@ class MqttListener:
         if topic:
             self.client.publish(topic, json.dumps(result_body(handled)), qos=1,
                                 properties=self._result_properties(message))
+        self.client.ack(message.mid, message.qos)  # only sent with manual_ack
         with self._lock:
             self.handled += 1
 

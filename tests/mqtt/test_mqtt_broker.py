@@ -100,12 +100,16 @@ def test_required_for_readiness_fails_health_while_disconnected(tmp_path, start_
         assert requests.get(f"{valet.url}/health", timeout=5).status_code == 200
 
 
-def test_a_flood_of_1000_messages_each_handled_exactly_once(tmp_path, start_valet, sense, qlog) -> None:
+@pytest.mark.parametrize("session", [{}, {"clientId": "valet-flood", "sessionExpirySeconds": 60}],
+                         ids=["clean session", "persistent session"])
+def test_a_flood_of_1000_messages_each_handled_exactly_once(tmp_path, start_valet, sense, qlog,
+                                                            session) -> None:
     """1,000 start messages, one per task, published as fast as the publisher can (QoS 1):
     the repository is asked to start each task once, and each message gets one result saying
-    it started; the HTTP API answers throughout."""
+    it started; the HTTP API answers throughout. (A persistent session acknowledges each
+    message once handled, so the broker holds back all but its in-flight window.)"""
     with Mosquitto(tmp_path / "broker") as broker:
-        valet = start_valet(*valet_config(sense, broker))
+        valet = start_valet(*valet_config(sense, broker, **session))
         wait_for_state(valet, "connected")
         client = Client(broker)
         pings: list[tuple[int, float]] = []
@@ -170,5 +174,26 @@ def test_messages_received_before_sigterm_are_finished_and_answered(
         time.sleep(0.3)
         assert valet.stop() == 0
         assert client.results(2, timeout=5) == [result(started=refs(A1)), result(started=refs(A3))]
+        client.close()
+    assert qlog.starts() == {A1[0]: 1, A3[0]: 1}
+
+
+@pytest.mark.parametrize("protocol", ["3.1.1", "5"])
+def test_a_persistent_session_gets_what_was_published_while_valet_was_away(
+        tmp_path, start_valet, sense, qlog, protocol) -> None:
+    """With Valet.mqtt.sessionExpirySeconds the broker keeps Valet's subscription and queues
+    QoS 1 messages while Valet restarts; the new process handles them."""
+    with Mosquitto(tmp_path / "broker") as broker:
+        config = valet_config(sense, broker, clientId=f"valet-persistent-{protocol}",
+                              sessionExpirySeconds=3600, protocolVersion=protocol)
+        first = start_valet(*config)
+        wait_for_state(first, "connected")
+        assert first.stop() == 0
+        client = Client(broker)
+        client.publish(A1[0])
+        client.publish(A3[0])
+        second = start_valet(*config)
+        assert client.results(2) == [result(started=refs(A1)), result(started=refs(A3))]
+        assert health(second)["checks"]["mqtt"]["messagesHandled"] == 2
         client.close()
     assert qlog.starts() == {A1[0]: 1, A3[0]: 1}

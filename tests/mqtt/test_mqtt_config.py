@@ -54,6 +54,7 @@ def test_butler_defaults_and_valet_defaults(tmp_path) -> None:
     ({}, {"tls": {"caFile": "/nowhere/ca.pem"}}, "Valet.mqtt.tls", "tls.enable is false"),
     ({}, {"protocolVersion": 4}, "Valet.mqtt.protocolVersion", "expected one of 3.1.1, 5"),
     ({"brokerPort": 70000}, {}, "Butler.mqttConfig.brokerPort", "from 0 to 65535"),
+    ({}, {"sessionExpirySeconds": 60}, "Valet.mqtt.sessionExpirySeconds", "needs Valet.mqtt.clientId"),
 ])
 def test_wrong_settings_name_the_key(tmp_path, mqtt, valet_mqtt, key, says) -> None:
     with pytest.raises(ConfigError) as e:
