@@ -3,7 +3,8 @@
 
 - one at a time: publish, wait for the result, publish the next (--single N messages);
 - a burst of 1,000 published as fast as the publisher can (QoS 1), once per `Valet.mqtt.maxBatch`
-  given (1 = no batching, the before; 1000 = the default).
+  given (1 = no batching, the before; 1000 = the default), and once with a persistent session
+  (acknowledged once handled: the broker's in-flight window bounds each batch).
 
 Per case: messages/s from the first publish to the last start, and the latency from each
 message's publish to its start (p50, p99). "Start" is the time the repository logged the
@@ -46,8 +47,8 @@ def start_times(sense: SenseProcess, before: int) -> tuple[dict[str, float], int
 
 
 def run_case(valet_root: Path, sense: SenseProcess, broker: Mosquitto, tasks: list[str],
-             one_at_a_time: bool, max_batch: int) -> tuple:
-    butler, valet_section = valet_config(sense, broker, maxBatch=max_batch)
+             one_at_a_time: bool, mqtt: dict) -> tuple:
+    butler, valet_section = valet_config(sense, broker, **mqtt)
     valet = Valet(valet_root, butler, valet_section).start()
     try:
         wait_for_state(valet, "connected")
@@ -87,12 +88,14 @@ def main() -> int:
         tmp = Path(tmp)
         with SenseProcess(tmp / "sense", extra_tasks=FLOOD_TASKS, latency_ms=args.latency_ms) as sense, \
                 Mosquitto(tmp / "broker") as broker:
-            cases = [("one at a time", FLOOD[:args.single], True, 1000)]
-            cases += [(f"burst of 1,000, maxBatch {b}", FLOOD, False, int(b))
+            cases = [("one at a time", FLOOD[:args.single], True, {})]
+            cases += [(f"burst of 1,000, maxBatch {b}", FLOOD, False, {"maxBatch": int(b)})
                       for b in args.batches.split(",")]
-            for n, (name, tasks, single, max_batch) in enumerate(cases):
+            cases.append(("burst of 1,000, persistent session", FLOOD, False,
+                          {"clientId": "valet-bench", "sessionExpirySeconds": 60}))
+            for n, (name, tasks, single, mqtt) in enumerate(cases):
                 rate, p50, p99, calls, ok = run_case(tmp / f"valet{n}", sense, broker, tasks,
-                                                     single, max_batch)
+                                                     single, mqtt)
                 rows.append((name, str(len(tasks)), f"{rate:,.0f}", f"{p50:.0f}", f"{p99:.0f}",
                              str(calls), "ok" if ok else "LOST OR REPEATED"))
     header = ("case", "messages", "messages/s", "p50 ms", "p99 ms", "start/many calls",
