@@ -5,6 +5,7 @@ import time
 from typing import Callable
 
 from flask import Flask, g, request
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from server import api, config as config_module, db, tasks
 from server.api.access_log import log_request
@@ -37,6 +38,8 @@ def create_app(config: Config | None = None, clock: Callable[[], int] = now_ms) 
     if config.kv_enabled:
         wsgi_app = KvFastPath(wsgi_app, store, config["Valet.limits.requestBodyBytes"])
     app.wsgi_app = RawPath(MethodOverride(wsgi_app))
+    if config["Valet.trustedProxies"]:  # the client address from X-Forwarded-For
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config["Valet.trustedProxies"])
     return app
 
 
@@ -52,5 +55,6 @@ def _log_requests(app: Flask) -> None:
     @app.after_request
     def _log(response):
         log_request(request.method, request.path, response.status_code,
-                    g.get("started", time.perf_counter()))
+                    g.get("started", time.perf_counter()), request.remote_addr,
+                    g.get("error_message"))
         return response

@@ -250,27 +250,6 @@ def result_body(handled: Handled) -> dict:
     return body
 
 
-def _problems(outcome: tasks.StartResult | Exception) -> str | None:
-    """What a publisher should hear about (logged at WARNING), or None when all went well."""
-    if not isinstance(outcome, tasks.StartResult):
-        return _error_message(outcome)
-    found = [f"{what} {', '.join(values)}" for what, values in (
-        ("invalid task ID(s)", [repr(i) for i in outcome.invalid]),
-        ("denied task ID(s)", outcome.denied),
-        ("denied tag(s)", [repr(t) for t in outcome.tags_denied]),
-        ("denied custom propert(ies)", [f"{c.name}={c.value}" for c in outcome.cps_denied]),
-        ("not started", [f"{t['id']} ({reason})" for t, reason in outcome.failed])) if values]
-    return "; ".join(found) or None
-
-
-def _shown(payload: bytes) -> str:
-    """A payload for the log: a task ID as it came; JSON only by its size, since its key-value
-    items may carry secrets (the audit and valet.tasks leave their values out too)."""
-    if payload.lstrip()[:1] in (b"[", b"{"):
-        return f"a JSON payload of {len(payload)} bytes"
-    return repr(payload[:100])
-
-
 def batches(handled: list[Handled]) -> list[list[Handled]]:
     """Consecutive runs of requests to start together; a request with key-value items alone."""
     runs: list[list[Handled]] = []
@@ -360,16 +339,16 @@ class MqttListener:
         self.client.disconnect()
         self.client.loop_stop()
 
-    def health(self) -> dict[str, Any]:
-        with self._lock:
-            return {"state": self.state, "broker": self.settings.broker,
-                    "lastError": self.last_error, "messagesReceived": self.received,
-                    "messagesHandled": self.handled,
-                    "requiredForReadiness": self.settings.required_for_readiness}
-
     @property
-    def ready(self) -> bool:
-        return self.state == "connected" or not self.settings.required_for_readiness
+    def connected(self) -> bool:
+        return self.state == "connected"
+
+    def describe(self) -> str:
+        """For /health: the state, the broker, the messages, the last connection error."""
+        with self._lock:
+            return (f"{self.state} ({self.settings.broker}); {self.received} message(s) received, "
+                    f"{self.handled} handled" + (f"; last error: {self.last_error}"
+                                                 if self.last_error else ""))
 
     def _set_state(self, state: str, error: str | None = None) -> None:
         with self._lock:
@@ -463,7 +442,8 @@ class MqttListener:
         try:
             items, all_ids, correlation = parse_payload(message.payload,
                                                         self.settings.max_payload_bytes)
-        except tasks.InvalidStartRequest as e:
+        except tasks.InvalidStartRequest as e:  # audited and logged (WARNING) as REST's are
+            self.starter.refuse(self.caller, "mqtt", str(e), topic=message.topic)
             handled.outcome = e
             return handled
         if correlation is not None:
@@ -487,9 +467,6 @@ class MqttListener:
 
     def _report(self, handled: Handled) -> None:
         message = handled.message
-        problems = _problems(handled.outcome)
-        if problems:
-            log.warning("MQTT message on %s (%s): %s", message.topic, _shown(message.payload), problems)
         topic = self._result_topic(message)
         if topic:
             self.client.publish(topic, json.dumps(result_body(handled)), qos=1,

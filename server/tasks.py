@@ -34,8 +34,9 @@ from sqlalchemy import Engine, insert
 from server import db, kv
 from server.config import Config, ConfigError
 from server.models import TaskStartAudit
-from server.qrs import (QrsClient, QrsError, QrsHttpError, QrsSettings, custom_property_term,
-                        has_custom_property, has_tag, id_term, is_guid, tag_term)
+from server.qrs import (QrsClient, QrsConfigError, QrsError, QrsHttpError, QrsSettings,
+                        custom_property_term, has_custom_property, has_tag, id_term, is_guid,
+                        tag_term)
 
 log = logging.getLogger("valet.tasks")
 
@@ -208,6 +209,11 @@ class StartResult:
     failed: list[tuple[dict, str]] = field(default_factory=list)
     repository_requests: int = 0
 
+    @property
+    def refused_any(self) -> bool:
+        """Whether anything asked was invalid, denied or not started."""
+        return bool(self.failed or self.invalid or self.denied or self.tags_denied or self.cps_denied)
+
     def to_json(self) -> dict:
         return {
             "tasksId": {"started": [_ref(t) for t in self.started],
@@ -357,17 +363,45 @@ class TaskStarter:
 
     def start(self, request: StartRequest) -> StartResult:
         began = time.perf_counter()
-        stored = self._store_parameters(request)
+        try:
+            stored = self._store_parameters(request)
+        except kv.KvError as e:  # nothing was stored
+            self._record_refusal(request, began, e.message)
+            raise
         result = StartResult()
         allowed = _judge(request.items, self.filter, result)
         try:
             self._look_up_and_start(allowed, request.all_ids_must_exist, result)
         except QrsError as e:
             failure = RepositoryUnavailable(e, _lookup_failure(e, stored))
-            self._record(request, began, None, failure)
+            self._record_unavailable(request, began, failure)
             raise failure from None
-        self._record(request, began, result, None)
+        except InvalidStartRequest as e:
+            self._record_refusal(request, began, str(e))
+            raise
+        self._record_result(request, began, result)
         return result
+
+    def refuse(self, caller: str, entry_point: str, reason: str, topic: str | None = None) -> None:
+        """Audit a request refused before its items could be read (a malformed body)."""
+        self._record_refusal(StartRequest([], caller=caller, entry_point=entry_point, topic=topic),
+                             time.perf_counter(), reason)
+
+    def _record_refusal(self, request: StartRequest, began: float, reason: str) -> None:
+        self._record(request, began, {"refused": reason}, f"refused: {reason}")
+
+    def _record_unavailable(self, request: StartRequest, began: float,
+                            failure: RepositoryUnavailable) -> None:
+        self._record(request, began, {"status": failure.http_status, "error": failure.message},
+                     f"failed with {failure.http_status}: {failure.message}")
+
+    def _record_result(self, request: StartRequest, began: float, result: StartResult,
+                       batch_size: int = 1) -> None:
+        outcome = {"status": 200, "result": result.to_json(),
+                   "repositoryRequests": result.repository_requests}
+        if batch_size > 1:  # the repository requests and time were shared by the batch
+            outcome["batchOf"] = batch_size
+        self._record(request, began, outcome, _summary_of_outcome(result), ok=not result.refused_any)
 
     def _look_up_and_start(self, allowed: list[Item], all_ids_must_exist: bool,
                            result: StartResult) -> None:
@@ -387,11 +421,7 @@ class TaskStarter:
                         "disabled (Butler.restServerEndpointsEnable.keyValueStore)",
                         request.caller, len(items))
             return 0
-        for item in items:  # all checked before any is stored
-            self.store.check_namespace(item.namespace)
-            self.store.check_key(item.key)
-        for item in items:
-            self.store.set(item.namespace, item.key, item.value, item.ttl)
+        self.store.set_many([(i.namespace, i.key, i.value, i.ttl) for i in items])
         return len(items)
 
     def _start_matches(self, client: QrsClient, matches: _Matches, all_ids_must_exist: bool,
@@ -413,7 +443,8 @@ class TaskStarter:
         for n, request in enumerate(requests):
             try:
                 stored = self._store_parameters(request)
-            except (InvalidStartRequest, kv.KvError) as e:
+            except kv.KvError as e:  # nothing of it was stored
+                self._record_refusal(request, began, e.message)
                 outcomes[n] = e
                 continue
             result = StartResult()
@@ -428,9 +459,11 @@ class TaskStarter:
             for p in pending:
                 outcomes[p.n] = RepositoryUnavailable(e, _lookup_failure(e, p.stored))
         for p in pending:
-            failure = outcomes[p.n]
-            outcomes[p.n] = failure or p.result
-            self._record(p.request, began, None if failure else p.result, failure, len(requests))
+            if outcomes[p.n] is None:
+                outcomes[p.n] = p.result
+                self._record_result(p.request, began, p.result, len(requests))
+            else:
+                self._record_unavailable(p.request, began, outcomes[p.n])
         return outcomes
 
     def _start_alone(self, request: StartRequest) -> StartResult | Exception:
@@ -455,24 +488,17 @@ class TaskStarter:
                     p.result.repository_requests = client.requests_sent
 
     # -- audit ------------------------------------------------------------------------------
-    def _record(self, request: StartRequest, began: float, result: StartResult | None,
-                failure: RepositoryUnavailable | None, batch_size: int = 1) -> None:
+    def _record(self, request: StartRequest, began: float, outcome: dict, summary: str,
+                ok: bool = False) -> None:
+        """One audit row and one log line (a warning unless everything asked was started)."""
         ms = (time.perf_counter() - began) * 1000
-        asked = _describe_request(request)
-        if result is not None:
-            outcome = {"status": 200, "result": result.to_json(),
-                       "repositoryRequests": result.repository_requests}
-        else:
-            outcome = {"status": failure.http_status, "error": failure.message}
-        if batch_size > 1:  # the repository requests and time were shared by the batch
-            outcome["batchOf"] = batch_size
         with db.write_transaction(self.engine) as conn:
             conn.execute(insert(TaskStartAudit).values(
                 at_ms=self.clock(), caller=request.caller[:255], entry_point=request.entry_point,
-                request=json.dumps(asked), outcome=json.dumps(outcome)))
-        log.info("start-task from %s via %s: asked %s; %s (%.0f ms)", request.caller,
-                 request.entry_point, _summary_of_request(request),
-                 _summary_of_outcome(result, failure), ms)
+                request=json.dumps(_describe_request(request)), outcome=json.dumps(outcome)))
+        log.log(logging.INFO if ok else logging.WARNING,
+                "start-task from %s via %s: asked %s; %s (%.0f ms)", request.caller,
+                request.entry_point, _summary_of_request(request), summary, ms)
 
 
 def _lookup_failure(e: QrsError, stored: int) -> str:
@@ -516,9 +542,7 @@ def _summary_of_request(request: StartRequest) -> str:
             f"key-values {_some(kvs)} allTaskIdsMustExist={request.all_ids_must_exist}")
 
 
-def _summary_of_outcome(result: StartResult | None, failure: RepositoryUnavailable | None) -> str:
-    if result is None:
-        return f"failed with {failure.http_status}: {failure.message}"
+def _summary_of_outcome(result: StartResult) -> str:
     started = [t["id"] for t in _unique(result.started + result.by_tag + result.by_cp)]
     failed = [f"{t['id']} ({reason})" for t, reason in result.failed]
     return (f"matched and started {_some(started)}, failed {_some(failed, 3)}, "
@@ -540,6 +564,10 @@ def build_starter(config: Config, engine: Engine, store: kv.KeyValueStore) -> Ta
                           "the Sense repository host")
     settings = QrsSettings.from_config(config)
     _check_certificate_files(config)
+    try:  # builds what every call uses (authentication headers, TLS context) once, now
+        QrsClient(settings).close()
+    except QrsConfigError as e:
+        raise ConfigError(f"Butler.configQRS: {e.message}") from None
     return TaskStarter(settings, StartFilter.from_config(config), engine,
                        store if config.kv_enabled else None)
 

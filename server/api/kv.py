@@ -98,7 +98,9 @@ def list_namespaces():
 
 @blp.route("/keyvalues/<enc:namespace>", methods=["GET"])
 @blp.doc(parameters=[{"in": "query", "schema": KeyQuery}])
-@blp.response(200, KeyValueSchema)
+@blp.response(200, KeyValueSchema, example={"namespace": "MyFineNamespace", "key": "AnImportantKey",
+                                             "value": "TheValue"})
+@blp.errors(400)
 def get_value(namespace: str):
     """Read a key. Unknown namespace or key: 400 (as Butler), unless `default=` is given."""
     key = _one("key")
@@ -114,6 +116,7 @@ def get_value(namespace: str):
 @blp.route("/keyvalues/<enc:namespace>/keyexists", methods=["GET"])
 @blp.doc(parameters=[{"in": "query", "schema": KeyExistsQuery}])
 @blp.response(200, KeyExistsSchema)
+@blp.errors(400)
 def key_exists(namespace: str):
     """Whether a key exists; an unknown namespace answers keyExists false."""
     key = _one("key")
@@ -125,7 +128,9 @@ def key_exists(namespace: str):
 
 @blp.route("/keyvalues/<enc:namespace>", methods=["POST"])
 @blp.arguments(KeyValueBody())
-@blp.response(201, StoredSchema)
+@blp.response(201, StoredSchema, example={"namespace": "MyFineNamespace", "key": "AnImportantKey",
+                                          "value": "TheValue", "ttl": 10000})
+@blp.errors(400, 409, 413, 415)
 def set_value(body: dict, namespace: str):
     """Store a key (overwrites; a new TTL restarts the clock)."""
     entry = current().store.set(namespace, body["key"], body["value"], body["ttl"])
@@ -136,6 +141,7 @@ def set_value(body: dict, namespace: str):
 
 @blp.route("/keyvalues/<enc:namespace>/<enc:key>", methods=["DELETE"])
 @blp.response(204)
+@blp.errors(400)
 def delete_key(namespace: str, key: str):
     """Delete a key; 400 if it does not exist."""
     current().store.delete(namespace, key)
@@ -144,6 +150,7 @@ def delete_key(namespace: str, key: str):
 
 @blp.route("/keyvalues/<enc:namespace>", methods=["DELETE"])
 @blp.response(204)
+@blp.errors(400)
 def delete_namespace(namespace: str):
     """Delete a namespace and all its keys; 400 if it holds no keys."""
     current().store.delete_namespace(namespace)

@@ -61,7 +61,8 @@ class KvFastPath:
         body = _json(obj)
         start_response(STATUS_LINES[status],
                        [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
-        log_request(environ["REQUEST_METHOD"], environ["PATH_INFO"], status, started)
+        log_request(environ["REQUEST_METHOD"], environ["PATH_INFO"], status, started,
+                    environ.get("REMOTE_ADDR"), obj.get("message") if status >= 400 else None)
         return [body]
 
     def _answer(self, environ: dict[str, Any]) -> Answer | None:

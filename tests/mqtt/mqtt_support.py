@@ -199,11 +199,16 @@ def health(valet: Valet) -> dict:
     return requests.get(f"{valet.url}/health", timeout=5).json()
 
 
+def mqtt_check(valet: Valet) -> dict:
+    """/health's check named mqtt: {name, required, status, detail}."""
+    return next(c for c in health(valet)["checks"] if c["name"] == "mqtt")
+
+
 def wait_for_state(valet: Valet, state: str, timeout: float = 15.0) -> dict:
-    """/health's mqtt entry once it shows `state` (or at the timeout)."""
+    """The mqtt check once its detail starts with `state` (or at the timeout)."""
     end = time.monotonic() + timeout
     while True:
-        entry = health(valet)["checks"]["mqtt"]
-        if entry["state"] == state or time.monotonic() > end:
-            return entry
+        check = mqtt_check(valet)
+        if check["detail"].startswith(state + " ") or time.monotonic() > end:
+            return check
         time.sleep(0.1)

@@ -5,6 +5,7 @@ in the REST answer's shape (the reference's response bodies, plus Valet's `faile
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import pytest
@@ -52,9 +53,10 @@ def test_an_invalid_guid_and_a_denied_id_start_nothing_and_say_why(client, qlog,
     assert client.results(3) == [result(invalid=ids("not-a-guid")), result(denied=ids(A2[0])),
                                  result(invalid=ids(""))]
     assert qlog.starts() == {}
-    log = log_once_written(valet.log_path, "denied task ID(s) " + A2[0])
-    assert f"WARNING valet.mqtt: MQTT message on {START_TOPIC}" in log
-    assert "invalid task ID(s) 'not-a-guid'" in log
+    log = log_once_written(valet.log_path, f"denied ids [{A2[0]}]").splitlines()
+    for what in (f"denied ids [{A2[0]}]", "invalid [not-a-guid]"):
+        [line] = [line for line in log if what in line]
+        assert "WARNING" in line and "valet.tasks" in line and "via mqtt" in line
 
 
 def test_a_json_array_of_several_kinds(client, qlog, valet) -> None:
@@ -119,11 +121,17 @@ def test_a_payload_over_the_body_limit_answers_413(client, qlog) -> None:
     assert qlog.starts() == {}
 
 
-def test_json_payloads_are_not_written_to_the_log(client, valet) -> None:
-    """Their key-value items may carry secrets; a task ID is logged as it came."""
+def test_an_invalid_payload_is_audited_and_logged_without_its_values(client, valet) -> None:
+    """As a malformed REST body: an audit row with the reason (and here the topic), a WARNING;
+    key-value values never reach the log."""
     client.publish(json.dumps([kv("k", "hunter2-secret", namespace=""), tid("nope")]))
-    client.results(1)
-    log = log_once_written(valet.log_path, "a JSON payload of")
+    [body] = client.results(1)
+    row = audit_rows(valet)[-1]
+    assert row["entry_point"] == "mqtt" and json.loads(row["request"])["topic"] == START_TOPIC
+    assert json.loads(row["outcome"]) == {"refused": body["message"].removeprefix("invalid start request: ")}
+    log = log_once_written(valet.log_path, "refused: ")
+    assert any("WARNING" in line and "via mqtt" in line and "refused: " in line
+               for line in log.splitlines())
     assert "hunter2-secret" not in log
 
 
@@ -159,16 +167,19 @@ def test_a_message_while_the_repository_is_down_is_reported_failed(client, clean
     clean_sense.clear_faults()
     client.publish(A1[0])
     assert client.results(2)[1] == result(started=refs(A1))
-    log = log_once_written(valet.log_path, "could not be queried")
-    assert "WARNING valet.mqtt" in log
+    log = log_once_written(valet.log_path, "could not be queried").splitlines()
+    assert any("WARNING" in line and "via mqtt" in line and "could not be queried" in line
+               for line in log)
 
 
 def test_health_shows_the_connection(valet) -> None:
     body = requests.get(f"{valet.url}/health", timeout=5).json()
     assert body["status"] == "ok"
-    entry = body["checks"]["mqtt"]
-    assert entry["state"] == "connected" and entry["lastError"] is None
-    assert entry["messagesReceived"] == entry["messagesHandled"]
+    [check] = [c for c in body["checks"] if c["name"] == "mqtt"]
+    assert check["status"] == "up" and not check["required"]
+    assert check["detail"].startswith("connected (127.0.0.1:") and "last error" not in check["detail"]
+    received, handled = re.search(r"(\d+) message\(s\) received, (\d+) handled", check["detail"]).groups()
+    assert received == handled
 
 
 def test_no_result_topic_still_starts(start_valet, sense, broker, qlog) -> None:
