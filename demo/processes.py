@@ -21,6 +21,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def terminate(proc: subprocess.Popen | None, timeout: float = 10.0) -> None:
+    """SIGTERM, wait up to `timeout`, then kill."""
+    if proc is not None and proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def wait_until_ready(url: str, timeout: float = 20.0, proc: subprocess.Popen | None = None) -> bool:
     end = time.monotonic() + timeout
     while time.monotonic() < end:

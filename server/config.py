@@ -75,6 +75,13 @@ def _optional_str(v: Any) -> str | None:
     return None if v is None or v == "" else _str(v)
 
 
+def _secret(v: Any) -> str | None:
+    try:
+        return _optional_str(v)
+    except ValueError:
+        raise ValueError("expected text (the value is not shown: it is a secret)") from None
+
+
 def _str_list(v: Any) -> list[str]:
     if isinstance(v, str):  # from the environment: comma-separated
         return [s.strip() for s in v.split(",") if s.strip()]
@@ -146,6 +153,25 @@ OPTIONS: list[Option] = [
     Option("Butler.mqttConfig.brokerPort", _port, 1883),
     Option("Butler.mqttConfig.subscriptionRootTopic", _str, "qliksense/#"),
     Option("Butler.mqttConfig.taskStartTopic", _str, "qliksense/start_task"),
+    # What Butler's mqttConfig lacks (server/mqtt.py; the README's MQTT section).
+    Option("Valet.mqtt.protocolVersion", lambda v: _one_of("3.1.1", "5")(str(v)), "3.1.1"),
+    Option("Valet.mqtt.clientId", _optional_str, None),
+    Option("Valet.mqtt.username", _optional_str, None, env="VALET_MQTT_USERNAME"),
+    Option("Valet.mqtt.password", _secret, None, env="VALET_MQTT_PASSWORD"),
+    Option("Valet.mqtt.tls.enable", _bool, False),
+    Option("Valet.mqtt.tls.caFile", _optional_str, None),
+    Option("Valet.mqtt.tls.certFile", _optional_str, None),
+    Option("Valet.mqtt.tls.keyFile", _optional_str, None),
+    Option("Valet.mqtt.taskStartResultTopic", _optional_str, None),
+    Option("Valet.mqtt.keepaliveSeconds", _int_between(5, 65535), 60),
+    Option("Valet.mqtt.reconnectMinSeconds", _int_between(1, 3600), 1),
+    Option("Valet.mqtt.reconnectMaxSeconds", _int_between(1, 3600), 30),
+    Option("Valet.mqtt.requiredForReadiness", _bool, False),
+    Option("Valet.mqtt.maxBatch", _int_between(1, 1000), 1000),
+    Option("Valet.mqtt.sharedSubscriptionGroup", _optional_str, None),
+    # 0: a clean session; more: the broker keeps Valet's session (subscription and messages)
+    # that long while Valet is away, and messages are acknowledged once handled.
+    Option("Valet.mqtt.sessionExpirySeconds", _int_between(0, 0xFFFFFFFF), 0),
     Option("Butler.configQRS.authentication", _one_of("certificates", "header"), "certificates"),
     Option("Butler.configQRS.host", _optional_str, None, env="VALET_QRS_HOST"),
     Option("Butler.configQRS.port", _port, 4242, env="VALET_QRS_PORT"),
@@ -309,9 +335,6 @@ INSTEAD = {
                                "calling PUT /v4/reloadtask/{taskId}/start",
     "Butler.uptimeMonitor.enable": "Valet does not report its own uptime; poll GET /health",
 }
-_STILL_TO_COME = {
-    "Butler.mqttConfig.enable": "Valet does not listen on MQTT yet: start tasks over REST",
-}
 
 
 def _section(key: str) -> str:
@@ -337,9 +360,6 @@ def feature_warnings(config: Config) -> list[str]:
         elif _section(key) == key.rsplit(".", 1)[0]:  # a whole section switched on
             lines.append(f"{key} is true, but Valet does not implement Butler's "
                          f"{key.split('.')[1]} feature; the section is ignored")
-    for key, text in _STILL_TO_COME.items():
-        if config[key]:
-            lines.append(f"{key} is true: {text}")
     if not config.endpoints_enabled or config.endpoints_enabled == ["apiListEnabledEndpoints"]:
         lines.append("no API endpoint is enabled, so every call will answer 404: set "
                      "Butler.restServerEndpointsEnable.keyValueStore (and keyValueStore.enable), "
@@ -371,6 +391,9 @@ def summary(config: Config) -> list[str]:
         f"endpoints enabled: {', '.join(config.endpoints_enabled) or 'none'}",
         f"repository: {repository}; start filter "
         f"{'on' if config['Butler.startTaskFilter.enable'] else 'off'}",
+        "mqtt: " + (f"task starts on {config['Butler.mqttConfig.taskStartTopic']} from the broker "
+                    f"{config['Butler.mqttConfig.brokerHost']}:{config['Butler.mqttConfig.brokerPort']}"
+                    if config["Butler.mqttConfig.enable"] else "off"),
         f"key-value limits: {config['Butler.keyValueStore.maxKeysPerNamespace']} keys per "
         f"namespace, value {config['Valet.limits.valueBytes']} bytes, request body "
         f"{config['Valet.limits.requestBodyBytes']} bytes",

@@ -11,7 +11,7 @@ import threading
 
 import waitress
 
-from server import logs
+from server import logs, mqtt
 from server.app import create_app
 from server.config import Config, ConfigError
 from server.services import Services
@@ -108,6 +108,7 @@ def serve_waitress(config: Config) -> None:
     _tune_threads()
     _stop_on_signals()
     sweeper.start()
+    services.mqtt = mqtt.start_listener(config, services.starter)
     log.info("Valet listening on http://%s:%s (database %s)", host, server.effective_port,
              services.engine.url.render_as_string(hide_password=True))
     try:
@@ -115,6 +116,8 @@ def serve_waitress(config: Config) -> None:
     finally:
         sweeper.stop()
         server.close()
+        if services.mqtt:
+            services.mqtt.stop()
         services.engine.dispose()
         log.info("Valet stopped")
 
@@ -141,12 +144,22 @@ def serve_gunicorn(config: Config, workers: int) -> None:  # linux-only
             self.cfg.set("graceful_timeout", 10)
             self.cfg.set("limit_request_line", 8190)
             self.cfg.set("post_fork", lambda _server, _worker: logs.restart())
+            self.cfg.set("worker_exit", lambda _arbiter, _worker: self.stop_mqtt())
 
         def load(self):
             _tune_threads()
             app = create_app(config)
-            Sweeper(app.extensions["valet"], config["Valet.sweepIntervalSeconds"]).start()
+            self.services = app.extensions["valet"]
+            Sweeper(self.services, config["Valet.sweepIntervalSeconds"]).start()
+            # One MQTT client per worker, in one shared subscription: each message reaches one.
+            self.services.mqtt = mqtt.start_listener(config, self.services.starter,
+                                                     shared_group="valet")
             return app
+
+        def stop_mqtt(self) -> None:
+            services = getattr(self, "services", None)  # this worker's, once loaded
+            if services is not None and services.mqtt is not None:
+                services.mqtt.stop()
 
     logs.stop()  # nothing pending to be inherited; each worker starts a writer of its own
     _Valet().run()

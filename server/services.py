@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from flask import current_app
 from sqlalchemy import Engine
@@ -10,13 +11,17 @@ from server.config import Config
 from server.kv import KeyValueStore
 from server.tasks import TaskStarter
 
+if TYPE_CHECKING:
+    from server.mqtt import MqttListener
+
 
 @dataclass
 class Services:
     config: Config
     engine: Engine
     store: KeyValueStore
-    starter: TaskStarter | None = None  # None: the start endpoint is disabled
+    starter: TaskStarter | None = None  # None: neither the start endpoint nor MQTT is enabled
+    mqtt: MqttListener | None = None  # set while serving, when MQTT is enabled
 
 
 def current() -> Services:

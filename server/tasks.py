@@ -1,5 +1,6 @@
 """Starting Sense tasks: the rules of SPEC §2 "Starting tasks" in one place, for every entry
-point (REST now; MQTT and the CLI call the same `TaskStarter.start`).
+point (REST and MQTT call `TaskStarter.start`; MQTT messages that arrive together go through
+`TaskStarter.start_batch`, the same rules with one lookup and one start for the batch).
 
 A call, in order:
 1. `parse_items` checks the whole request first (a malformed one changes nothing);
@@ -161,6 +162,7 @@ class StartRequest:
     all_ids_must_exist: bool = False
     caller: str = "unknown"
     entry_point: str = "rest"
+    topic: str | None = None  # MQTT: the topic the request arrived on (audited)
 
 
 # -- the start filter -------------------------------------------------------------------------
@@ -395,6 +397,55 @@ class SyncStart:
                 "message": self.message}
 
 
+def _to_start(matches: _Matches, all_ids_must_exist: bool, result: StartResult) -> list[dict]:
+    """The enabled tasks to start, each once; disabled ones go to `failed`."""
+    if all_ids_must_exist and result.invalid:
+        result.denied += [item.task_id for item, _task in matches.by_id]
+        matches.by_id = []
+    wanted = _unique([t for _i, t in matches.by_id]
+                     + [t for _i, t in matches.by_name]
+                     + [t for _i, ts in matches.by_tag for t in ts]
+                     + [t for _i, ts in matches.by_cp for t in ts])
+    result.failed += [(t, "the task is disabled in Sense; enable it in the QMC to start it")
+                      for t in wanted if not t.get("enabled", True)]
+    return [t for t in wanted if t.get("enabled", True)]
+
+
+def _start_many(client: QrsClient, tasks: list[dict]) -> tuple[set[str], str | None]:
+    """IDs the repository accepted, and why none was when the batch call failed."""
+    try:
+        client.start_many([t["id"] for t in tasks])
+    except QrsError as e:
+        return set(), (f"task/start/many for the batch of {len(tasks)} task(s) failed, so none of "
+                       f"them is reported started ({e.kind}: {e.message})"
+                       + ("; the repository may still have started it and Valet did not repeat "
+                          "the request" if e.request_sent else ""))
+    return {t["id"] for t in tasks}, None
+
+
+def _settle(matches: _Matches, sent: list[dict], accepted: set[str], failure: str | None,
+            result: StartResult) -> None:
+    """Each match listed under its item if the repository accepted it; `sent` tasks it did not
+    accept go to `failed` with the batch's `failure`."""
+    if failure:
+        result.failed += [(t, failure) for t in sent]
+    result.started = [t for _i, t in matches.by_id if t["id"] in accepted]
+    result.by_name = [t for _i, t in matches.by_name if t["id"] in accepted]
+    result.by_tag = [t for _i, ts in matches.by_tag for t in ts if t["id"] in accepted]
+    result.by_cp = [t for _i, ts in matches.by_cp for t in ts if t["id"] in accepted]
+
+
+@dataclass
+class _Pending:
+    """A request of a batch between its judging and its result."""
+
+    n: int
+    request: StartRequest
+    stored: int
+    allowed: list[Item]
+    result: StartResult
+
+
 # -- the starter ------------------------------------------------------------------------------
 class TaskStarter:
     def __init__(self, settings: QrsSettings, start_filter: StartFilter, engine: Engine,
@@ -418,24 +469,34 @@ class TaskStarter:
             self._look_up_and_start(allowed, request.all_ids_must_exist, result)
         except QrsError as e:
             failure = RepositoryUnavailable(e, _lookup_failure(e, stored))
-            self._record(request, began, {"status": failure.http_status, "error": failure.message},
-                         f"failed with {failure.http_status}: {failure.message}")
+            self._record_unavailable(request, began, failure)
             raise failure from None
         except InvalidStartRequest as e:
             self._record_refusal(request, began, str(e))
             raise
-        self._record(request, began, {"status": 200, "result": result.to_json(),
-                                      "repositoryRequests": result.repository_requests},
-                     _summary_of_outcome(result), ok=not result.refused_any)
+        self._record_result(request, began, result)
         return result
 
-    def refuse(self, caller: str, entry_point: str, reason: str) -> None:
+    def refuse(self, caller: str, entry_point: str, reason: str, topic: str | None = None) -> None:
         """Audit a request refused before its items could be read (a malformed body)."""
-        self._record_refusal(StartRequest([], caller=caller, entry_point=entry_point),
+        self._record_refusal(StartRequest([], caller=caller, entry_point=entry_point, topic=topic),
                              time.perf_counter(), reason)
 
     def _record_refusal(self, request: StartRequest, began: float, reason: str) -> None:
         self._record(request, began, {"refused": reason}, f"refused: {reason}")
+
+    def _record_unavailable(self, request: StartRequest, began: float,
+                            failure: RepositoryUnavailable) -> None:
+        self._record(request, began, {"status": failure.http_status, "error": failure.message},
+                     f"failed with {failure.http_status}: {failure.message}")
+
+    def _record_result(self, request: StartRequest, began: float, result: StartResult,
+                       batch_size: int = 1) -> None:
+        outcome = {"status": 200, "result": result.to_json(),
+                   "repositoryRequests": result.repository_requests}
+        if batch_size > 1:  # the repository requests and time were shared by the batch
+            outcome["batchOf"] = batch_size
+        self._record(request, began, outcome, _summary_of_outcome(result), ok=not result.refused_any)
 
     def _look_up_and_start(self, allowed: list[Item], all_ids_must_exist: bool,
                            result: StartResult) -> None:
@@ -460,35 +521,66 @@ class TaskStarter:
 
     def _start_matches(self, client: QrsClient, matches: _Matches, all_ids_must_exist: bool,
                        result: StartResult) -> None:
-        if all_ids_must_exist and result.invalid:
-            result.denied += [item.task_id for item, _task in matches.by_id]
-            matches.by_id = []
-        wanted = _unique([t for _i, t in matches.by_id]
-                         + [t for _i, t in matches.by_name]
-                         + [t for _i, ts in matches.by_tag for t in ts]
-                         + [t for _i, ts in matches.by_cp for t in ts])
-        enabled = [t for t in wanted if t.get("enabled", True)]
-        result.failed += [(t, "the task is disabled in Sense; enable it in the QMC to start it")
-                          for t in wanted if not t.get("enabled", True)]
-        accepted = self._start_many(client, enabled, result)
-        result.started = [t for _i, t in matches.by_id if t["id"] in accepted]
-        result.by_name = [t for _i, t in matches.by_name if t["id"] in accepted]
-        result.by_tag = [t for _i, ts in matches.by_tag for t in ts if t["id"] in accepted]
-        result.by_cp = [t for _i, ts in matches.by_cp for t in ts if t["id"] in accepted]
+        enabled = _to_start(matches, all_ids_must_exist, result)
+        accepted, failure = _start_many(client, enabled)
+        _settle(matches, enabled, accepted, failure, result)
 
-    @staticmethod
-    def _start_many(client: QrsClient, tasks: list[dict], result: StartResult) -> set[str]:
-        """IDs the repository accepted: all of them, or none when the batch call failed."""
+    # -- several requests together (MQTT) ----------------------------------------------------
+    def start_batch(self, requests: list[StartRequest]) -> list[StartResult | Exception]:
+        """Each request's own result, or the exception `start` would raise for it, in order.
+        Each request is stored, judged, matched, reported and audited as its own call; the
+        lookup and the `task/start/many` are shared, and a task asked by several requests is
+        started once. Callers keep a request with key-value items out of a batch with others
+        (its values would be stored before the others' tasks start)."""
+        began = time.perf_counter()
+        outcomes: list[StartResult | Exception | None] = [None] * len(requests)
+        pending: list[_Pending] = []
+        for n, request in enumerate(requests):
+            try:
+                stored = self._store_parameters(request)
+            except kv.KvError as e:  # nothing of it was stored
+                self._record_refusal(request, began, e.message)
+                outcomes[n] = e
+                continue
+            result = StartResult()
+            pending.append(_Pending(n, request, stored, _judge(request.items, self.filter, result),
+                                    result))
         try:
-            client.start_many([t["id"] for t in tasks])
+            self._look_up_and_start_batch(pending)
+        except InvalidStartRequest:  # a term too long for any URL: find out whose, one by one
+            return [outcome if outcome is not None else self._start_alone(requests[n])
+                    for n, outcome in enumerate(outcomes)]
         except QrsError as e:
-            reason = (f"task/start/many for the batch of {len(tasks)} task(s) failed, so none of "
-                      f"them is reported started ({e.kind}: {e.message})"
-                      + ("; the repository may still have started it and Valet did not repeat "
-                         "the request" if e.request_sent else ""))
-            result.failed += [(t, reason) for t in tasks]
-            return set()
-        return {t["id"] for t in tasks}
+            for p in pending:
+                outcomes[p.n] = RepositoryUnavailable(e, _lookup_failure(e, p.stored))
+        for p in pending:
+            if outcomes[p.n] is None:
+                outcomes[p.n] = p.result
+                self._record_result(p.request, began, p.result, len(requests))
+            else:
+                self._record_unavailable(p.request, began, outcomes[p.n])
+        return outcomes
+
+    def _start_alone(self, request: StartRequest) -> StartResult | Exception:
+        try:
+            return self.start(request)
+        except (InvalidStartRequest, RepositoryUnavailable, kv.KvError) as e:
+            return e
+
+    def _look_up_and_start_batch(self, pending: list[_Pending]) -> None:
+        with QrsClient(self.settings) as client:
+            try:
+                tasks = _look_up(client, [item for p in pending for item in p.allowed])
+                plans = []
+                for p in pending:
+                    matches = _match(p.allowed, tasks, self.filter, p.result)
+                    plans.append((matches, _to_start(matches, p.request.all_ids_must_exist, p.result)))
+                accepted, failure = _start_many(client, _unique(t for _m, ts in plans for t in ts))
+                for p, (matches, enabled) in zip(pending, plans):
+                    _settle(matches, enabled, accepted, failure, p.result)
+            finally:
+                for p in pending:
+                    p.result.repository_requests = client.requests_sent
 
     # -- one task, synchronously ------------------------------------------------------------
     def start_synchronous(self, request: "SyncStartRequest") -> "SyncStart":
@@ -633,8 +725,9 @@ def _describe_request(request: StartRequest) -> dict:
             return {"type": TYPE_CP, "name": item.name, "value": item.value}
         return {"type": TYPE_KV, "namespace": item.namespace, "key": item.key}
 
-    return {"allTaskIdsMustExist": request.all_ids_must_exist,
-            "items": [one(i) for i in request.items]}
+    asked = {"allTaskIdsMustExist": request.all_ids_must_exist,
+             "items": [one(i) for i in request.items]}
+    return asked if request.topic is None else {"topic": request.topic, **asked}
 
 
 def _some(values: list[str], limit: int = 10) -> str:
@@ -668,11 +761,13 @@ def _summary_of_outcome(result: StartResult) -> str:
 
 # -- building from the configuration ---------------------------------------------------------
 def build_starter(config: Config, engine: Engine, store: kv.KeyValueStore) -> TaskStarter | None:
-    """The starter when the start endpoint is enabled; a configuration that cannot work stops
-    start-up with a message naming the key."""
-    if not config.start_task_enabled:
+    """The starter when the start endpoint or MQTT is enabled; a configuration that cannot
+    work stops start-up with a message naming the key."""
+    if not (config.start_task_enabled or config["Butler.mqttConfig.enable"]):
         return None
-    return make_starter(config, engine, store, "Butler.restServerEndpointsEnable.senseStartTask is true")
+    return make_starter(config, engine, store,
+                        "task starts are enabled (Butler.restServerEndpointsEnable.senseStartTask "
+                        "or Butler.mqttConfig.enable)")
 
 
 def make_starter(config: Config, engine: Engine, store: kv.KeyValueStore | None,

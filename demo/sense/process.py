@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -14,7 +13,7 @@ from typing import Any
 import requests
 import yaml
 
-from demo.processes import free_port
+from demo.processes import free_port, terminate
 from demo.sense.certs import CertPaths, ensure_certs
 from demo.sense.seed import DEFAULT_SEED
 
@@ -72,13 +71,7 @@ class SenseProcess:
         raise RuntimeError(f"simulated repository did not start on port {self.port}")
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        terminate(self.proc)
         self.proc = None
 
     def __enter__(self) -> "SenseProcess":

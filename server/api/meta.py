@@ -33,7 +33,7 @@ class Check:
     name: str
     probe: Callable[[Services], str]
     applies: Callable[[Services], bool] = lambda _services: True
-    required: bool = True
+    required: bool | Callable[[Services], bool] = True  # or decided by the configuration
     cache_seconds: float = 0.0  # reuse a result this long (for calls that cost the part work)
 
 
@@ -53,10 +53,23 @@ def _repository(services: Services) -> str:
     return f"{settings.host}:{settings.port} answers" + (f" (Sense {version})" if version else "")
 
 
+class PartDown(Exception):
+    """A probe's own report that its part is down; the message is the detail."""
+
+
+def _mqtt(services: Services) -> str:
+    """The listener's own state (no probe of the broker: the connection is the probe)."""
+    if not services.mqtt.connected:
+        raise PartDown(services.mqtt.describe())
+    return services.mqtt.describe()
+
+
 CHECKS: list[Check] = [
     Check("database", _database),
     Check("repository", _repository, applies=lambda s: s.starter is not None, required=False,
           cache_seconds=5.0),
+    Check("mqtt", _mqtt, applies=lambda s: s.mqtt is not None,
+          required=lambda s: s.mqtt.settings.required_for_readiness),
 ]
 
 
@@ -69,9 +82,12 @@ def _run(check: Check, services: Services) -> dict:
         state = {"status": "up", "detail": check.probe(services)}
     except QrsError as e:
         state = {"status": "down", "detail": f"{e.kind}: {e.message}"}
+    except PartDown as e:
+        state = {"status": "down", "detail": str(e)}
     except Exception as e:  # noqa: BLE001 - any failure of a part is its state, not a 500
         state = {"status": "down", "detail": f"{type(e).__name__}: {str(e)[:200]}"}
-    result = {"name": check.name, "required": check.required, **state}
+    required = check.required(services) if callable(check.required) else check.required
+    result = {"name": check.name, "required": required, **state}
     cache[check.name] = (time.monotonic(), result)
     return result
 
@@ -98,8 +114,8 @@ _HEALTH_EXAMPLE = {"status": "ok", "version": VERSION, "checks": [
         {"name": "database", "required": True, "status": "down",
          "detail": "OperationalError: unable to open database file"}]})
 def health():
-    """Readiness: the database, and the repository when task starts are enabled (its
-    result is cached for a few seconds)."""
+    """Readiness: the database, the repository when task starts are enabled (its result is
+    cached for a few seconds), and the MQTT connection when MQTT is enabled."""
     services = current()
     checks = [_run(check, services) for check in CHECKS if check.applies(services)]
     down = [c for c in checks if c["status"] != "up"]
