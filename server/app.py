@@ -1,14 +1,12 @@
 """The Flask app factory: config loaded once, services built once, blueprints registered."""
 from __future__ import annotations
 
-import time
 from typing import Callable
 
-from flask import Flask, g, request
+from flask import Flask
 
 from server import api, config as config_module, db, tasks
-from server.api.access_log import log_request
-from server.api.errors import ApiError
+from server.api.gate import Gate, scopes_of
 from server.api.kv_fast import KvFastPath
 from server.config import Config
 from server.kv import KeyValueStore, Limits, now_ms
@@ -29,28 +27,14 @@ def create_app(config: Config | None = None, clock: Callable[[], int] = now_ms) 
                     value_bytes=config["Valet.limits.valueBytes"],
                     max_keys_per_namespace=config["Butler.keyValueStore.maxKeysPerNamespace"])
     store = KeyValueStore(engine, limits, clock)
-    app.extensions["valet"] = Services(config, engine, store,
-                                       tasks.build_starter(config, engine, store))
+    services = Services(config, engine, store, tasks.build_starter(config, engine, store))
+    app.extensions["valet"] = services
     api.register(app, config)
-    _log_requests(app)
     wsgi_app = app.wsgi_app
     if config.kv_enabled:
-        wsgi_app = KvFastPath(wsgi_app, store, config["Valet.limits.requestBodyBytes"])
+        wsgi_app = KvFastPath(wsgi_app, services)
+    wsgi_app = Gate(wsgi_app, app.url_map, scopes_of(app.view_functions, config["Valet.docsOpen"]),
+                    config["Valet.apiKeys"])
     app.wsgi_app = RawPath(MethodOverride(wsgi_app))
     return app
 
-
-def _log_requests(app: Flask) -> None:
-    @app.before_request
-    def _start() -> None:
-        g.started = time.perf_counter()
-        bad = request.environ.get("valet.bad_override")
-        if bad is not None:
-            raise ApiError(400, f"X-HTTP-Method-Override {bad!r} is not supported; "
-                                "use PUT, DELETE or PATCH")
-
-    @app.after_request
-    def _log(response):
-        log_request(request.method, request.path, response.status_code,
-                    g.get("started", time.perf_counter()))
-        return response

@@ -14,6 +14,8 @@ from typing import Any, Callable
 
 import yaml
 
+from server.credentials import parse_api_keys
+
 log = logging.getLogger(__name__)
 
 
@@ -148,7 +150,9 @@ OPTIONS: list[Option] = [
     Option("Valet.databaseUrl", _optional_str, None, env="VALET_DATABASE_URL"),
     # fsync on every commit (power-loss durability); a process crash loses nothing either way.
     Option("Valet.fsyncEachCommit", _bool, False, env="VALET_FSYNC"),
-    Option("Valet.apiKeys", _str_list, [], env="VALET_API_KEYS"),
+    Option("Valet.apiKeys", parse_api_keys, (), env="VALET_API_KEYS"),
+    # /docs and /openapi.json without an API key even when keys are configured.
+    Option("Valet.docsOpen", _bool, False),
     Option("Valet.threads", _int_between(1, 256), 8, env="VALET_THREADS"),
     Option("Valet.workerThreads", _int_between(1, 256), 2, env="VALET_WORKER_THREADS"),
     Option("Valet.sweepIntervalSeconds", _number_at_least(0.05), 60.0),

@@ -9,6 +9,7 @@ import threading
 
 import waitress
 
+from server.api.gate import warn_if_exposed
 from server.app import create_app
 from server.config import Config
 from server.services import Services
@@ -68,6 +69,7 @@ def serve_waitress(config: Config) -> None:
                                     max_request_body_size=_waitress_body_cap(config),
                                     ident="valet")
     sweeper = Sweeper(services, config["Valet.sweepIntervalSeconds"])
+    warn_if_exposed(host, config["Valet.apiKeys"])
     _tune_threads()
     _stop_on_signals()
     sweeper.start()
@@ -87,6 +89,7 @@ def serve_gunicorn(config: Config, workers: int) -> None:
     from gunicorn.app.base import BaseApplication
 
     create_app(config).extensions["valet"].engine.dispose()  # migrate once, before forking
+    warn_if_exposed(config["Butler.restServerConfig.serverHost"], config["Valet.apiKeys"])
 
     class _Valet(BaseApplication):
         def load_config(self) -> None:

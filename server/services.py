@@ -16,7 +16,7 @@ class Services:
     config: Config
     engine: Engine
     store: KeyValueStore
-    starter: TaskStarter | None = None  # None: the start endpoint is disabled
+    starter: TaskStarter | None = None  # None: start endpoint disabled or no repository named
 
 
 def current() -> Services:

@@ -453,8 +453,10 @@ def build_starter(config: Config, engine: Engine, store: kv.KeyValueStore) -> Ta
     if not config.start_task_enabled:
         return None
     if not config["Butler.configQRS.host"]:
-        raise ConfigError("Butler.restServerEndpointsEnable.senseStartTask is true but "
-                          "Butler.configQRS.host is not set: name the Sense repository host")
+        log.warning("Butler.restServerEndpointsEnable.senseStartTask is true but "
+                    "Butler.configQRS.host is not set: start calls answer 503 until the Sense "
+                    "repository host is named")
+        return None
     settings = QrsSettings.from_config(config)
     _check_certificate_files(config)
     return TaskStarter(settings, StartFilter.from_config(config), engine,

@@ -5,6 +5,7 @@ from flask import jsonify
 from sqlalchemy.exc import SQLAlchemyError
 
 from server import db
+from server.api.gate import OPEN, requires
 from server.api.openapi import VERSION, Blueprint
 from server.services import current
 
@@ -13,6 +14,7 @@ health_blp = Blueprint("health", __name__, description="Readiness")
 
 
 @ping_blp.route("/butlerping", methods=["GET"])
+@requires(OPEN)
 @ping_blp.response(200, description='{"response": "Butler reporting for duty", "butlerVersion": …}')
 def butler_ping():
     """Liveness: answers as long as the process serves requests."""
@@ -20,6 +22,7 @@ def butler_ping():
 
 
 @health_blp.route("/health", methods=["GET"])
+@requires(OPEN)
 @health_blp.response(200, description='{"status": "ok", "checks": {"database": "ok"}}')
 @health_blp.alt_response(503, description="a dependency is not reachable")
 def health():

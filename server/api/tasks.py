@@ -11,6 +11,7 @@ from webargs.core import missing
 
 from server import tasks
 from server.api.errors import ApiError
+from server.api.gate import caller_of, requires
 from server.api.openapi import Blueprint, JsonBodyParser
 from server.services import current
 
@@ -68,6 +69,7 @@ _BODY_DOC = {"required": True, "description": "items in order; [] when the URL's
 
 
 @blp.route("/reloadtask/<enc:task_id>/start", methods=["PUT", "POST"])
+@requires("task:start")
 @blp.arguments(StartQuery, location="query")
 @blp.doc(requestBody=_BODY_DOC)
 @blp.response(200, StartResultSchema)
@@ -78,12 +80,16 @@ _BODY_DOC = {"required": True, "description": "items in order; [] when the URL's
 def start_tasks(query: dict, task_id: str):
     """Start tasks by the task ID in the URL (`-`: none) and the body's IDs, tags and custom
     properties; store the body's key-value items first. Each task starts at most once per call."""
+    starter = current().starter
+    if starter is None:
+        raise ApiError(503, "task starts are not configured: set Butler.configQRS.host to the "
+                            "Sense repository")
     body = _body_parser.load_json(request, None)
     try:
         items = tasks.parse_items(task_id, [] if body is missing else body)
         start = tasks.StartRequest(items, query["allTaskIdsMustExist"],
-                                   caller=request.remote_addr or "unknown", entry_point="rest")
-        result = current().starter.start(start)
+                                   caller=caller_of(request.environ), entry_point="rest")
+        result = starter.start(start)
     except tasks.InvalidStartRequest as e:
         raise ApiError(400, f"invalid start request: {e}") from None
     except tasks.RepositoryUnavailable as e:
