@@ -18,6 +18,7 @@ def create_app(config: Config | None = None, clock: Callable[[], int] = now_ms) 
     config = config or config_module.load()
     app = Flask("valet")
     app.json.sort_keys = False
+    app.url_map.merge_slashes = False  # `//` is a 404, not a redirect built from the Host header
     app.config["MAX_CONTENT_LENGTH"] = config["Valet.limits.requestBodyBytes"]
     engine = db.make_engine(config.database_url, config["Valet.fsyncEachCommit"],
                             pool_size=config["Valet.threads"] + 2)

@@ -99,7 +99,9 @@ def serve_gunicorn(config: Config, workers: int) -> None:
             self.cfg.set("worker_class", "gthread")
             self.cfg.set("threads", config["Valet.workerThreads"])
             self.cfg.set("graceful_timeout", 10)
-            self.cfg.set("limit_request_line", 8190)
+            # 0: no limit of its own (1 MiB): a key within the documented limits, percent-encoded
+            # in a URL, can take 16 KB, and gunicorn would answer a longer line in HTML.
+            self.cfg.set("limit_request_line", 0)
 
         def load(self):
             _tune_threads()

@@ -66,7 +66,10 @@ def _http_message(e: HTTPException) -> str:
 
 def handle_http_exception(e: HTTPException) -> Response:
     status = 400 if e.code == 422 else (e.code or 500)
-    return error_response(status, _http_message(e))
+    response = error_response(status, _http_message(e))
+    if getattr(e, "valid_methods", None):  # a 405 says what is allowed (RFC 9110 §15.5.6)
+        response.headers["Allow"] = ", ".join(sorted(e.valid_methods))
+    return response
 
 
 def register(app: Flask) -> None:
