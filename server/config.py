@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 import yaml
 
-from server.credentials import parse_api_keys
+from server.credentials import parse_api_keys, resolve_secret
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +73,10 @@ def _str(v: Any) -> str:
 
 def _optional_str(v: Any) -> str | None:
     return None if v is None or v == "" else _str(v)
+
+
+def _optional_secret(v: Any) -> str | None:
+    return None if v is None or v == "" else resolve_secret(v)
 
 
 def _str_list(v: Any) -> list[str]:
@@ -141,7 +145,9 @@ OPTIONS: list[Option] = [
     Option("Butler.configQRS.port", _port, 4242, env="VALET_QRS_PORT"),
     Option("Butler.configQRS.useSSL", _bool, True),
     Option("Butler.configQRS.headers.static", _name_value_list, []),
-    Option("Butler.configQRS.rejectUnauthorized", _bool, False),
+    # Verify the repository's certificate against Butler.cert.clientCertCA (root.pem); false
+    # (Butler's default) is allowed with a warning at start-up.
+    Option("Butler.configQRS.rejectUnauthorized", _bool, True),
     Option("Butler.cert.clientCert", _optional_str, None),
     Option("Butler.cert.clientCertKey", _optional_str, None),
     Option("Butler.cert.clientCertCA", _optional_str, None),
@@ -161,6 +167,8 @@ OPTIONS: list[Option] = [
     Option("Valet.limits.valueBytes", _int_between(1), 1024 * 1024),
     Option("Valet.limits.requestBodyBytes", _int_between(1024), 2 * 1024 * 1024),
     Option("Valet.qrs.timeoutSeconds", _number_at_least(0.1), 10.0),
+    # The passphrase of an encrypted Butler.cert.clientCertKey: text, {file: PATH} or {env: NAME}.
+    Option("Valet.qrs.clientCertKeyPassphrase", _optional_secret, None),
     Option("Valet.qrs.virtualProxyPrefix", _optional_str, None),
     Option("Valet.qrs.headerAuthName", _optional_str, None),
     Option("Valet.qrs.headerAuthUser", _optional_str, None),

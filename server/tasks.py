@@ -33,8 +33,9 @@ from sqlalchemy import Engine, insert
 from server import db, kv
 from server.config import Config, ConfigError
 from server.models import TaskStartAudit
-from server.qrs import (QrsClient, QrsError, QrsHttpError, QrsSettings, custom_property_term,
-                        has_custom_property, has_tag, id_term, is_guid, tag_term)
+from server.qrs import (QrsClient, QrsConfigError, QrsError, QrsHttpError, QrsSettings, check_tls,
+                        custom_property_term, has_custom_property, has_tag, id_term, is_guid,
+                        tag_term)
 
 log = logging.getLogger("valet.tasks")
 
@@ -459,6 +460,15 @@ def build_starter(config: Config, engine: Engine, store: kv.KeyValueStore) -> Ta
         return None
     settings = QrsSettings.from_config(config)
     _check_certificate_files(config)
+    try:
+        check_tls(settings)
+    except QrsConfigError as e:
+        raise ConfigError(e.message) from None
+    if settings.use_ssl and not settings.reject_unauthorized:
+        log.warning("Butler.configQRS.rejectUnauthorized is false: the repository's certificate "
+                    "is not verified, so the client certificate and X-Qlik-User go to whatever "
+                    "answers on %s:%s; set it to true with Butler.cert.clientCertCA (root.pem)",
+                    settings.host, settings.port)
     return TaskStarter(settings, StartFilter.from_config(config), engine,
                        store if config.kv_enabled else None)
 
