@@ -6,7 +6,7 @@ from typing import Callable
 from flask import Flask
 
 from server import api, config as config_module, db, tasks
-from server.api.gate import Gate, scopes_of
+from server.api.gate import Gate
 from server.api.kv_fast import KvFastPath
 from server.config import Config
 from server.kv import KeyValueStore, Limits, now_ms
@@ -34,8 +34,7 @@ def create_app(config: Config | None = None, clock: Callable[[], int] = now_ms) 
     wsgi_app = app.wsgi_app
     if config.kv_enabled:
         wsgi_app = KvFastPath(wsgi_app, services)
-    wsgi_app = Gate(wsgi_app, app.url_map, scopes_of(app.view_functions, config["Valet.docsOpen"]),
-                    config["Valet.apiKeys"])
+    wsgi_app = Gate.from_config(wsgi_app, app, config)
     app.wsgi_app = RawPath(MethodOverride(wsgi_app))
     return app
 

@@ -159,6 +159,9 @@ OPTIONS: list[Option] = [
     Option("Valet.apiKeys", parse_api_keys, (), env="VALET_API_KEYS"),
     # /docs and /openapi.json without an API key even when keys are configured.
     Option("Valet.docsOpen", _bool, False),
+    # Web origins (scheme://host[:port]) whose pages may call Valet from a browser (CORS);
+    # other browser-originated cross-site requests are refused.
+    Option("Valet.cors.allowedOrigins", _str_list, []),
     Option("Valet.threads", _int_between(1, 256), 8, env="VALET_THREADS"),
     Option("Valet.workerThreads", _int_between(1, 256), 2, env="VALET_WORKER_THREADS"),
     Option("Valet.sweepIntervalSeconds", _number_at_least(0.05), 60.0),

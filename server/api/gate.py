@@ -20,8 +20,10 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map
 
 from server.api.access_log import log_request
+from server.api.cross_site import PREFLIGHT_HEADERS, CrossSite
 from server.api.errors import INTERNAL_ERROR, error_body
 from server.api.plain import start_json
+from server.config import Config
 from server.credentials import ApiKey, find_key
 
 log = logging.getLogger(__name__)
@@ -64,24 +66,34 @@ class Gate:
     `valet.route` (endpoint name, path arguments) for the fast path."""
 
     def __init__(self, app: WsgiApp, url_map: Map, scopes: dict[str, str],
-                 keys: tuple[ApiKey, ...]) -> None:
+                 keys: tuple[ApiKey, ...], cross_site: CrossSite) -> None:
         self.app = app
         self.adapter = url_map.bind("valet")
         # Matching costs ~10 µs, a twentieth of a whole key lookup; load scripts repeat paths.
         self.route = functools.lru_cache(maxsize=1024)(self._match)
         self.scopes = scopes
         self.keys = keys
+        self.cross_site = cross_site
+
+    @classmethod
+    def from_config(cls, app: WsgiApp, flask_app: Any, config: Config) -> "Gate":
+        return cls(app, flask_app.url_map, scopes_of(flask_app.view_functions, config["Valet.docsOpen"]),
+                   config["Valet.apiKeys"], CrossSite(config["Valet.cors.allowedOrigins"]))
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         started = time.perf_counter()
         status = [500]
+        cors = self.cross_site.headers(environ)
 
         def _start(status_line: str, headers: list, exc_info: Any = None) -> Callable:
             status[0] = int(status_line[:3])
-            return start_response(status_line, headers, exc_info)
+            return start_response(status_line, headers + cors, exc_info)
 
         try:
             refusal = self._refusal(environ)
+            if refusal is None and self.cross_site.is_preflight(environ):
+                _start("204 NO CONTENT", PREFLIGHT_HEADERS)
+                return []
             if refusal is None:
                 return self.app(environ, _start)
             code, message = refusal
@@ -103,6 +115,9 @@ class Gate:
 
     def _refusal(self, environ: dict[str, Any]) -> tuple[int, str] | None:
         """(status, message) when the request is refused before any endpoint sees it."""
+        cross_site = self.cross_site.refusal(environ)
+        if cross_site is not None:
+            return 403, cross_site
         endpoint, args = self.route(environ["PATH_INFO"], environ["REQUEST_METHOD"])
         if endpoint is not None:
             environ["valet.route"] = (endpoint, args)
