@@ -5,7 +5,7 @@ from typing import Callable
 
 from flask import Flask
 
-from server import api, config as config_module, db, tasks
+from server import api, config as config_module, db, log_safety, tasks
 from server.api.gate import Gate
 from server.api.kv_fast import KvFastPath
 from server.config import Config
@@ -15,6 +15,7 @@ from server.wsgi import MethodOverride, RawPath
 
 
 def create_app(config: Config | None = None, clock: Callable[[], int] = now_ms) -> Flask:
+    log_safety.install()
     config = config or config_module.load()
     app = Flask("valet")
     app.json.sort_keys = False
