@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 import yaml
 
+from server.rate_limits import parse_rate
 from server.credentials import parse_api_keys, resolve_secret
 
 log = logging.getLogger(__name__)
@@ -162,6 +163,9 @@ OPTIONS: list[Option] = [
     # Web origins (scheme://host[:port]) whose pages may call Valet from a browser (CORS);
     # other browser-originated cross-site requests are refused.
     Option("Valet.cors.allowedOrigins", _str_list, []),
+    # Requests per client address and per API key: N (per minute) or "10/second"; off when unset.
+    Option("Valet.rateLimit.perClient", parse_rate, None, env="VALET_RATE_LIMIT"),
+    Option("Valet.rateLimit.perKey", parse_rate, None),
     Option("Valet.threads", _int_between(1, 256), 8, env="VALET_THREADS"),
     Option("Valet.workerThreads", _int_between(1, 256), 2, env="VALET_WORKER_THREADS"),
     Option("Valet.sweepIntervalSeconds", _number_at_least(0.05), 60.0),

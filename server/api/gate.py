@@ -14,7 +14,7 @@ import functools
 import ipaddress
 import logging
 import time
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, NamedTuple
 
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map
@@ -23,6 +23,7 @@ from server.api.access_log import log_request
 from server.api.cross_site import PREFLIGHT_HEADERS, CrossSite
 from server.api.errors import INTERNAL_ERROR, error_body
 from server.api.plain import start_json
+from server.rate_limits import RateLimits
 from server.config import Config
 from server.credentials import ApiKey, find_key
 
@@ -32,6 +33,13 @@ ANY_KEY = "any key"  # any configured key, whatever its scopes
 DEFAULT_SCOPE = "admin"
 DOCS_ENDPOINTS = ("api-docs.openapi_json", "api-docs.openapi_swagger_ui")
 WsgiApp = Callable[[dict, Callable], Iterable[bytes]]
+CHALLENGE = [("WWW-Authenticate", 'Bearer realm="valet"')]
+
+
+class Refusal(NamedTuple):
+    status: int
+    message: str
+    headers: list[tuple[str, str]] = []
 
 
 def requires(scope: str) -> Callable:
@@ -66,7 +74,7 @@ class Gate:
     `valet.route` (endpoint name, path arguments) for the fast path."""
 
     def __init__(self, app: WsgiApp, url_map: Map, scopes: dict[str, str],
-                 keys: tuple[ApiKey, ...], cross_site: CrossSite) -> None:
+                 keys: tuple[ApiKey, ...], cross_site: CrossSite, rate_limits: RateLimits) -> None:
         self.app = app
         self.adapter = url_map.bind("valet")
         # Matching costs ~10 µs, a twentieth of a whole key lookup; load scripts repeat paths.
@@ -74,11 +82,13 @@ class Gate:
         self.scopes = scopes
         self.keys = keys
         self.cross_site = cross_site
+        self.rate_limits = rate_limits
 
     @classmethod
     def from_config(cls, app: WsgiApp, flask_app: Any, config: Config) -> "Gate":
         return cls(app, flask_app.url_map, scopes_of(flask_app.view_functions, config["Valet.docsOpen"]),
-                   config["Valet.apiKeys"], CrossSite(config["Valet.cors.allowedOrigins"]))
+                   config["Valet.apiKeys"], CrossSite(config["Valet.cors.allowedOrigins"]),
+                   RateLimits(config["Valet.rateLimit.perClient"], config["Valet.rateLimit.perKey"]))
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         started = time.perf_counter()
@@ -96,9 +106,8 @@ class Gate:
                 return []
             if refusal is None:
                 return self.app(environ, _start)
-            code, message = refusal
-            headers = [("WWW-Authenticate", 'Bearer realm="valet"')] if code == 401 else []
-            return start_json(_start, code, error_body(code, message), headers)
+            return start_json(_start, refusal.status,
+                              error_body(refusal.status, refusal.message), refusal.headers)
         except Exception:
             log.exception("unhandled error on %s %s", environ.get("REQUEST_METHOD"),
                           environ.get("PATH_INFO"))
@@ -113,36 +122,50 @@ class Gate:
         except HTTPException:  # no such route: Flask answers (404, 405, 400) in JSON
             return None, {}
 
-    def _refusal(self, environ: dict[str, Any]) -> tuple[int, str] | None:
-        """(status, message) when the request is refused before any endpoint sees it."""
+    def _refusal(self, environ: dict[str, Any]) -> Refusal | None:
+        """Why the request is refused before any endpoint sees it, or None."""
         cross_site = self.cross_site.refusal(environ)
         if cross_site is not None:
-            return 403, cross_site
+            return Refusal(403, cross_site)
         endpoint, args = self.route(environ["PATH_INFO"], environ["REQUEST_METHOD"])
         if endpoint is not None:
             environ["valet.route"] = (endpoint, args)
-        refusal = self._key_refusal(environ, endpoint)
-        if refusal is None and "valet.bad_override" in environ:
-            return 400, (f"X-HTTP-Method-Override {environ['valet.bad_override']!r} is not "
-                         "supported; use PUT, DELETE or PATCH")
-        return refusal
-
-    def _key_refusal(self, environ: dict[str, Any], endpoint: str | None) -> tuple[int, str] | None:
         scope = OPEN if endpoint is None else self.scopes.get(endpoint, DEFAULT_SCOPE)
-        if not self.keys or scope == OPEN or environ["REQUEST_METHOD"] == "OPTIONS":
+        if scope == OPEN or environ["REQUEST_METHOD"] == "OPTIONS":
+            return self._override_refusal(environ)
+        return (self._rate_refusal("client", environ.get("REMOTE_ADDR") or "unknown")
+                or self._key_refusal(environ, scope)
+                or self._override_refusal(environ))
+
+    def _rate_refusal(self, kind: str, who: str) -> Refusal | None:
+        wait = self.rate_limits.retry_after(kind, who)
+        if wait is None:
+            return None
+        return Refusal(429, self.rate_limits.message(kind, who, wait), [("Retry-After", str(wait))])
+
+    def _key_refusal(self, environ: dict[str, Any], scope: str) -> Refusal | None:
+        if not self.keys:
             return None
         presented = presented_key(environ)
         if presented is None:
-            return 401, ("an API key is required: send it as 'Authorization: Bearer <key>' "
-                         "or 'X-API-Key: <key>'")
+            return Refusal(401, "an API key is required: send it as 'Authorization: Bearer <key>' "
+                                "or 'X-API-Key: <key>'", CHALLENGE)
         key = find_key(self.keys, presented)
         if key is None:
-            return 401, "the API key is not valid; check the key configured in Valet.apiKeys"
+            return Refusal(401, "the API key is not valid; check the key configured in "
+                                "Valet.apiKeys", CHALLENGE)
         environ["valet.key_name"] = key.name
         if scope != ANY_KEY and scope not in key.scopes:
-            return 403, (f"the API key {key.name!r} may not do this: it needs the scope "
-                         f"{scope!r} (it has {', '.join(sorted(key.scopes))})")
-        return None
+            return Refusal(403, f"the API key {key.name!r} may not do this: it needs the scope "
+                                f"{scope!r} (it has {', '.join(sorted(key.scopes))})")
+        return self._rate_refusal("key", key.name)
+
+    @staticmethod
+    def _override_refusal(environ: dict[str, Any]) -> Refusal | None:
+        if "valet.bad_override" not in environ:
+            return None
+        return Refusal(400, f"X-HTTP-Method-Override {environ['valet.bad_override']!r} is not "
+                            "supported; use PUT, DELETE or PATCH")
 
 
 def scopes_of(view_functions: dict[str, Callable], docs_open: bool) -> dict[str, str]:
