@@ -13,6 +13,7 @@ from server.api.gate import warn_if_exposed
 from server.app import create_app
 from server.config import Config
 from server.services import Services
+from server.waitress_json import JsonErrorChannel
 
 log = logging.getLogger("valet")
 
@@ -68,6 +69,7 @@ def serve_waitress(config: Config) -> None:
     server = waitress.create_server(app, host=host, port=port, threads=config["Valet.threads"],
                                     max_request_body_size=_waitress_body_cap(config),
                                     ident="valet")
+    server.channel_class = JsonErrorChannel
     sweeper = Sweeper(services, config["Valet.sweepIntervalSeconds"])
     warn_if_exposed(host, config["Valet.apiKeys"])
     _tune_threads()

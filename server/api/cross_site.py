@@ -24,6 +24,10 @@ class CrossSite:
         origin = environ.get("HTTP_ORIGIN")
         return None if origin is None else origin.rstrip("/").lower()
 
+    @staticmethod
+    def _own_origin(environ: dict[str, Any]) -> str:
+        return f"{environ.get('wsgi.url_scheme', 'http')}://{environ.get('HTTP_HOST', '')}".lower()
+
     def listed(self, environ: dict[str, Any]) -> bool:
         return self._origin(environ) in self.allowed
 
@@ -32,8 +36,7 @@ class CrossSite:
         origin = self._origin(environ)
         if origin in self.allowed:
             return None
-        own = f"{environ.get('wsgi.url_scheme', 'http')}://{environ.get('HTTP_HOST', '')}".lower()
-        if origin is not None and origin != own:
+        if origin is not None and origin != self._own_origin(environ):
             return (f"cross-site request refused: Origin {environ['HTTP_ORIGIN']!r} is not "
                     "listed in Valet.cors.allowedOrigins")
         if (environ.get("HTTP_SEC_FETCH_SITE") or "").lower() == "cross-site":
