@@ -16,7 +16,7 @@ from werkzeug.test import Client
 
 from demo.processes import Valet
 from demo.sense.process import SenseProcess
-from helpers import assert_error, log_once_written
+from helpers import log_once_written
 from server import config as config_module
 from server.api.gate import warn_if_exposed
 from server.app import create_app
