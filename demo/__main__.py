@@ -2,7 +2,9 @@
 Exit 0 only when every step did what it should."""
 from __future__ import annotations
 
+import argparse
 import sys
+from importlib.metadata import version
 import tempfile
 from pathlib import Path
 
@@ -21,7 +23,19 @@ def repository_config(sense: SenseProcess) -> dict:
                      "clientCertCA": str(sense.certs.root)}}
 
 
-def main() -> int:
+def _parse_args(argv: list[str] | None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m demo",
+        description="The whole Valet demo on free loopback ports and a temporary data directory: "
+                    "the simulated Sense repository and Valet start, then the key-value story, a "
+                    "task start with a parameter and a reloading app in the emulator run, printed "
+                    "as a timeline. Exits 0 only when every step held.")
+    parser.add_argument("--version", action="version", version=f"Valet demo {version('valet')}")
+    parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    _parse_args(argv)
     t = Timeline()
     with tempfile.TemporaryDirectory(prefix="valet-demo-") as tmp:
         sense = SenseProcess(Path(tmp) / "sense")

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import IO
+from typing import IO, Sequence
 
 import requests
 import yaml
@@ -29,7 +29,7 @@ def wait_until_ready(url: str, timeout: float = 20.0, proc: subprocess.Popen | N
         try:
             requests.get(url, timeout=1)
             return True
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not up yet, or slow to answer
             time.sleep(0.05)
     return False
 
@@ -38,8 +38,11 @@ class Valet:
     """A Valet server (`python -m server`) on a free port with its own data directory."""
 
     def __init__(self, data_dir: Path, butler: dict | None = None, valet: dict | None = None,
-                 workers: int = 0, log: IO | None = None) -> None:
+                 workers: int = 0, log: IO | None = None, env: dict | None = None,
+                 args: Sequence[str] = ()) -> None:
         self.data_dir = Path(data_dir)
+        self.env = env or {}
+        self.args = list(args)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.workers = workers
@@ -53,13 +56,13 @@ class Valet:
         self.proc: subprocess.Popen | None = None
 
     def start(self, timeout: float = 30.0) -> "Valet":
-        args = [sys.executable, "-m", "server", "--config", str(self.config_path)]
+        args = [sys.executable, "-m", "server", "--config", str(self.config_path), *self.args]
         if self.workers:
             args += ["--workers", str(self.workers)]
         self.proc = subprocess.Popen(args, stdout=self.log or subprocess.DEVNULL,
                                      stderr=subprocess.STDOUT if self.log else subprocess.DEVNULL,
                                      cwd=Path(__file__).resolve().parent.parent,
-                                     env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                                     env={**os.environ, "PYTHONUNBUFFERED": "1", **self.env})
         if not wait_until_ready(f"{self.url}/health", timeout, self.proc):
             self.stop(signal.SIGKILL)
             raise RuntimeError(f"Valet did not start on port {self.port}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Callable
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from server import api, config as config_module, db, log_safety, tasks
 from server.api.gate import Gate
@@ -37,5 +38,7 @@ def create_app(config: Config | None = None, clock: Callable[[], int] = now_ms) 
         wsgi_app = KvFastPath(wsgi_app, services)
     wsgi_app = Gate.from_config(wsgi_app, app, config)
     app.wsgi_app = RawPath(MethodOverride(wsgi_app))
+    if config["Valet.trustedProxies"]:  # the client address from X-Forwarded-For
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config["Valet.trustedProxies"])
     return app
 

@@ -14,10 +14,11 @@ from typing import Any, Callable
 
 import yaml
 
-from server.rate_limits import parse_rate
+from server import logs
 from server.credentials import parse_api_keys, resolve_secret
+from server.rate_limits import parse_rate
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("valet.config")
 
 
 class ConfigError(ValueError):
@@ -112,6 +113,10 @@ def _one_of(*choices: str) -> Callable[[Any], str]:
 _port = _int_between(0, 65535)
 
 
+def _log_level(v: Any) -> int:
+    return logs.parse_level(v)
+
+
 @dataclass(frozen=True)
 class Option:
     key: str
@@ -119,6 +124,7 @@ class Option:
     default: Any = None
     env: str | None = None
     used: bool = True  # False: accepted for Butler compatibility, has no effect in Valet
+    path: bool = False  # a folder: relative values from the file resolve against its folder
 
 
 OPTIONS: list[Option] = [
@@ -126,6 +132,11 @@ OPTIONS: list[Option] = [
     Option("Butler.restServerConfig.serverHost", _str, "127.0.0.1", env="VALET_HOST"),
     Option("Butler.restServerConfig.serverPort", _port, 8080, env="VALET_PORT"),
     Option("Butler.restServerConfig.backgroundServerPort", _port, used=False),
+    Option("Butler.logLevel", _log_level, logging.INFO, env="VALET_LOG_LEVEL"),
+    Option("Butler.fileLogging", _bool, False),
+    Option("Butler.logDirectory", _str, "log", path=True),
+    Option("Butler.restServerEndpointsEnable.apiListEnabledEndpoints", _bool, True),
+    Option("Butler.restServerEndpointsEnable.apiListEnbledEndpoints", _bool, True),  # older templates' spelling
     Option("Butler.restServerEndpointsEnable.butlerping", _bool, True),
     Option("Butler.restServerEndpointsEnable.keyValueStore", _bool, True),
     # None: enabled when a repository is configured (Butler.configQRS.host).
@@ -152,7 +163,7 @@ OPTIONS: list[Option] = [
     Option("Butler.cert.clientCert", _optional_str, None),
     Option("Butler.cert.clientCertKey", _optional_str, None),
     Option("Butler.cert.clientCertCA", _optional_str, None),
-    Option("Valet.dataDir", _str, "./data", env="VALET_DATA_DIR"),
+    Option("Valet.dataDir", _str, "./data", env="VALET_DATA_DIR", path=True),
     # None: SQLite file valet.sqlite3 under Valet.dataDir.
     Option("Valet.databaseUrl", _optional_str, None, env="VALET_DATABASE_URL"),
     # fsync on every commit (power-loss durability); a process crash loses nothing either way.
@@ -167,6 +178,8 @@ OPTIONS: list[Option] = [
     Option("Valet.rateLimit.perClient", parse_rate, None, env="VALET_RATE_LIMIT"),
     Option("Valet.rateLimit.perKey", parse_rate, None),
     Option("Valet.threads", _int_between(1, 256), 8, env="VALET_THREADS"),
+    # Reverse proxies in front whose X-Forwarded-For is trusted for the client address (0: none).
+    Option("Valet.trustedProxies", _int_between(0, 10), 0),
     Option("Valet.workerThreads", _int_between(1, 256), 2, env="VALET_WORKER_THREADS"),
     Option("Valet.sweepIntervalSeconds", _number_at_least(0.05), 60.0),
     Option("Valet.limits.namespaceChars", _int_between(1), 255),
@@ -186,13 +199,14 @@ _LEAF_KEYS = set(_BY_KEY)
 
 
 class Config:
-    """The loaded configuration: dotted key -> parsed value. Read-only."""
+    """The loaded configuration: dotted key -> parsed value. Read-only. `ignored` maps each
+    key of the file that Valet does not use to its value."""
 
     def __init__(self, values: dict[str, Any], source: str | None = None,
-                 ignored: list[str] | None = None) -> None:
+                 ignored: dict[str, Any] | None = None) -> None:
         self._values = values
         self.source = source
-        self.ignored = ignored or []
+        self.ignored = ignored or {}
 
     def __getitem__(self, key: str) -> Any:
         return self._values[key]
@@ -205,6 +219,10 @@ class Config:
         return f"sqlite:///{Path(self['Valet.dataDir']).resolve() / 'valet.sqlite3'}"
 
     @property
+    def log_directory(self) -> Path | None:
+        return Path(self["Butler.logDirectory"]) if self["Butler.fileLogging"] else None
+
+    @property
     def start_task_enabled(self) -> bool:
         flag = self["Butler.restServerEndpointsEnable.senseStartTask"]
         return bool(self["Butler.configQRS.host"]) if flag is None else flag
@@ -213,6 +231,20 @@ class Config:
     def kv_enabled(self) -> bool:
         return (self["Butler.restServerEndpointsEnable.keyValueStore"]
                 and self["Butler.keyValueStore.enable"])
+
+    @property
+    def endpoint_list_enabled(self) -> bool:
+        prefix = "Butler.restServerEndpointsEnable."
+        return self[prefix + "apiListEnabledEndpoints"] and self[prefix + "apiListEnbledEndpoints"]
+
+    @property
+    def endpoints_enabled(self) -> list[str]:
+        """The Butler endpoint flags Valet serves, by their names in Butler's file (what
+        Butler's `GET /v4/configfile/endpointsenabled` lists)."""
+        flags = {"apiListEnabledEndpoints": self.endpoint_list_enabled,
+                 "butlerping": self["Butler.restServerEndpointsEnable.butlerping"],
+                 "keyValueStore": self.kv_enabled, "senseStartTask": self.start_task_enabled}
+        return [name for name, on in flags.items() if on]
 
     def with_overrides(self, overrides: dict[str, Any]) -> "Config":
         values = dict(self._values)
@@ -257,22 +289,118 @@ def _read_file(path: str) -> dict[str, Any]:
 
 
 def load(path: str | None = None, env: dict[str, str] | None = None) -> Config:
-    """Defaults, then the file (`path` or $VALET_CONFIG), then the environment."""
+    """Defaults, then the file (`path` or $VALET_CONFIG), then the environment. Relative
+    folders from the file, and the default ones, resolve against the file's folder (a
+    Windows service runs in C:\\Windows\\System32); from the environment, against the
+    working directory."""
     env = dict(os.environ if env is None else env)
     path = path or env.get("VALET_CONFIG") or None
     values = {o.key: o.default for o in OPTIONS}
-    ignored: list[str] = []
+    ignored: dict[str, Any] = {}
     if path:
         for key, raw in _flatten(_read_file(path)).items():
             option = _BY_KEY.get(key)
             if option is None or not option.used:
-                ignored.append(key)
+                ignored[key] = raw
             else:
                 values[key] = _parse(option, raw, f"file {path}")
+    base = Path(path).resolve().parent if path else Path.cwd()
     for option in OPTIONS:
+        if option.path:
+            values[option.key] = str(base / values[option.key])
         if option.env and env.get(option.env, "") != "":
             values[option.key] = _parse(option, env[option.env], f"environment {option.env}")
-    if ignored:
-        log.warning("config: ignoring %d key(s) Valet does not use: %s", len(ignored),
-                    ", ".join(sorted(ignored)[:20]) + (" …" if len(ignored) > 20 else ""))
     return Config(values, path, ignored)
+
+
+# --- reporting at start-up --------------------------------------------------------------
+
+# Butler features Valet does not have, by the key that switches each on, and what Valet
+# does instead. Any other ignored `….enable` (or endpoint flag) set to true gets a
+# generic warning.
+INSTEAD = {
+    "Butler.restServerConfig.tls.enable":
+        "Valet serves plain HTTP; put a TLS-terminating reverse proxy in front of it "
+        "(and set Valet.trustedProxies)",
+    "Butler.heartbeat.enable": "Valet sends no heartbeat; have your monitoring poll GET /health",
+    "Butler.scheduler.enable": "Valet has no scheduler; use QMC triggers, or the OS scheduler "
+                               "calling PUT /v4/reloadtask/{taskId}/start",
+    "Butler.uptimeMonitor.enable": "Valet does not report its own uptime; poll GET /health",
+}
+_STILL_TO_COME = {
+    "Butler.mqttConfig.enable": "Valet does not listen on MQTT yet: start tasks over REST",
+}
+
+
+def _section(key: str) -> str:
+    return ".".join(key.split(".")[:2])
+
+
+def _switched_on(key: str, value: Any) -> bool:
+    flag = key.startswith("Butler.restServerEndpointsEnable.") or key.endswith(".enable")
+    return flag and value is True
+
+
+def feature_warnings(config: Config) -> list[str]:
+    """One line per Butler feature that the file switches on and Valet does not have."""
+    lines = []
+    for key, value in config.ignored.items():
+        if not _switched_on(key, value):
+            continue
+        if key in INSTEAD:
+            lines.append(f"{key} is true: {INSTEAD[key]}")
+        elif key.startswith("Butler.restServerEndpointsEnable."):
+            lines.append(f"{key} is true, but Valet does not implement that Butler endpoint; "
+                         "calls to it answer 404 saying so")
+        elif _section(key) == key.rsplit(".", 1)[0]:  # a whole section switched on
+            lines.append(f"{key} is true, but Valet does not implement Butler's "
+                         f"{key.split('.')[1]} feature; the section is ignored")
+    for key, text in _STILL_TO_COME.items():
+        if config[key]:
+            lines.append(f"{key} is true: {text}")
+    if not config.endpoints_enabled or config.endpoints_enabled == ["apiListEnabledEndpoints"]:
+        lines.append("no API endpoint is enabled, so every call will answer 404: set "
+                     "Butler.restServerEndpointsEnable.keyValueStore (and keyValueStore.enable), "
+                     "senseStartTask or butlerping to true")
+    return lines
+
+
+def ignored_summary(config: Config) -> str | None:
+    """The ignored keys, counted by section, in one line."""
+    if not config.ignored:
+        return None
+    sections: dict[str, int] = {}
+    for key in config.ignored:
+        name = _section(key).removeprefix("Butler.")
+        sections[name] = sections.get(name, 0) + 1
+    listed = ", ".join(f"{name} ({n})" for name, n in sorted(sections.items()))
+    return (f"config: {len(config.ignored)} key(s) Valet does not use are ignored, by section "
+            f"(of Butler: unless named): {listed}")
+
+
+def summary(config: Config) -> list[str]:
+    """What this configuration serves, for the start-up log."""
+    host = config["Butler.configQRS.host"]
+    repository = (f"{'https' if config['Butler.configQRS.useSSL'] else 'http'}://{host}:"
+                  f"{config['Butler.configQRS.port']}, authentication "
+                  f"{config['Butler.configQRS.authentication']}") if host else "not configured"
+    return [
+        f"config: {Path(config.source).resolve() if config.source else 'no file (built-in defaults)'}",
+        f"endpoints enabled: {', '.join(config.endpoints_enabled) or 'none'}",
+        f"repository: {repository}; start filter "
+        f"{'on' if config['Butler.startTaskFilter.enable'] else 'off'}",
+        f"key-value limits: {config['Butler.keyValueStore.maxKeysPerNamespace']} keys per "
+        f"namespace, value {config['Valet.limits.valueBytes']} bytes, request body "
+        f"{config['Valet.limits.requestBodyBytes']} bytes",
+    ]
+
+
+def log_report(config: Config) -> None:
+    """Everything an admin should know about the configuration, logged once at start-up."""
+    for line in summary(config):
+        log.info("%s", line)
+    ignored = ignored_summary(config)
+    if ignored:
+        log.info("%s", ignored)
+    for line in feature_warnings(config):
+        log.warning("config: %s", line)

@@ -181,8 +181,8 @@ class KeyValueStore:
     def check_key(self, key: Any) -> str:
         return check_name("key", key, self.limits.key_chars)
 
-    def set(self, namespace: str, key: str, value: Any, ttl: Any = None) -> Entry:
-        """Store a key (overwriting any old value and TTL)."""
+    def _write(self, namespace: str, key: str, value: Any, ttl: Any) -> tuple[Entry, dict[str, Any]]:
+        """A key checked against every rule and limit, and its statement's parameters."""
         self.check_namespace(namespace)
         self.check_key(key)
         text = normalize_value(value)
@@ -193,12 +193,32 @@ class KeyValueStore:
         params = {"p_ns": namespace, "p_key": key, "p_now": now, "new_value": text,
                   "new_ttl_ms": ttl_ms, "new_expires_at_ms": now + ttl_ms if ttl_ms > 0 else None,
                   "p_max_keys": self.limits.max_keys_per_namespace}
+        return Entry(namespace, key, text, ttl_ms), params
+
+    def _full(self, namespace: str) -> NamespaceFull:
+        return NamespaceFull(
+            f"namespace {namespace!r} has no room for a new key: it holds the limit of "
+            f"{self.limits.max_keys_per_namespace} keys (Butler.keyValueStore."
+            f"maxKeysPerNamespace); delete keys or raise the limit")
+
+    def set(self, namespace: str, key: str, value: Any, ttl: Any = None) -> Entry:
+        """Store a key (overwriting any old value and TTL)."""
+        entry, params = self._write(namespace, key, value, ttl)
         if not self.writes.run(self.q.set, params):
-            raise NamespaceFull(
-                f"namespace {namespace!r} has no room for a new key: it holds the limit of "
-                f"{self.limits.max_keys_per_namespace} keys (Butler.keyValueStore."
-                f"maxKeysPerNamespace); delete keys or raise the limit")
-        return Entry(namespace, key, text, ttl_ms)
+            raise self._full(namespace)
+        return entry
+
+    def set_many(self, items: list[tuple[str, str, Any, Any]]) -> list[Entry]:
+        """Store several keys (namespace, key, value, ttl) all or none: every one is checked
+        first, then all are written in one transaction."""
+        writes = [self._write(*item) for item in items]
+        if not writes:
+            return []
+        with self.connections.writing() as cursor:
+            for entry, params in writes:
+                if not self.q.set.run(cursor, params).rowcount:
+                    raise self._full(entry.namespace)  # rolls the whole transaction back
+        return [entry for entry, _params in writes]
 
     def get(self, namespace: str, key: str) -> Entry | None:
         with self.connections.reading() as cursor:

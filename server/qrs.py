@@ -23,17 +23,18 @@ from __future__ import annotations
 import functools
 import re
 import secrets
+import socket
 import ssl
 import string
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 from urllib.parse import quote
 
 import requests
 import urllib3
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import ReadTimeoutError
+from urllib3.exceptions import NewConnectionError, ReadTimeoutError
 from urllib3.util.retry import Retry
 from urllib3.util.ssl_ import create_urllib3_context
 
@@ -424,19 +425,10 @@ def _cached_context(cert: tuple[str, str] | None, ca: str | None, verify: bool,
     return context
 
 
-def check_tls(settings: QrsSettings) -> None:
-    """Build the TLS context now, so that unusable certificates stop start-up, not a call."""
-    if settings.use_ssl:
-        _ssl_context(settings)
-
-
 def _guid(value: str) -> str:
     if not is_guid(value):
         raise ValueError(f"not a GUID: {value!r}")
     return value
-
-
-_TLS_HINTS = re.compile(r"certificate|alert|handshake|ssl|tls", re.IGNORECASE)
 
 
 def _tls_message(e: Exception) -> str:
@@ -451,15 +443,29 @@ def _tls_message(e: Exception) -> str:
             f"(Butler.cert.clientCert, client.pem from the QMC) issued by its CA? {reason}")
 
 
+def _causes(e: BaseException | None) -> Iterator[BaseException]:
+    """The error and what it wraps: requests' args, urllib3's `reason`, Python's chain."""
+    seen: set[int] = set()
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        yield e
+        wrapped = getattr(e, "reason", None)
+        if not isinstance(wrapped, BaseException) and e.args and isinstance(e.args[0], BaseException):
+            wrapped = e.args[0]
+        e = wrapped if isinstance(wrapped, BaseException) else (e.__cause__ or e.__context__)
+
+
 def _connection_error(e: Exception, s: QrsSettings, where: dict) -> QrsError:
-    text = str(e)
-    if "NewConnectionError" in text or "Failed to resolve" in text or "refused" in text.lower():
+    """By the exception types inside, never their text (Windows words errors its own way)."""
+    causes = list(_causes(e))
+    if any(isinstance(c, (NewConnectionError, ConnectionRefusedError, socket.gaierror))
+           for c in causes):
         return QrsUnreachable(f"cannot connect to the repository at {s.host}:{s.port}: "
-                              f"{_reason(text)}", request_sent=False, **where)
-    if _TLS_HINTS.search(text) and "Connection aborted" not in text:
+                              f"{_reason(str(e))}", request_sent=False, **where)
+    if any(isinstance(c, ssl.SSLError) for c in causes):
         return QrsTlsError(_tls_message(e), request_sent=False, **where)
     return QrsConnectionLost(f"the repository closed the connection without answering: "
-                             f"{_reason(text)}", **where)
+                             f"{_reason(str(e))}", **where)
 
 
 def _reason(text: str) -> str:

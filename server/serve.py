@@ -2,16 +2,19 @@
 background sweep of expired keys. SIGTERM and SIGINT stop it cleanly."""
 from __future__ import annotations
 
+import errno
 import logging
 import signal
+import socket
 import sys
 import threading
 
 import waitress
 
+from server import logs
 from server.api.gate import warn_if_exposed
 from server.app import create_app
-from server.config import Config
+from server.config import Config, ConfigError
 from server.services import Services
 from server.waitress_json import JsonErrorChannel
 
@@ -62,13 +65,47 @@ def _stop_on_signals() -> None:
     signal.signal(signal.SIGINT, _raise)
 
 
+HOST, PORT = "Butler.restServerConfig.serverHost", "Butler.restServerConfig.serverPort"
+# Windows' socket error numbers (WSAEADDRINUSE, WSAEADDRNOTAVAIL) beside POSIX's.
+_IN_USE, _NOT_HERE = {errno.EADDRINUSE, 10048}, {errno.EADDRNOTAVAIL, 10049}
+
+
+def bind_error(config: Config, error: Exception) -> ConfigError:
+    """A failure to listen, as one line naming the key to change."""
+    host, port = config[HOST], config[PORT]
+    code = getattr(error, "winerror", None) or getattr(error, "errno", None)
+    if code in _IN_USE:
+        return ConfigError(f"{PORT}: port {port} on {host} is already in use (is Butler or another "
+                           f"Valet still running?); stop it or choose another port")
+    if code in _NOT_HERE:
+        return ConfigError(f"{HOST}: {host} is not an address of this machine; use one of its "
+                           "addresses, 0.0.0.0 for all of them, or 127.0.0.1")
+    if isinstance(error, (ValueError, socket.gaierror)):  # the name does not resolve
+        return ConfigError(f"{HOST}: {host!r} is not a host name or address this machine can "
+                           "resolve; use one of its addresses or 0.0.0.0 for all of them")
+    return ConfigError(f"{HOST}/{PORT}: cannot listen on {host}:{port}: {error}")
+
+
+def check_servable(config: Config) -> None:
+    if not config["Butler.restServerConfig.enable"]:
+        raise ConfigError("Butler.restServerConfig.enable is false, but Valet's API is served over "
+                          "HTTP only: set it to true")
+
+
 def serve_waitress(config: Config) -> None:
+    check_servable(config)
     app = create_app(config)
     services: Services = app.extensions["valet"]
-    host, port = config["Butler.restServerConfig.serverHost"], config["Butler.restServerConfig.serverPort"]
-    server = waitress.create_server(app, host=host, port=port, threads=config["Valet.threads"],
-                                    max_request_body_size=_waitress_body_cap(config),
-                                    ident="valet")
+    host, port = config[HOST], config[PORT]
+    try:
+        server = waitress.create_server(app, host=host, port=port, threads=config["Valet.threads"],
+                                        max_request_body_size=_waitress_body_cap(config),
+                                        # X-Forwarded-For reaches ProxyFix only when trusted
+                                        clear_untrusted_proxy_headers=not config["Valet.trustedProxies"],
+                                        ident="valet")
+    except (OSError, ValueError) as e:
+        services.engine.dispose()
+        raise bind_error(config, e) from None
     server.channel_class = JsonErrorChannel
     sweeper = Sweeper(services, config["Valet.sweepIntervalSeconds"])
     warn_if_exposed(host, config["Valet.apiKeys"])
@@ -86,10 +123,16 @@ def serve_waitress(config: Config) -> None:
         log.info("Valet stopped")
 
 
-def serve_gunicorn(config: Config, workers: int) -> None:
+def serve_gunicorn(config: Config, workers: int) -> None:  # linux-only
     """Several worker processes on one port and one database (Linux only)."""
     from gunicorn.app.base import BaseApplication
 
+    check_servable(config)
+    try:  # gunicorn would retry and exit 1 with its own message: try the address first
+        with socket.create_server((config[HOST], config[PORT])):
+            pass
+    except (OSError, ValueError) as e:
+        raise bind_error(config, e) from None
     create_app(config).extensions["valet"].engine.dispose()  # migrate once, before forking
     warn_if_exposed(config["Butler.restServerConfig.serverHost"], config["Valet.apiKeys"])
 
@@ -104,6 +147,7 @@ def serve_gunicorn(config: Config, workers: int) -> None:
             # 0: no limit of its own (1 MiB): a key within the documented limits, percent-encoded
             # in a URL, can take 16 KB, and gunicorn would answer a longer line in HTML.
             self.cfg.set("limit_request_line", 0)
+            self.cfg.set("post_fork", lambda _server, _worker: logs.restart())
 
         def load(self):
             _tune_threads()
@@ -111,4 +155,5 @@ def serve_gunicorn(config: Config, workers: int) -> None:
             Sweeper(app.extensions["valet"], config["Valet.sweepIntervalSeconds"]).start()
             return app
 
+    logs.stop()  # nothing pending to be inherited; each worker starts a writer of its own
     _Valet().run()

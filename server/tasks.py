@@ -33,7 +33,7 @@ from sqlalchemy import Engine, insert
 from server import db, kv
 from server.config import Config, ConfigError
 from server.models import TaskStartAudit
-from server.qrs import (QrsClient, QrsConfigError, QrsError, QrsHttpError, QrsSettings, check_tls,
+from server.qrs import (QrsClient, QrsConfigError, QrsError, QrsHttpError, QrsSettings,
                         custom_property_term, has_custom_property, has_tag, id_term, is_guid,
                         tag_term)
 
@@ -207,6 +207,11 @@ class StartResult:
     failed: list[tuple[dict, str]] = field(default_factory=list)
     repository_requests: int = 0
 
+    @property
+    def refused_any(self) -> bool:
+        """Whether anything asked was invalid, denied or not started."""
+        return bool(self.failed or self.invalid or self.denied or self.tags_denied or self.cps_denied)
+
     def to_json(self) -> dict:
         return {
             "tasksId": {"started": [_ref(t) for t in self.started],
@@ -309,17 +314,35 @@ class TaskStarter:
 
     def start(self, request: StartRequest) -> StartResult:
         began = time.perf_counter()
-        stored = self._store_parameters(request)
+        try:
+            stored = self._store_parameters(request)
+        except kv.KvError as e:  # nothing was stored
+            self._record_refusal(request, began, e.message)
+            raise
         result = StartResult()
         allowed = _judge(request.items, self.filter, result)
         try:
             self._look_up_and_start(allowed, request.all_ids_must_exist, result)
         except QrsError as e:
             failure = RepositoryUnavailable(e, _lookup_failure(e, stored))
-            self._record(request, began, None, failure)
+            self._record(request, began, {"status": failure.http_status, "error": failure.message},
+                         f"failed with {failure.http_status}: {failure.message}")
             raise failure from None
-        self._record(request, began, result, None)
+        except InvalidStartRequest as e:
+            self._record_refusal(request, began, str(e))
+            raise
+        self._record(request, began, {"status": 200, "result": result.to_json(),
+                                      "repositoryRequests": result.repository_requests},
+                     _summary_of_outcome(result), ok=not result.refused_any)
         return result
+
+    def refuse(self, caller: str, entry_point: str, reason: str) -> None:
+        """Audit a request refused before its items could be read (a malformed body)."""
+        self._record_refusal(StartRequest([], caller=caller, entry_point=entry_point),
+                             time.perf_counter(), reason)
+
+    def _record_refusal(self, request: StartRequest, began: float, reason: str) -> None:
+        self._record(request, began, {"refused": reason}, f"refused: {reason}")
 
     def _look_up_and_start(self, allowed: list[Item], all_ids_must_exist: bool,
                            result: StartResult) -> None:
@@ -339,11 +362,7 @@ class TaskStarter:
                         "disabled (Butler.restServerEndpointsEnable.keyValueStore)",
                         request.caller, len(items))
             return 0
-        for item in items:  # all checked before any is stored
-            self.store.check_namespace(item.namespace)
-            self.store.check_key(item.key)
-        for item in items:
-            self.store.set(item.namespace, item.key, item.value, item.ttl)
+        self.store.set_many([(i.namespace, i.key, i.value, i.ttl) for i in items])
         return len(items)
 
     def _start_matches(self, client: QrsClient, matches: _Matches, all_ids_must_exist: bool,
@@ -377,22 +396,17 @@ class TaskStarter:
         return {t["id"] for t in tasks}
 
     # -- audit ------------------------------------------------------------------------------
-    def _record(self, request: StartRequest, began: float, result: StartResult | None,
-                failure: RepositoryUnavailable | None) -> None:
+    def _record(self, request: StartRequest, began: float, outcome: dict, summary: str,
+                ok: bool = False) -> None:
+        """One audit row and one log line (a warning unless everything asked was started)."""
         ms = (time.perf_counter() - began) * 1000
-        asked = _describe_request(request)
-        if result is not None:
-            outcome = {"status": 200, "result": result.to_json(),
-                       "repositoryRequests": result.repository_requests}
-        else:
-            outcome = {"status": failure.http_status, "error": failure.message}
         with db.write_transaction(self.engine) as conn:
             conn.execute(insert(TaskStartAudit).values(
                 at_ms=self.clock(), caller=request.caller[:255], entry_point=request.entry_point,
-                request=json.dumps(asked), outcome=json.dumps(outcome)))
-        log.info("start-task from %s via %s: asked %s; %s (%.0f ms)", request.caller,
-                 request.entry_point, _summary_of_request(request),
-                 _summary_of_outcome(result, failure), ms)
+                request=json.dumps(_describe_request(request)), outcome=json.dumps(outcome)))
+        log.log(logging.INFO if ok else logging.WARNING,
+                "start-task from %s via %s: asked %s; %s (%.0f ms)", request.caller,
+                request.entry_point, _summary_of_request(request), summary, ms)
 
 
 def _lookup_failure(e: QrsError, stored: int) -> str:
@@ -435,9 +449,7 @@ def _summary_of_request(request: StartRequest) -> str:
             f"key-values {_some(kvs)} allTaskIdsMustExist={request.all_ids_must_exist}")
 
 
-def _summary_of_outcome(result: StartResult | None, failure: RepositoryUnavailable | None) -> str:
-    if result is None:
-        return f"failed with {failure.http_status}: {failure.message}"
+def _summary_of_outcome(result: StartResult) -> str:
     started = [t["id"] for t in _unique(result.started + result.by_tag + result.by_cp)]
     failed = [f"{t['id']} ({reason})" for t, reason in result.failed]
     return (f"matched and started {_some(started)}, failed {_some(failed, 3)}, "
@@ -460,10 +472,10 @@ def build_starter(config: Config, engine: Engine, store: kv.KeyValueStore) -> Ta
         return None
     settings = QrsSettings.from_config(config)
     _check_certificate_files(config)
-    try:
-        check_tls(settings)
+    try:  # builds what every call uses (authentication headers, TLS context) once, now
+        QrsClient(settings).close()
     except QrsConfigError as e:
-        raise ConfigError(e.message) from None
+        raise ConfigError(f"Butler.configQRS: {e.message}") from None
     if settings.use_ssl and not settings.reject_unauthorized:
         log.warning("Butler.configQRS.rejectUnauthorized is false: the repository's certificate "
                     "is not verified, so the client certificate and X-Qlik-User go to whatever "

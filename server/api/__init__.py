@@ -14,6 +14,8 @@ def register(app: Flask, config: Config) -> None:
     if config["Butler.restServerEndpointsEnable.butlerping"]:
         api.register_blueprint(meta.ping_blp)
     api.register_blueprint(meta.health_blp)
+    if config.endpoint_list_enabled:
+        api.register_blueprint(meta.endpoints_blp)
     if config.kv_enabled:
         api.register_blueprint(kv.blp)
     if config.start_task_enabled:

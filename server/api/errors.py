@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from http import HTTPStatus
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from server.kv import InvalidInput, KvError, NamespaceFull, NotFound
@@ -30,6 +30,7 @@ def error_body(status: int, message: str) -> dict:
 
 
 def error_response(status: int, message: str) -> Response:
+    request.environ["valet.error"] = message  # for the request's log line (server.api.gate)
     response = jsonify(error_body(status, message))
     response.status_code = status
     return response
@@ -49,10 +50,52 @@ def _validation_message(messages: dict) -> str:
     return "invalid request: " + "; ".join(parts)
 
 
+# Butler 16's endpoints that Valet does not implement, by path prefix (longest first wins).
+BUTLER_ONLY = {
+    "/v4/mqttpublishmessage": "MQTT publish", "/v4/filecopy": "file copy",
+    "/v4/filemove": "file move", "/v4/filedelete": "file delete",
+    "/v4/createdirqvd": "create QVD directory", "/v4/createdir": "create directory",
+    "/v4/base62tobase16": "base conversion", "/v4/base16tobase62": "base conversion",
+    "/v4/newrelic/": "New Relic", "/v4/schedules": "scheduler", "/v4/slackpostmessage": "Slack",
+    "/v4/app/": "app reload and dump", "/v4/senseappdump": "app dump",
+    "/v4/senselistapps": "app list", "/v4/apps/": "app list",
+}
+# Valet's endpoints that the configuration switches off: path prefix -> (what, whether
+# this configuration enables it, the keys to set).
+_KV = ("the key-value endpoints are", lambda c: c.kv_enabled,
+       "Butler.restServerEndpointsEnable.keyValueStore and Butler.keyValueStore.enable")
+SWITCHABLE = {
+    "/v4/keyvalues": _KV, "/v4/keylist": _KV,
+    "/v4/reloadtask/": ("the start-task endpoint is", lambda c: c.start_task_enabled,
+                        "Butler.restServerEndpointsEnable.senseStartTask (and Butler.configQRS.host)"),
+    "/v4/butlerping": ("ping is", lambda c: c["Butler.restServerEndpointsEnable.butlerping"],
+                       "Butler.restServerEndpointsEnable.butlerping"),
+    "/v4/configfile/endpointsenabled": ("the endpoint list is", lambda c: c.endpoint_list_enabled,
+                                        "Butler.restServerEndpointsEnable.apiListEnabledEndpoints"),
+}
+
+
+def _prefix_of(path: str, table: dict) -> str | None:
+    return max((p for p in table if path.startswith(p)), key=len, default=None)
+
+
+def _not_found_message(path: str) -> str:
+    butler_only = _prefix_of(path, BUTLER_ONLY)
+    if butler_only:
+        return (f"Valet does not implement Butler's {BUTLER_ONLY[butler_only]} endpoint "
+                f"({butler_only}); it serves Butler's key-value store, task starts and ping "
+                "only, and no setting enables it")
+    switchable = _prefix_of(path, SWITCHABLE)
+    if switchable:
+        what, enabled, keys = SWITCHABLE[switchable]
+        if not enabled(current_app.extensions["valet"].config):
+            return f"{what} disabled in this configuration: set {keys} to true"
+    return f"no endpoint at {path}; the API is described at /openapi.json"
+
+
 def _http_message(e: HTTPException) -> str:
     if e.code == 404:
-        return (f"no endpoint at {request.path}; the API is described at /openapi.json "
-                "(is the endpoint enabled in the configuration?)")
+        return _not_found_message(request.path)
     if e.code == 405:
         allowed = ", ".join(sorted(getattr(e, "valid_methods", None) or []))
         return f"method {request.method} is not allowed on {request.path}; allowed: {allowed}"

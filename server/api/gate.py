@@ -106,6 +106,7 @@ class Gate:
                 return []
             if refusal is None:
                 return self.app(environ, _start)
+            environ["valet.error"] = refusal.message
             return start_json(_start, refusal.status,
                               error_body(refusal.status, refusal.message), refusal.headers)
         except Exception:
@@ -114,7 +115,8 @@ class Gate:
             return start_json(_start, 500, error_body(500, INTERNAL_ERROR))
         finally:
             log_request(environ.get("REQUEST_METHOD", "?"), environ.get("PATH_INFO", "?"),
-                        status[0], started, environ.get("valet.key_name"))
+                        status[0], started, environ.get("REMOTE_ADDR"), environ.get("valet.error"),
+                        environ.get("valet.key_name"))
 
     def _match(self, path: str, method: str) -> tuple[str | None, dict[str, str]]:
         try:

@@ -153,7 +153,9 @@ def list_namespaces_view():
 @blp.route("/keyvalues/<enc:namespace>", methods=["GET"], endpoint="get_value")
 @requires("kv:read")
 @blp.doc(parameters=[{"in": "query", "schema": KeyQuery}])
-@blp.response(200, KeyValueSchema)
+@blp.response(200, KeyValueSchema, example={"namespace": "MyFineNamespace", "key": "AnImportantKey",
+                                             "value": "TheValue"})
+@blp.errors(400)
 def get_value_view(namespace: str):
     """Read a key. Unknown namespace or key: 400 (as Butler), unless `default=` is given."""
     return serve(get_value, namespace=namespace)
@@ -163,6 +165,7 @@ def get_value_view(namespace: str):
 @requires("kv:read")
 @blp.doc(parameters=[{"in": "query", "schema": KeyExistsQuery}])
 @blp.response(200, KeyExistsSchema)
+@blp.errors(400)
 def key_exists_view(namespace: str):
     """Whether a key exists; an unknown namespace answers keyExists false."""
     return serve(key_exists, namespace=namespace)
@@ -171,7 +174,9 @@ def key_exists_view(namespace: str):
 @blp.route("/keyvalues/<enc:namespace>", methods=["POST"], endpoint="set_value")
 @requires("kv:write")
 @blp.doc(requestBody={"required": True, "content": {"application/json": {"schema": KeyValueBody}}})
-@blp.response(201, StoredSchema)
+@blp.response(201, StoredSchema, example={"namespace": "MyFineNamespace", "key": "AnImportantKey",
+                                          "value": "TheValue", "ttl": 10000})
+@blp.errors(400, 409, 413, 415)
 def set_value_view(namespace: str):
     """Store a key (overwrites; a new TTL restarts the clock)."""
     return serve(set_value, namespace=namespace)
@@ -180,6 +185,7 @@ def set_value_view(namespace: str):
 @blp.route("/keyvalues/<enc:namespace>/<enc:key>", methods=["DELETE"], endpoint="delete_key")
 @requires("kv:write")
 @blp.response(204)
+@blp.errors(400)
 def delete_key_view(namespace: str, key: str):
     """Delete a key; 400 if it does not exist."""
     return serve(delete_key, namespace=namespace, key=key)
@@ -188,6 +194,7 @@ def delete_key_view(namespace: str, key: str):
 @blp.route("/keyvalues/<enc:namespace>", methods=["DELETE"], endpoint="delete_namespace")
 @requires("kv:write")
 @blp.response(204)
+@blp.errors(400)
 def delete_namespace_view(namespace: str):
     """Delete a namespace and all its keys; 400 if it holds no keys."""
     return serve(delete_namespace, namespace=namespace)

@@ -31,4 +31,7 @@ class KvFastPath:
         if function is None or environ["REQUEST_METHOD"] == "HEAD":
             return self.app(environ, start_response)
         request = PlainRequest(environ, args, self.max_body_bytes)
-        return start_json(start_response, *run(function, self.services, request))
+        status, obj = run(function, self.services, request)
+        if status >= 400:
+            environ["valet.error"] = obj["message"]  # for the request's log line
+        return start_json(start_response, status, obj)

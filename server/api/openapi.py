@@ -7,6 +7,7 @@ from urllib.parse import quote, unquote
 
 import flask_smorest
 from flask import Flask, abort, send_from_directory
+from marshmallow import Schema, fields
 from swagger_ui_bundle import swagger_ui_path
 from webargs.core import missing
 from webargs.flaskparser import FlaskParser
@@ -14,7 +15,7 @@ from werkzeug.exceptions import BadRequest
 from werkzeug.routing import BaseConverter
 
 from server.api import plain
-from server.api.errors import handle_http_exception
+from server.api.errors import error_body, handle_http_exception
 
 VERSION = version("valet")
 
@@ -44,11 +45,61 @@ class JsonBodyParser(FlaskParser):
         return missing if body is plain.MISSING else body
 
 
+class ErrorSchema(Schema):
+    """Valet's one error shape (server.api.errors)."""
+
+    statusCode = fields.Integer(metadata={"description": "the HTTP status"})
+    error = fields.String(metadata={"description": "the status's reason phrase"})
+    message = fields.String(metadata={"description": "what was wrong and how to fix it"})
+
+
+# Every error status an operation can answer besides 500, what causes it, and an example
+# message as Valet words it.
+ERRORS = {
+    400: ("malformed request: a query parameter missing, empty or repeated; a body field of the "
+          "wrong type; a body that is not JSON; an unknown key or namespace (Butler's status); or "
+          "an X-HTTP-Method-Override other than PUT, DELETE or PATCH",
+          "key 'k1' does not exist in namespace 'ns'; add default=… to the query to get a "
+          "fallback value instead"),
+    409: ("the namespace already holds Butler.keyValueStore.maxKeysPerNamespace keys (overwriting "
+          "a key is always allowed)",
+          "namespace 'ns' has no room for a new key: it holds the limit of 1000 keys "
+          "(Butler.keyValueStore.maxKeysPerNamespace); delete keys or raise the limit"),
+    413: ("the body is larger than Valet.limits.requestBodyBytes",
+          "request body is larger than the limit of 2097152 bytes"),
+    415: ("the body's Content-Type is not JSON",
+          "Content-Type text/plain is not supported; send the body as application/json"),
+    502: ("the repository answered with an error, refused the certificates, or TLS failed",
+          "the Qlik Sense repository could not be queried for the tasks to start (HTTP error: "
+          "repository answered 403: XSRF prevention check failed. Possible XSRF discovered.); "
+          "no task was started"),
+    503: ("the repository cannot be reached",
+          "the Qlik Sense repository could not be queried for the tasks to start (unreachable: "
+          "cannot connect to the repository at sense.example:4242: …); no task was started"),
+    504: ("the repository did not answer within Valet.qrs.timeoutSeconds",
+          "the Qlik Sense repository could not be queried for the tasks to start (timeout: no "
+          "answer within 10 s); no task was started"),
+}
+
+
 class Blueprint(flask_smorest.Blueprint):
     ARGUMENTS_PARSER = JsonBodyParser()
 
+    def errors(self, *statuses: int):
+        """Document the error answers `statuses` (see ERRORS) of an operation."""
+        def decorate(func):
+            for status in statuses:
+                description, message = ERRORS[status]
+                func = self.alt_response(status, schema=ErrorSchema, description=description,
+                                         example=error_body(status, message))(func)
+            return func
+
+        return decorate
+
 
 class Api(flask_smorest.Api):
+    ERROR_SCHEMA = ErrorSchema
+
     def handle_http_exception(self, error):
         return handle_http_exception(error)
 

@@ -64,19 +64,30 @@ class StartResultSchema(Schema):
                        "refused the start batch), each once, with the reason"})
 
 
+# From the reference document's examples (Butler's docs, "Start Sense tasks using REST API").
+_BODY_EXAMPLE = [{"type": "starttaskid", "payload": {"taskId": "7552d9fc-d1bb-4975-9a38-18357de531ea"}},
+                 {"type": "starttasktag", "payload": {"tag": "startTask1"}},
+                 {"type": "starttaskcustomproperty",
+                  "payload": {"customPropertyName": "taskGroup", "customPropertyValue": "tasks2"}},
+                 {"type": "keyvaluestore", "payload": {"namespace": "MyFineNamespace",
+                                                       "key": "AnImportantKey",
+                                                       "value": "TheValue", "ttl": 10000}}]
+_RESULT_EXAMPLE = {"tasksId": {"started": [{"taskId": "e3b27f50-b1c0-4879-88fc-c7cdd9c1cf3e",
+                                            "taskName": "Reload task of App1"}],
+                               "invalid": [], "denied": []},
+                   "tasksTag": [], "tasksTagDenied": [], "tasksCP": [], "tasksCPDenied": [],
+                   "failed": []}
 _BODY_DOC = {"required": True, "description": "items in order; [] when the URL's ID is all",
-             "content": {"application/json": {"schema": StartItemSchema(many=True)}}}
+             "content": {"application/json": {"schema": StartItemSchema(many=True),
+                                               "example": _BODY_EXAMPLE}}}
 
 
 @blp.route("/reloadtask/<enc:task_id>/start", methods=["PUT", "POST"])
 @requires("task:start")
 @blp.arguments(StartQuery, location="query")
 @blp.doc(requestBody=_BODY_DOC)
-@blp.response(200, StartResultSchema)
-@blp.alt_response(400, description="malformed body or query")
-@blp.alt_response(502, description="the repository answered with an error or TLS failed")
-@blp.alt_response(503, description="the repository cannot be reached")
-@blp.alt_response(504, description="the repository did not answer in time")
+@blp.response(200, StartResultSchema, example=_RESULT_EXAMPLE)
+@blp.errors(400, 409, 413, 415, 502, 503, 504)
 def start_tasks(query: dict, task_id: str):
     """Start tasks by the task ID in the URL (`-`: none) and the body's IDs, tags and custom
     properties; store the body's key-value items first. Each task starts at most once per call."""
@@ -85,13 +96,21 @@ def start_tasks(query: dict, task_id: str):
         raise ApiError(503, "task starts are not configured: set Butler.configQRS.host to the "
                             "Sense repository")
     body = _body_parser.load_json(request, None)
+    caller = caller_of(request.environ)
     try:
         items = tasks.parse_items(task_id, [] if body is missing else body)
-        start = tasks.StartRequest(items, query["allTaskIdsMustExist"],
-                                   caller=caller_of(request.environ), entry_point="rest")
-        result = starter.start(start)
     except tasks.InvalidStartRequest as e:
-        raise ApiError(400, f"invalid start request: {e}") from None
+        starter.refuse(caller, "rest", str(e))
+        raise _invalid(e) from None
+    try:
+        result = starter.start(tasks.StartRequest(
+            items, query["allTaskIdsMustExist"], caller=caller, entry_point="rest"))
+    except tasks.InvalidStartRequest as e:
+        raise _invalid(e) from None
     except tasks.RepositoryUnavailable as e:
         raise ApiError(e.http_status, e.message) from None
     return jsonify(result.to_json())
+
+
+def _invalid(e: tasks.InvalidStartRequest) -> ApiError:
+    return ApiError(400, f"invalid start request: {e}")

@@ -63,9 +63,9 @@ def test_a_butler_file_is_read_and_unused_keys_are_warned_about(tmp_path, caplog
     assert c["Butler.startTaskFilter.allowTask.customProperty"] == [{"name": "taskGroup", "value": "tasks1"}]
     assert c["Butler.configQRS.headers.static"][0]["name"] == "X-Qlik-User"
     assert c.start_task_enabled
-    assert {"Butler.logLevel", "Butler.influxDb.hostIP", "Butler.restServerConfig.tls.enable",
+    assert {"Butler.influxDb.hostIP", "Butler.restServerConfig.tls.enable",
             "Butler.restServerConfig.backgroundServerPort"} <= set(c.ignored)
-    assert "Butler.influxDb.hostIP" in caplog.text
+    assert "influxDb (2)" in config.ignored_summary(c)
 
 
 def test_environment_overrides_the_file(tmp_path):
@@ -138,5 +138,31 @@ def test_disabled_kv_endpoints_answer_404(start_valet):
     import requests
     valet = start_valet(butler={"restServerEndpointsEnable": {"keyValueStore": False}})
     r = requests.get(valet.url + "/v4/keyvaluesnamespaces")
-    assert r.status_code == 404 and "enabled" in r.json()["message"]
+    assert r.status_code == 404 and "Butler.restServerEndpointsEnable.keyValueStore" in r.json()["message"]
     assert requests.get(valet.url + "/v4/butlerping").status_code == 200
+
+
+def test_relative_folders_from_the_file_resolve_against_its_folder(tmp_path):
+    path = write(tmp_path, {"Butler": {"logDirectory": "logs"}, "Valet": {"dataDir": "store"}})
+    c = config.load(path, env={})
+    assert c["Valet.dataDir"] == str(tmp_path / "store")
+    assert c["Butler.logDirectory"] == str(tmp_path / "logs")
+    assert c.log_directory is None  # Butler.fileLogging is off by default
+
+
+def test_the_default_data_folder_sits_beside_the_file_not_in_the_working_directory(tmp_path):
+    c = config.load(write(tmp_path, {}), env={})
+    assert c.database_url == f"sqlite:///{tmp_path / 'data' / 'valet.sqlite3'}"
+
+
+def test_the_older_templates_spelling_of_the_endpoint_list_flag_is_honoured(tmp_path):
+    path = write(tmp_path, {"Butler": {"restServerEndpointsEnable": {"apiListEnbledEndpoints": False}}})
+    c = config.load(path, env={})
+    assert not c.endpoint_list_enabled and "apiListEnabledEndpoints" not in c.endpoints_enabled
+
+
+def test_a_file_switching_every_endpoint_off_is_warned_about(tmp_path):
+    path = write(tmp_path, {"Butler": {"restServerEndpointsEnable": {"butlerping": False,
+                                                                      "keyValueStore": False}}})
+    warnings = config.feature_warnings(config.load(path, env={}))
+    assert any("no API endpoint is enabled" in w for w in warnings)

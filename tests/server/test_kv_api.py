@@ -386,7 +386,7 @@ def test_butlerping(valet):
 
 def test_health(valet):
     r = requests.get(valet.url + "/health")
-    assert r.status_code == 200 and r.json()["checks"]["database"] == "ok"
+    assert r.status_code == 200 and r.json()["checks"][0] == {"name": "database", "required": True, "status": "up", "detail": "sqlite"}
 
 
 def test_openapi_document_describes_every_kv_path(valet):

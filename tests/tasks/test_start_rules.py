@@ -139,7 +139,7 @@ def test_key_value_items_are_not_stored_when_the_kv_store_is_disabled(start_vale
 def test_the_endpoint_is_absent_when_disabled(start_valet, sense) -> None:
     valet = start_valet(butler=qrs_config(sense, restServerEndpointsEnable={"senseStartTask": False}))
     r = start(valet, A1[0])
-    assert r.status_code == 404 and "enabled" in r.json()["message"]
+    assert r.status_code == 404 and "Butler.restServerEndpointsEnable.senseStartTask" in r.json()["message"]
 
 
 # -- the audit trail ---------------------------------------------------------------------------
