@@ -40,7 +40,7 @@ def wait_until_ready(url: str, timeout: float = 20.0, proc: subprocess.Popen | N
         try:
             requests.get(url, timeout=1)
             return True
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not up yet, or slow to answer
             time.sleep(0.05)
     return False
 

@@ -1,15 +1,13 @@
 """The Flask app factory: config loaded once, services built once, blueprints registered."""
 from __future__ import annotations
 
-import time
 from typing import Callable
 
-from flask import Flask, g, request
+from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from server import api, config as config_module, db, tasks
-from server.api.access_log import log_request
-from server.api.errors import ApiError
+from server import api, config as config_module, db, log_safety, tasks
+from server.api.gate import Gate
 from server.api.kv_fast import KvFastPath
 from server.config import Config
 from server.kv import KeyValueStore, Limits, now_ms
@@ -18,9 +16,11 @@ from server.wsgi import MethodOverride, RawPath
 
 
 def create_app(config: Config | None = None, clock: Callable[[], int] = now_ms) -> Flask:
+    log_safety.install()
     config = config or config_module.load()
     app = Flask("valet")
     app.json.sort_keys = False
+    app.url_map.merge_slashes = False  # `//` is a 404, not a redirect built from the Host header
     app.config["MAX_CONTENT_LENGTH"] = config["Valet.limits.requestBodyBytes"]
     engine = db.make_engine(config.database_url, config["Valet.fsyncEachCommit"],
                             pool_size=config["Valet.threads"] + 2)
@@ -30,31 +30,15 @@ def create_app(config: Config | None = None, clock: Callable[[], int] = now_ms) 
                     value_bytes=config["Valet.limits.valueBytes"],
                     max_keys_per_namespace=config["Butler.keyValueStore.maxKeysPerNamespace"])
     store = KeyValueStore(engine, limits, clock)
-    app.extensions["valet"] = Services(config, engine, store,
-                                       tasks.build_starter(config, engine, store))
+    services = Services(config, engine, store, tasks.build_starter(config, engine, store))
+    app.extensions["valet"] = services
     api.register(app, config)
-    _log_requests(app)
     wsgi_app = app.wsgi_app
     if config.kv_enabled:
-        wsgi_app = KvFastPath(wsgi_app, store, config["Valet.limits.requestBodyBytes"])
+        wsgi_app = KvFastPath(wsgi_app, services)
+    wsgi_app = Gate.from_config(wsgi_app, app, config)
     app.wsgi_app = RawPath(MethodOverride(wsgi_app))
     if config["Valet.trustedProxies"]:  # the client address from X-Forwarded-For
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config["Valet.trustedProxies"])
     return app
 
-
-def _log_requests(app: Flask) -> None:
-    @app.before_request
-    def _start() -> None:
-        g.started = time.perf_counter()
-        bad = request.environ.get("valet.bad_override")
-        if bad is not None:
-            raise ApiError(400, f"X-HTTP-Method-Override {bad!r} is not supported; "
-                                "use PUT, DELETE or PATCH")
-
-    @app.after_request
-    def _log(response):
-        log_request(request.method, request.path, response.status_code,
-                    g.get("started", time.perf_counter()), request.remote_addr,
-                    g.get("error_message"))
-        return response

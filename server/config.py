@@ -15,6 +15,8 @@ from typing import Any, Callable
 import yaml
 
 from server import logs
+from server.credentials import parse_api_keys, resolve_secret
+from server.rate_limits import parse_rate
 
 log = logging.getLogger("valet.config")
 
@@ -75,11 +77,8 @@ def _optional_str(v: Any) -> str | None:
     return None if v is None or v == "" else _str(v)
 
 
-def _secret(v: Any) -> str | None:
-    try:
-        return _optional_str(v)
-    except ValueError:
-        raise ValueError("expected text (the value is not shown: it is a secret)") from None
+def _optional_secret(v: Any) -> str | None:
+    return None if v is None or v == "" else resolve_secret(v)
 
 
 def _str_list(v: Any) -> list[str]:
@@ -157,7 +156,7 @@ OPTIONS: list[Option] = [
     Option("Valet.mqtt.protocolVersion", lambda v: _one_of("3.1.1", "5")(str(v)), "3.1.1"),
     Option("Valet.mqtt.clientId", _optional_str, None),
     Option("Valet.mqtt.username", _optional_str, None, env="VALET_MQTT_USERNAME"),
-    Option("Valet.mqtt.password", _secret, None, env="VALET_MQTT_PASSWORD"),
+    Option("Valet.mqtt.password", _optional_secret, None, env="VALET_MQTT_PASSWORD"),
     Option("Valet.mqtt.tls.enable", _bool, False),
     Option("Valet.mqtt.tls.caFile", _optional_str, None),
     Option("Valet.mqtt.tls.certFile", _optional_str, None),
@@ -177,7 +176,9 @@ OPTIONS: list[Option] = [
     Option("Butler.configQRS.port", _port, 4242, env="VALET_QRS_PORT"),
     Option("Butler.configQRS.useSSL", _bool, True),
     Option("Butler.configQRS.headers.static", _name_value_list, []),
-    Option("Butler.configQRS.rejectUnauthorized", _bool, False),
+    # Verify the repository's certificate against Butler.cert.clientCertCA (root.pem); false
+    # (Butler's default) is allowed with a warning at start-up.
+    Option("Butler.configQRS.rejectUnauthorized", _bool, True),
     Option("Butler.cert.clientCert", _optional_str, None),
     Option("Butler.cert.clientCertKey", _optional_str, None),
     Option("Butler.cert.clientCertCA", _optional_str, None),
@@ -186,7 +187,15 @@ OPTIONS: list[Option] = [
     Option("Valet.databaseUrl", _optional_str, None, env="VALET_DATABASE_URL"),
     # fsync on every commit (power-loss durability); a process crash loses nothing either way.
     Option("Valet.fsyncEachCommit", _bool, False, env="VALET_FSYNC"),
-    Option("Valet.apiKeys", _str_list, [], env="VALET_API_KEYS"),
+    Option("Valet.apiKeys", parse_api_keys, (), env="VALET_API_KEYS"),
+    # /docs and /openapi.json without an API key even when keys are configured.
+    Option("Valet.docsOpen", _bool, False),
+    # Web origins (scheme://host[:port]) whose pages may call Valet from a browser (CORS);
+    # other browser-originated cross-site requests are refused.
+    Option("Valet.cors.allowedOrigins", _str_list, []),
+    # Requests per client address and per API key: N (per minute) or "10/second"; off when unset.
+    Option("Valet.rateLimit.perClient", parse_rate, None, env="VALET_RATE_LIMIT"),
+    Option("Valet.rateLimit.perKey", parse_rate, None),
     Option("Valet.threads", _int_between(1, 256), 8, env="VALET_THREADS"),
     # Reverse proxies in front whose X-Forwarded-For is trusted for the client address (0: none).
     Option("Valet.trustedProxies", _int_between(0, 10), 0),
@@ -197,6 +206,8 @@ OPTIONS: list[Option] = [
     Option("Valet.limits.valueBytes", _int_between(1), 1024 * 1024),
     Option("Valet.limits.requestBodyBytes", _int_between(1024), 2 * 1024 * 1024),
     Option("Valet.qrs.timeoutSeconds", _number_at_least(0.1), 10.0),
+    # The passphrase of an encrypted Butler.cert.clientCertKey: text, {file: PATH} or {env: NAME}.
+    Option("Valet.qrs.clientCertKeyPassphrase", _optional_secret, None),
     Option("Valet.qrs.virtualProxyPrefix", _optional_str, None),
     Option("Valet.qrs.headerAuthName", _optional_str, None),
     Option("Valet.qrs.headerAuthUser", _optional_str, None),

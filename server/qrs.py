@@ -113,7 +113,8 @@ class QrsSettings:
     client_cert: str | None = None
     client_key: str | None = None
     ca_cert: str | None = None
-    reject_unauthorized: bool = False
+    client_key_passphrase: str | None = field(default=None, repr=False)
+    reject_unauthorized: bool = False  # the config default is true (Butler.configQRS.rejectUnauthorized)
     virtual_proxy_prefix: str | None = None
     header_auth_name: str | None = None
     header_auth_user: str | None = None
@@ -133,6 +134,7 @@ class QrsSettings:
             client_cert=config["Butler.cert.clientCert"],
             client_key=config["Butler.cert.clientCertKey"],
             ca_cert=config["Butler.cert.clientCertCA"],
+            client_key_passphrase=config["Valet.qrs.clientCertKeyPassphrase"],
             reject_unauthorized=config["Butler.configQRS.rejectUnauthorized"],
             virtual_proxy_prefix=config["Valet.qrs.virtualProxyPrefix"],
             header_auth_name=config["Valet.qrs.headerAuthName"],
@@ -400,14 +402,28 @@ def _ssl_context(s: QrsSettings) -> ssl.SSLContext:
                              "export)", request_sent=False)
     try:
         return _cached_context(cert, s.ca_cert if s.reject_unauthorized else None,
-                               s.reject_unauthorized)
+                               s.reject_unauthorized, s.client_key_passphrase)
+    except EncryptedKeyWithoutPassphrase:
+        raise QrsConfigError(f"the client key {s.client_key} is encrypted: give its passphrase "
+                             "in Valet.qrs.clientCertKeyPassphrase", request_sent=False) from None
     except (OSError, ssl.SSLError) as e:
         raise QrsConfigError(f"cannot use the configured certificates {cert or ''} "
                              f"{s.ca_cert or ''}: {e}", request_sent=False) from None
 
 
+class EncryptedKeyWithoutPassphrase(Exception):
+    pass
+
+
+def _never_prompt() -> str:
+    # Called by OpenSSL only for an encrypted key; without it OpenSSL would block the
+    # thread on a terminal prompt (Enter PEM pass phrase:).
+    raise EncryptedKeyWithoutPassphrase
+
+
 @functools.lru_cache(maxsize=16)
-def _cached_context(cert: tuple[str, str] | None, ca: str | None, verify: bool) -> ssl.SSLContext:
+def _cached_context(cert: tuple[str, str] | None, ca: str | None, verify: bool,
+                    passphrase: str | None) -> ssl.SSLContext:
     """Built once per certificate set (the files are read when Valet first calls)."""
     context = create_urllib3_context(cert_reqs=ssl.CERT_REQUIRED if verify else ssl.CERT_NONE)
     context.check_hostname = False  # urllib3 matches the host name itself when verifying
@@ -417,7 +433,7 @@ def _cached_context(cert: tuple[str, str] | None, ca: str | None, verify: bool) 
         else:
             context.load_default_certs()
     if cert:
-        context.load_cert_chain(*cert)
+        context.load_cert_chain(*cert, password=passphrase or _never_prompt)
     return context
 
 

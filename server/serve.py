@@ -12,9 +12,11 @@ import threading
 import waitress
 
 from server import logs, mqtt
+from server.api.gate import warn_if_exposed
 from server.app import create_app
 from server.config import Config, ConfigError
 from server.services import Services
+from server.waitress_json import JsonErrorChannel
 
 log = logging.getLogger("valet")
 
@@ -104,7 +106,9 @@ def serve_waitress(config: Config) -> None:
     except (OSError, ValueError) as e:
         services.engine.dispose()
         raise bind_error(config, e) from None
+    server.channel_class = JsonErrorChannel
     sweeper = Sweeper(services, config["Valet.sweepIntervalSeconds"])
+    warn_if_exposed(host, config["Valet.apiKeys"])
     _tune_threads()
     _stop_on_signals()
     sweeper.start()
@@ -133,6 +137,7 @@ def serve_gunicorn(config: Config, workers: int) -> None:  # linux-only
     except (OSError, ValueError) as e:
         raise bind_error(config, e) from None
     create_app(config).extensions["valet"].engine.dispose()  # migrate once, before forking
+    warn_if_exposed(config["Butler.restServerConfig.serverHost"], config["Valet.apiKeys"])
 
     class _Valet(BaseApplication):
         def load_config(self) -> None:
@@ -142,7 +147,9 @@ def serve_gunicorn(config: Config, workers: int) -> None:  # linux-only
             self.cfg.set("worker_class", "gthread")
             self.cfg.set("threads", config["Valet.workerThreads"])
             self.cfg.set("graceful_timeout", 10)
-            self.cfg.set("limit_request_line", 8190)
+            # 0: no limit of its own (1 MiB): a key within the documented limits, percent-encoded
+            # in a URL, can take 16 KB, and gunicorn would answer a longer line in HTML.
+            self.cfg.set("limit_request_line", 0)
             self.cfg.set("post_fork", lambda _server, _worker: logs.restart())
             self.cfg.set("worker_exit", lambda _arbiter, _worker: self.stop_mqtt())
 

@@ -20,7 +20,7 @@ class Services:
     config: Config
     engine: Engine
     store: KeyValueStore
-    starter: TaskStarter | None = None  # None: neither the start endpoint nor MQTT is enabled
+    starter: TaskStarter | None = None  # None: no start endpoint nor MQTT, or no repository named
     mqtt: MqttListener | None = None  # set while serving, when MQTT is enabled
 
 

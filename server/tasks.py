@@ -761,9 +761,15 @@ def _summary_of_outcome(result: StartResult) -> str:
 
 # -- building from the configuration ---------------------------------------------------------
 def build_starter(config: Config, engine: Engine, store: kv.KeyValueStore) -> TaskStarter | None:
-    """The starter when the start endpoint or MQTT is enabled; a configuration that cannot
+    """The starter when the start endpoint or MQTT is enabled (the start endpoint alone without
+    a repository host: none, with a warning; its calls answer 503); a configuration that cannot
     work stops start-up with a message naming the key."""
     if not (config.start_task_enabled or config["Butler.mqttConfig.enable"]):
+        return None
+    if not config["Butler.configQRS.host"] and not config["Butler.mqttConfig.enable"]:
+        log.warning("Butler.restServerEndpointsEnable.senseStartTask is true but "
+                    "Butler.configQRS.host is not set: start calls answer 503 until the Sense "
+                    "repository host is named")
         return None
     return make_starter(config, engine, store,
                         "task starts are enabled (Butler.restServerEndpointsEnable.senseStartTask "
@@ -782,6 +788,11 @@ def make_starter(config: Config, engine: Engine, store: kv.KeyValueStore | None,
         QrsClient(settings).close()
     except QrsConfigError as e:
         raise ConfigError(f"Butler.configQRS: {e.message}") from None
+    if settings.use_ssl and not settings.reject_unauthorized:
+        log.warning("Butler.configQRS.rejectUnauthorized is false: the repository's certificate "
+                    "is not verified, so the client certificate and X-Qlik-User go to whatever "
+                    "answers on %s:%s; set it to true with Butler.cert.clientCertCA (root.pem)",
+                    settings.host, settings.port)
     return TaskStarter(settings, StartFilter.from_config(config), engine,
                        store if config.kv_enabled else None)
 

@@ -30,7 +30,8 @@ class RawPath:
 class MethodOverride:
     """Qlik's REST connector sends only GET and POST: a POST carrying
     `X-HTTP-Method-Override: PUT|DELETE|PATCH` is handled as that method. Any other
-    value is remembered in `valet.bad_override`, for the app to refuse with a 400."""
+    value is remembered in `valet.bad_override`, for the gate (server.api.gate) to refuse
+    with a 400."""
 
     def __init__(self, app: WsgiApp) -> None:
         self.app = app

@@ -17,13 +17,14 @@ def reason_for_log(message: str) -> str:
 
 
 def log_request(method: str, path: str, status: int, started: float, client: str | None = None,
-                error: str | None = None) -> None:
+                error: str | None = None, key_name: str | None = None) -> None:
     """Log a finished request; `started` is its time.perf_counter() at arrival, `error` the
-    message of its 4xx/5xx answer."""
+    message of its 4xx/5xx answer, `key_name` the name of its API key (never the key)."""
     ms = (time.perf_counter() - started) * 1000
+    key = f" key={key_name}" if key_name else ""
     if error is not None and 400 <= status < 500:
-        log.info("%s %s %s %d %.1fms: %s", client or "-", method, path, status, ms,
+        log.info("%s %s %s %d %.1fms%s: %s", client or "-", method, path, status, ms, key,
                  reason_for_log(error))
     else:
-        log.log(logging.WARNING if status >= 500 else logging.INFO, "%s %s %s %d %.1fms",
-                client or "-", method, path, status, ms)
+        log.log(logging.WARNING if status >= 500 else logging.INFO, "%s %s %s %d %.1fms%s",
+                client or "-", method, path, status, ms, key)

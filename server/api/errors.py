@@ -30,7 +30,7 @@ def error_body(status: int, message: str) -> dict:
 
 
 def error_response(status: int, message: str) -> Response:
-    g.error_message = message  # for the request's log line
+    request.environ["valet.error"] = message  # for the request's log line (server.api.gate)
     response = jsonify(error_body(status, message))
     response.status_code = status
     return response
@@ -109,7 +109,10 @@ def _http_message(e: HTTPException) -> str:
 
 def handle_http_exception(e: HTTPException) -> Response:
     status = 400 if e.code == 422 else (e.code or 500)
-    return error_response(status, _http_message(e))
+    response = error_response(status, _http_message(e))
+    if getattr(e, "valid_methods", None):  # a 405 says what is allowed (RFC 9110 §15.5.6)
+        response.headers["Allow"] = ", ".join(sorted(e.valid_methods))
+    return response
 
 
 def register(app: Flask) -> None:

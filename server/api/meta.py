@@ -14,6 +14,7 @@ from typing import Callable
 from flask import current_app, jsonify
 
 from server import db
+from server.api.gate import ANY_KEY, OPEN, requires
 from server.api.openapi import VERSION, Blueprint
 from server.qrs import QrsClient, QrsError
 from server.services import Services, current
@@ -93,6 +94,7 @@ def _run(check: Check, services: Services) -> dict:
 
 
 @ping_blp.route("/butlerping", methods=["GET"])
+@requires(OPEN)
 @ping_blp.response(200, description="Valet answers", example={
     "response": "Butler reporting for duty", "butlerVersion": VERSION})
 def butler_ping():
@@ -106,6 +108,7 @@ _HEALTH_EXAMPLE = {"status": "ok", "version": VERSION, "checks": [
 
 
 @health_blp.route("/health", methods=["GET"])
+@requires(OPEN)
 @health_blp.response(200, description="every required part is up; `status` is `degraded` when "
                                       "an optional part (the repository) is down",
                      example=_HEALTH_EXAMPLE)
@@ -127,6 +130,7 @@ def health():
 
 
 @endpoints_blp.route("/configfile/endpointsenabled", methods=["GET"])
+@requires(ANY_KEY)
 @endpoints_blp.response(200, description="names of the enabled endpoint flags of "
                                          "Butler.restServerEndpointsEnable",
                         example=["apiListEnabledEndpoints", "butlerping", "keyValueStore",

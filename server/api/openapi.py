@@ -2,7 +2,6 @@
 UI whose assets come from the installed swagger-ui-bundle package (no CDN)."""
 from __future__ import annotations
 
-import json
 from importlib.metadata import version
 from urllib.parse import quote, unquote
 
@@ -15,7 +14,8 @@ from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import BadRequest
 from werkzeug.routing import BaseConverter
 
-from server.api.errors import ApiError, error_body, handle_http_exception
+from server.api import plain
+from server.api.errors import error_body, handle_http_exception
 
 VERSION = version("valet")
 
@@ -36,26 +36,13 @@ class EncodedSegment(BaseConverter):
 
 
 class JsonBodyParser(FlaskParser):
-    """JSON bodies with clear errors. A body with no Content-Type is read as JSON too,
-    since what Qlik's REST connector sends by default is not documented."""
+    """JSON bodies by the rules every route shares (server.api.plain.json_body)."""
 
     DEFAULT_VALIDATION_STATUS = 400
 
     def load_json(self, req, schema):
-        data = req.get_data(cache=True)
-        if not data:
-            return missing
-        mimetype = req.mimetype
-        if mimetype and mimetype != "application/json" and not mimetype.endswith("+json"):
-            raise ApiError(415, f"Content-Type {mimetype} is not supported; send the body as "
-                                "application/json")
-        try:
-            return json.loads(data)
-        except UnicodeDecodeError:
-            raise ApiError(400, "request body is not UTF-8 text") from None
-        except json.JSONDecodeError as e:
-            raise ApiError(400, f"request body is not valid JSON: {e.msg} at line {e.lineno} "
-                                f"column {e.colno}") from None
+        body = plain.json_body(req.environ, req.max_content_length)
+        return missing if body is plain.MISSING else body
 
 
 class ErrorSchema(Schema):

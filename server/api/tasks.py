@@ -15,6 +15,7 @@ from webargs.core import missing
 
 from server import runs, tasks
 from server.api.errors import ApiError
+from server.api.gate import caller_of, requires
 from server.qrs import QrsClient, QrsError, is_guid
 from server.api.openapi import Blueprint, JsonBodyParser
 from server.services import current
@@ -95,6 +96,7 @@ _BODY_DOC = {"required": True, "description": "items in order; [] when the URL's
 
 
 @blp.route("/reloadtask/<enc:task_id>/start", methods=["PUT", "POST"])
+@requires("task:start")
 @blp.arguments(StartQuery, location="query")
 @blp.doc(requestBody=_BODY_DOC)
 @blp.response(200, StartResultSchema, example=_RESULT_EXAMPLE)
@@ -102,21 +104,30 @@ _BODY_DOC = {"required": True, "description": "items in order; [] when the URL's
 def start_tasks(query: dict, task_id: str):
     """Start tasks by the task ID in the URL (`-`: none) and the body's IDs, tags and custom
     properties; store the body's key-value items first. Each task starts at most once per call."""
+    starter = _starter()
     body = _body_parser.load_json(request, None)
-    caller = request.remote_addr or "unknown"
+    caller = caller_of(request.environ)
     try:
         items = tasks.parse_items(task_id, [] if body is missing else body)
     except tasks.InvalidStartRequest as e:
-        current().starter.refuse(caller, "rest", str(e))
+        starter.refuse(caller, "rest", str(e))
         raise _invalid(e) from None
     try:
-        result = current().starter.start(tasks.StartRequest(
+        result = starter.start(tasks.StartRequest(
             items, query["allTaskIdsMustExist"], caller=caller, entry_point="rest"))
     except tasks.InvalidStartRequest as e:
         raise _invalid(e) from None
     except tasks.RepositoryUnavailable as e:
         raise ApiError(e.http_status, e.message) from None
     return jsonify(result.to_json())
+
+
+def _starter() -> tasks.TaskStarter:
+    starter = current().starter
+    if starter is None:
+        raise ApiError(503, "task starts are not configured: set Butler.configQRS.host to the "
+                            "Sense repository")
+    return starter
 
 
 def _invalid(e: tasks.InvalidStartRequest) -> ApiError:
@@ -180,10 +191,10 @@ class HistoryQuery(Schema):
 
 
 def _start_synchronously(target: tasks.ById | tasks.ByName):
-    request_ = tasks.SyncStartRequest(target, caller=request.remote_addr or "unknown",
+    request_ = tasks.SyncStartRequest(target, caller=caller_of(request.environ),
                                       entry_point="rest")
     try:
-        answer = current().starter.start_synchronous(request_)
+        answer = _starter().start_synchronous(request_)
     except tasks.InvalidStartRequest as e:
         raise _invalid(e) from None
     except tasks.RepositoryUnavailable as e:
@@ -196,6 +207,7 @@ def _sync_start_docs(view: Callable) -> Callable:
 
 
 @blp.route("/reloadtask/<enc:task_id>/start/synchronous", methods=["POST"])
+@requires("task:start")
 @_sync_start_docs
 def start_task_synchronously(task_id: str):
     """Start one task by ID and answer its execution session, to follow with
@@ -206,6 +218,7 @@ def start_task_synchronously(task_id: str):
 
 
 @blp.route("/reloadtask/start/synchronous", methods=["POST"])
+@requires("task:start")
 @blp.arguments(ByNameQuery, location="query")
 @_sync_start_docs
 def start_task_by_name_synchronously(query: dict):
@@ -220,7 +233,7 @@ T = TypeVar("T")
 def _read(what: Callable[[QrsClient], T]) -> T:
     """A read from the repository, its failures answered 502/503/504."""
     try:
-        with QrsClient(current().starter.settings) as client:
+        with QrsClient(_starter().settings) as client:
             return what(client)
     except QrsError as e:
         raise ApiError(e.http_status, f"the Qlik Sense repository could not be read "
@@ -234,6 +247,7 @@ def _guid_or_400(value: str, what: str) -> str:
 
 
 @blp.route("/executionsession/<enc:session_id>", methods=["GET"])
+@requires("task:start")
 @blp.response(200, RunStatusSchema, example=_STATUS_EXAMPLE)
 @blp.errors(400, 404, 502, 503, 504)
 def run_status(session_id: str):
@@ -248,6 +262,7 @@ def run_status(session_id: str):
 
 
 @blp.route("/reloadtask/<enc:task_id>/history", methods=["GET"])
+@requires("task:start")
 @blp.arguments(HistoryQuery, location="query")
 @blp.response(200, RunStatusSchema(many=True), example=[_STATUS_EXAMPLE])
 @blp.errors(400, 502, 503, 504)

@@ -84,6 +84,7 @@ def test_settings_from_butler_config_keys() -> None:
         "Butler.cert.clientCertCA": "root.pem", "Butler.configQRS.rejectUnauthorized": True,
         "Valet.qrs.virtualProxyPrefix": None, "Valet.qrs.headerAuthName": None,
         "Valet.qrs.headerAuthUser": None, "Valet.qrs.timeoutSeconds": 3.5,
+        "Valet.qrs.clientCertKeyPassphrase": None,
     }
     s = QrsSettings.from_config(config)
     assert s.headers == {"X-Qlik-User": "UserDirectory=Internal;UserId=sa_repository"}

@@ -72,10 +72,11 @@ def test_environment_overrides_the_file(tmp_path):
     path = write(tmp_path, {"Butler": {"restServerConfig": {"serverPort": 9000}},
                             "Valet": {"dataDir": "/from/file"}})
     c = config.load(path, env={"VALET_PORT": "9100", "VALET_DATA_DIR": "/from/env",
-                               "VALET_API_KEYS": "k1, k2"})
+                               "VALET_API_KEYS": "[{name: a, key: k1}, {name: b, key: k2, scopes: kv:read}]"})
     assert c["Butler.restServerConfig.serverPort"] == 9100
     assert c["Valet.dataDir"] == "/from/env"
-    assert c["Valet.apiKeys"] == ["k1", "k2"]
+    assert [(k.name, sorted(k.scopes)) for k in c["Valet.apiKeys"]] == \
+        [("a", ["admin", "kv:read", "kv:write", "task:start"]), ("b", ["kv:read"])]
 
 
 def test_command_line_overrides_environment(tmp_path):

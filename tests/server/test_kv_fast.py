@@ -1,8 +1,8 @@
 """The plain-WSGI fast path (server.api.kv_fast) answers exactly as the Flask views do.
 
-Two apps on two databases get the same requests in the same order: one as served (fast
-path first), one routed to Flask alone. Every answer must match byte for byte, and the
-rows marked `fast` must really have been answered without Flask (the table would prove
+Two apps on two databases get the same requests in the same order: one as served (gate,
+fast path, Flask), one with the fast path taken out (gate, Flask). Every answer must match byte for byte, and the
+rows marked `fast` must really have been answered without reaching Flask (the table would prove
 nothing if the fast path quietly passed everything on)."""
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from werkzeug.test import Client
 
 from server import config as config_module
 from server.app import create_app
-from server.wsgi import MethodOverride, RawPath
+from server.api.kv_fast import KvFastPath
 
 JSON = "application/json"
 BIG_VALUE = "x" * 2000  # over the valueBytes limit of 1,000 set below
@@ -48,32 +48,33 @@ REQUESTS = [
     ("fill the namespace", "POST", "/v4/keyvalues/full", {"key": "2", "value": "v"}, {}, True),
     ("a new key beyond the limit", "POST", "/v4/keyvalues/full", {"key": "3", "value": "v"}, {}, True),
     ("overwriting at the limit", "POST", "/v4/keyvalues/full", {"key": "2", "value": "w"}, {}, True),
+    ("missing key, no default", "GET", "/v4/keyvalues/ns?key=nope", None, {}, True),
+    ("no key parameter", "GET", "/v4/keyvalues/ns", None, {}, True),
+    ("empty key parameter", "GET", "/v4/keyvalues/ns?key=", None, {}, True),
+    ("key given twice", "GET", "/v4/keyvalues/ns?key=k&key=s", None, {}, True),
+    ("undecodable key", "GET", "/v4/keyvalues/ns?key=%FF", None, {}, True),
+    ("object value", "POST", "/v4/keyvalues/ns", {"key": "k", "value": {"a": 1}}, {}, True),
+    ("bad ttl", "POST", "/v4/keyvalues/ns", {"key": "k", "value": "v", "ttl": "soon"}, {}, True),
+    ("null ttl", "POST", "/v4/keyvalues/ns", {"key": "k", "value": "v", "ttl": None}, {}, True),
+    ("no key field", "POST", "/v4/keyvalues/ns", {"value": "v"}, {}, True),
+    ("numeric key field", "POST", "/v4/keyvalues/ns", {"key": 5, "value": "v"}, {}, True),
+    ("no value field", "POST", "/v4/keyvalues/ns", {"key": "k"}, {}, True),
+    ("array body", "POST", "/v4/keyvalues/ns", ["k", "v"], {}, True),
+    ("malformed JSON", "POST", "/v4/keyvalues/ns", b'{"key": "k", "value": ', {}, True),
+    ("not UTF-8", "POST", "/v4/keyvalues/ns", b'{"key": "\xff", "value": "v"}', {}, True),
+    ("text/plain", "POST", "/v4/keyvalues/ns", {"key": "k", "value": "v"}, {"Content-Type": "text/plain"}, True),
+    ("no content type", "POST", "/v4/keyvalues/ns", {"key": "nc", "value": "v"}, {"Content-Type": ""}, True),
+    ("body over the limit", "POST", "/v4/keyvalues/ns", {"key": "k", "value": "v" * 5000}, {}, True),
+    ("empty body", "POST", "/v4/keyvalues/ns", b"", {}, True),
+    ("nested 1,000 deep", "POST", "/v4/keyvalues/ns", b"[" * 1000 + b"]" * 1000, {}, True),
+    ("unknown override (the gate refuses it)", "POST", "/v4/keyvalues/full",
+     {"key": "1", "value": "x"}, {"X-HTTP-Method-Override": "FETCH"}, True),
     # Passed on to Flask:
-    ("missing key, no default", "GET", "/v4/keyvalues/ns?key=nope", None, {}, False),
-    ("no key parameter", "GET", "/v4/keyvalues/ns", None, {}, False),
-    ("empty key parameter", "GET", "/v4/keyvalues/ns?key=", None, {}, False),
-    ("key given twice", "GET", "/v4/keyvalues/ns?key=k&key=s", None, {}, False),
-    ("undecodable key", "GET", "/v4/keyvalues/ns?key=%FF", None, {}, False),
     ("undecodable namespace", "GET", "/v4/keyvalues/%FF?key=k", None, {}, False),
     ("trailing slash", "GET", "/v4/keyvalues/ns/?key=k", None, {}, False),
     ("keyexists", "GET", "/v4/keyvalues/ns/keyexists?key=k", None, {}, False),
     ("HEAD", "HEAD", "/v4/keyvalues/ns?key=k", None, {}, False),
-    ("object value", "POST", "/v4/keyvalues/ns", {"key": "k", "value": {"a": 1}}, {}, False),
-    ("bad ttl", "POST", "/v4/keyvalues/ns", {"key": "k", "value": "v", "ttl": "soon"}, {}, False),
-    ("null ttl", "POST", "/v4/keyvalues/ns", {"key": "k", "value": "v", "ttl": None}, {}, False),
-    ("no key field", "POST", "/v4/keyvalues/ns", {"value": "v"}, {}, False),
-    ("numeric key field", "POST", "/v4/keyvalues/ns", {"key": 5, "value": "v"}, {}, False),
-    ("no value field", "POST", "/v4/keyvalues/ns", {"key": "k"}, {}, False),
-    ("array body", "POST", "/v4/keyvalues/ns", ["k", "v"], {}, False),
-    ("malformed JSON", "POST", "/v4/keyvalues/ns", b'{"key": "k", "value": ', {}, False),
-    ("not UTF-8", "POST", "/v4/keyvalues/ns", b'{"key": "\xff", "value": "v"}', {}, False),
-    ("text/plain", "POST", "/v4/keyvalues/ns", {"key": "k", "value": "v"}, {"Content-Type": "text/plain"}, False),
-    ("no content type", "POST", "/v4/keyvalues/ns", {"key": "nc", "value": "v"}, {"Content-Type": ""}, False),
-    ("body over the limit", "POST", "/v4/keyvalues/ns", {"key": "k", "value": "v" * 5000}, {}, False),
-    ("empty body", "POST", "/v4/keyvalues/ns", b"", {}, False),
     ("override to DELETE", "POST", "/v4/keyvalues/ns", None, {"X-HTTP-Method-Override": "DELETE"}, False),
-    ("unknown override", "POST", "/v4/keyvalues/full", {"key": "1", "value": "x"},
-     {"X-HTTP-Method-Override": "FETCH"}, False),
     ("state after everything", "GET", "/v4/keylist/ns", None, {}, False),
     ("state of the full namespace", "GET", "/v4/keylist/full", None, {}, False),
 ]
@@ -104,9 +105,12 @@ def clients(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("fast")
     served = create_app(_config(tmp, "served"))
     counted = CountingFlask(served)
-    served.wsgi_app.app.app.app = counted  # RawPath -> MethodOverride -> KvFastPath -> Flask
+    gate = served.wsgi_app.app.app  # RawPath -> MethodOverride -> Gate -> KvFastPath -> Flask
+    assert isinstance(gate.app, KvFastPath)
+    gate.app.app = counted
     flask_only = create_app(_config(tmp, "flask"))
-    flask_only.wsgi_app = RawPath(MethodOverride(functools.partial(Flask.wsgi_app, flask_only)))
+    flask_gate = flask_only.wsgi_app.app.app
+    flask_gate.app = functools.partial(Flask.wsgi_app, flask_only)
     return Client(served), Client(flask_only), counted, (served, flask_only)
 
 
