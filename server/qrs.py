@@ -165,8 +165,12 @@ def quote_literal(value: str) -> str:
 
 
 def is_guid(value: Any) -> bool:
-    if not isinstance(value, str) or len(value) != 36:
-        return False
+    return isinstance(value, str) and len(value) == 36 and _parses_as_guid(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parses_as_guid(value: str) -> bool:
+    """Cached: a start checks each ID at several steps, and parsing is most of a check."""
     try:
         uuid.UUID(value)
     except ValueError:
