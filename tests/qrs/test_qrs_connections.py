@@ -12,9 +12,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from demo.sense.process import SenseProcess
+from qrs.qrs_support import verified_settings
 from server.qrs import POOL_SIZE, QrsClient, QrsConnectionLost, QrsSettings, id_term, tag_term
 
-USER = {"X-Qlik-User": "UserDirectory=Internal;UserId=sa_repository"}
 IDLE_SECONDS = 1.0
 LATENCY_MS = 100
 TASKS = [{"id": str(uuid.UUID(int=0xC0 << 112 | n)), "name": f"Pool task {n}", "run": {"seconds": 0.1}}
@@ -31,9 +31,7 @@ def sense(tmp_path_factory) -> SenseProcess:
 
 @pytest.fixture
 def settings(sense) -> QrsSettings:
-    return QrsSettings(host="127.0.0.1", port=sense.port, headers=USER,
-                       client_cert=str(sense.certs.client), client_key=str(sense.certs.client_key),
-                       ca_cert=str(sense.certs.root), reject_unauthorized=True, timeout=5)
+    return verified_settings(sense)
 
 
 @pytest.fixture(autouse=True)
