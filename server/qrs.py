@@ -1,7 +1,10 @@
 """Client of the Qlik Sense Repository Service (QRS), standalone: requests, urllib3, stdlib.
 
 What it guarantees (SPEC §4):
-- one `requests.Session` per client, so one TLS connection serves a whole call;
+- one pool of persistent HTTPS connections per repository, shared by every client and
+  thread (`POOL_SIZE`): a call pays no TCP or TLS handshake once the pool is warm, and the
+  certificates are read once; a connection the repository closed (idle, restarted) is noticed
+  when it is taken from the pool (urllib3 checks the socket) and replaced by a new one;
 - a fresh 16-character xrfkey on every request, as the `xrfkey` query parameter and the
   `X-Qlik-Xrfkey` header (https://help.qlik.com/en-US/sense-developer/Subsystems/
   RepositoryServiceAPI/Content/Sense_RepositoryServiceAPI/RepositoryServiceAPI-Connect-API-Using-Xrfkey-Headers.htm);
@@ -12,7 +15,8 @@ What it guarantees (SPEC §4):
   start is retried only when no connection could be made (nothing was sent), never once sent;
 - filter literals escaped as a live Sense expects (`\\'` and `\\\\`, qlik-facts §6) and the
   whole filter percent-encoded, so no tag or property value can break or widen a filter;
-- lookups ORed and split only where a URL would pass `MAX_URL_LENGTH`.
+- lookups ORed and split only where a URL would pass `MAX_URL_LENGTH`; the parts run
+  concurrently on the pool, so any number of IDs costs about one round trip.
 
 Errors are `QrsError` subclasses with `http_status`, the status Valet should answer with.
 Environment variables such as REQUESTS_CA_BUNDLE or HTTPS_PROXY are ignored (trust_env off):
@@ -21,13 +25,17 @@ the repository is reached directly, verified against the configured CA only.
 from __future__ import annotations
 
 import functools
+import json
 import re
 import secrets
 import socket
 import ssl
 import string
+import threading
 import uuid
-from dataclasses import dataclass, field
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable, Iterator, Mapping
 from urllib.parse import quote
 
@@ -39,6 +47,7 @@ from urllib3.util.retry import Retry
 from urllib3.util.ssl_ import create_urllib3_context
 
 MAX_URL_LENGTH = 8192  # a URL any server or proxy in front of the repository accepts
+POOL_SIZE = 10  # connections kept open to one repository; more callers wait for a free one
 _XRFKEY_CHARS = string.ascii_letters + string.digits
 
 
@@ -158,8 +167,12 @@ def quote_literal(value: str) -> str:
 
 
 def is_guid(value: Any) -> bool:
-    if not isinstance(value, str) or len(value) != 36:
-        return False
+    return isinstance(value, str) and len(value) == 36 and _parses_as_guid(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parses_as_guid(value: str) -> bool:
+    """Cached: a start checks each ID at several steps, and parsing is most of a check."""
     try:
         uuid.UUID(value)
     except ValueError:
@@ -206,13 +219,15 @@ def _same(a: Any, b: str) -> bool:
 
 # -- client --------------------------------------------------------------------------------
 class QrsClient:
-    """One client per call (or per thread): it holds one session and its connection."""
+    """One client per call: it counts the call's requests; the connections it uses are the
+    repository's shared pool (see `_shared_session`), so closing a client keeps them open."""
 
     def __init__(self, settings: QrsSettings, max_url_length: int = MAX_URL_LENGTH) -> None:
         self.settings = settings
         self.max_url_length = max_url_length
         self.requests_sent = 0
-        self.session = self._session(settings)
+        self._count_lock = threading.Lock()
+        self.session = _shared_session(settings)
 
     def __enter__(self) -> "QrsClient":
         return self
@@ -221,32 +236,7 @@ class QrsClient:
         self.close()
 
     def close(self) -> None:
-        self.session.close()
-
-    @staticmethod
-    def _session(s: QrsSettings) -> requests.Session:
-        session = requests.Session()
-        session.trust_env = False
-        retries = _ConnectionRetry(total=s.get_retries, connect=s.get_retries, read=s.get_retries,
-                        status=0, other=0, allowed_methods=frozenset({"GET"}),
-                        backoff_factor=0.05, raise_on_status=False)
-        adapter = _Adapter(_ssl_context(s) if s.use_ssl else None, max_retries=retries)
-        session.mount("https://", adapter)
-        session.mount("http://", adapter)
-        session.headers.update(s.headers)
-        if s.authentication == "header":
-            if not (s.header_auth_name and s.header_auth_user):
-                raise QrsConfigError("header authentication needs Valet.qrs.headerAuthName and "
-                                     "Valet.qrs.headerAuthUser", request_sent=False)
-            session.headers[s.header_auth_name] = s.header_auth_user
-        elif s.authentication != "certificates":
-            raise QrsConfigError(f"unknown authentication {s.authentication!r}; expected "
-                                 "'certificates' or 'header'", request_sent=False)
-        if s.use_ssl and not s.reject_unauthorized:
-            # The admin chose to accept the repository's self-signed certificate (Butler's
-            # rejectUnauthorized: false); don't warn on every request.
-            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
-        return session
+        """Nothing to release: the pooled connections outlive the call."""
 
     @property
     def _verify(self) -> bool | str:
@@ -259,10 +249,17 @@ class QrsClient:
     def find_tasks(self, terms: Iterable[str], endpoint: str = "task/full") -> list[dict]:
         """Tasks matching any of the filter terms, in as few requests as keep every URL within
         the limit; each task once, in the repository's order within each request."""
+        def look_up(batch: list[str]) -> list[dict]:
+            return self._json("GET", endpoint, {"filter": " or ".join(batch)})
+
+        first, *rest = self._batches(list(dict.fromkeys(terms)), endpoint) or [[]]
+        if not first:
+            return []
+        others = [_lookup_executor().submit(look_up, batch) for batch in rest]
+        answers = [look_up(first)] + [f.result() for f in others]
         found: dict[str, dict] = {}
-        for batch in self._batches(list(dict.fromkeys(terms)), endpoint):
-            for task in self._json("GET", endpoint, {"filter": " or ".join(batch)}):
-                found.setdefault(task["id"], task)
+        for task in (t for answer in answers for t in answer):
+            found.setdefault(task["id"], task)
         return list(found.values())
 
     def _batches(self, terms: list[str], endpoint: str) -> list[list[str]]:
@@ -349,7 +346,8 @@ class QrsClient:
               json: Any = None) -> requests.Response:
         xrfkey = "".join(secrets.choice(_XRFKEY_CHARS) for _ in range(16))
         where = {"method": method, "path": path}
-        self.requests_sent += 1
+        with self._count_lock:  # split lookups run on several threads
+            self.requests_sent += 1
         try:
             response = self.session.request(
                 method, self._url(path, params, xrfkey), json=json,
@@ -381,17 +379,69 @@ class _ConnectionRetry(Retry):
 
 
 class _Adapter(HTTPAdapter):
-    """One pooled connection, TLS from a prepared context (so urllib3 neither reloads the
-    system CA store nor the client certificate for each new connection)."""
+    """`POOL_SIZE` persistent connections to the one repository host; a caller finding them
+    all busy waits for one (pool_block) rather than open a connection thrown away after one
+    request. TLS from a prepared context, so urllib3 neither reloads the system CA store nor
+    the client certificate for each new connection."""
 
     def __init__(self, context: ssl.SSLContext | None, **kwargs: Any) -> None:
         self.context = context
-        super().__init__(pool_connections=1, pool_maxsize=1, **kwargs)
+        super().__init__(pool_connections=1, pool_maxsize=POOL_SIZE, pool_block=True, **kwargs)
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         if self.context is not None:
             kwargs["ssl_context"] = self.context
         super().init_poolmanager(*args, **kwargs)
+
+
+_SESSIONS: OrderedDict[str, requests.Session] = OrderedDict()
+_SESSIONS_KEPT = 8  # distinct repository settings in one process (tests make many)
+_sessions_lock = threading.Lock()
+
+
+def _shared_session(s: QrsSettings) -> requests.Session:
+    """The session, and so the connection pool, of these settings: built on first use (a
+    configuration error raises then), shared by every client and thread afterwards."""
+    key = json.dumps(asdict(s), sort_keys=True, default=str)
+    with _sessions_lock:
+        session = _SESSIONS.get(key)
+        if session is None:
+            session = _SESSIONS[key] = _session(s)
+            while len(_SESSIONS) > _SESSIONS_KEPT:
+                _SESSIONS.popitem(last=False)[1].close()
+        _SESSIONS.move_to_end(key)
+        return session
+
+
+def _session(s: QrsSettings) -> requests.Session:
+    session = requests.Session()
+    session.trust_env = False
+    retries = _ConnectionRetry(total=s.get_retries, connect=s.get_retries, read=s.get_retries,
+                               status=0, other=0, allowed_methods=frozenset({"GET"}),
+                               backoff_factor=0.05, raise_on_status=False)
+    adapter = _Adapter(_ssl_context(s) if s.use_ssl else None, max_retries=retries)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    session.headers.update(s.headers)
+    if s.authentication == "header":
+        if not (s.header_auth_name and s.header_auth_user):
+            raise QrsConfigError("header authentication needs Valet.qrs.headerAuthName and "
+                                 "Valet.qrs.headerAuthUser", request_sent=False)
+        session.headers[s.header_auth_name] = s.header_auth_user
+    elif s.authentication != "certificates":
+        raise QrsConfigError(f"unknown authentication {s.authentication!r}; expected "
+                             "'certificates' or 'header'", request_sent=False)
+    if s.use_ssl and not s.reject_unauthorized:
+        # The admin chose to accept the repository's self-signed certificate (Butler's
+        # rejectUnauthorized: false); don't warn on every request.
+        urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+    return session
+
+
+@functools.lru_cache(maxsize=1)
+def _lookup_executor() -> ThreadPoolExecutor:
+    """Threads for the parts of a split lookup beyond the first (which runs on the caller's)."""
+    return ThreadPoolExecutor(max_workers=POOL_SIZE - 1, thread_name_prefix="qrs-lookup")
 
 
 def _ssl_context(s: QrsSettings) -> ssl.SSLContext:

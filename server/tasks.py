@@ -500,7 +500,7 @@ class TaskStarter:
 
     def _look_up_and_start(self, allowed: list[Item], all_ids_must_exist: bool,
                            result: StartResult) -> None:
-        """One client, so one TLS connection, for the lookup and the start."""
+        """One client for the lookup and the start, on the repository's kept connections."""
         with QrsClient(self.settings) as client:
             try:
                 matches = _match(allowed, _look_up(client, allowed), self.filter, result)

@@ -25,6 +25,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--latency-ms", type=int, default=0, help="delay before every /qrs answer")
     p.add_argument("--log", type=Path, help="append every request here as a JSON line")
     p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--idle-timeout", type=float, default=300,
+                   help="close a keep-alive connection idle this many seconds (default 300)")
     p.add_argument("--allow-missing-user", action="store_true",
                    help="accept requests without a well-formed X-Qlik-User header")
     p.add_argument("--sync-reply", choices=["value", "bare"], default="value",
@@ -62,7 +64,7 @@ def options_from(args: argparse.Namespace) -> Options:
                    proxy_port=args.proxy_port,
                    proxy_prefix=args.proxy_prefix, proxy_header=args.proxy_header,
                    proxy_tls=not args.proxy_plain, admin_port=args.admin_port,
-                   faults=Faults(refuse=args.refuse, rules=rules))
+                   faults=Faults(refuse=args.refuse, rules=rules), idle_timeout=args.idle_timeout)
 
 
 def main(argv: list[str] | None = None) -> int:

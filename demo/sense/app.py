@@ -59,6 +59,7 @@ class Options:
     proxy_tls: bool = True
     admin_port: int | None = None
     faults: Faults = field(default_factory=Faults)
+    idle_timeout: float = 300  # seconds an idle keep-alive connection stays open
 
 
 class RequestLog:
@@ -144,10 +145,10 @@ def _close(sock: socket.socket) -> None:
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms stalls
-    timeout = 300  # idle keep-alive connections are closed after this
     server: _Server
 
     def setup(self) -> None:
+        self.timeout = self.server.simulator.options.idle_timeout  # then the connection closes
         super().setup()
         self.connection_id = next(self.server.simulator.connection_ids)
 

@@ -105,8 +105,11 @@ class Repository:
 
     def list_tasks(self, request: Request, full: bool) -> Response:
         keep = self._filter(request, self._sample_task())
-        found = [task for task in (self.tasks[i] for i in self.order)
-                 if keep(self.task_json(task, full=True))]
+        # Building every task's operational part is most of a lookup's time; a filter that
+        # cannot name it is matched on the prepared rest of the entity.
+        judged = (self.task_json if "operational" in request.params.get("filter", "").lower()
+                  else lambda task, full: self.static[task.id])
+        found = [task for task in (self.tasks[i] for i in self.order) if keep(judged(task, True))]
         return Response(200, [self.task_json(t, full) for t in found])
 
     def get_task(self, request: Request, task_id: str) -> Response:

@@ -108,6 +108,19 @@ def test_unanswered_start_batch_is_not_repeated(quick_valet, clean_sense, qlog) 
     still_serving(quick_valet, clean_sense)
 
 
+def test_start_dropped_on_a_kept_connection_is_failed_and_not_sent_again(quick_valet, clean_sense,
+                                                                         qlog) -> None:
+    assert start(quick_valet, A1[0]).status_code == 200  # Valet's pooled connection is warm
+    clean_sense.set_faults(rules=[{"action": "drop", "path": "start/many", "times": 1}])
+    r = start(quick_valet, A2[0])
+    assert r.status_code == 200
+    [entry] = r.json()["failed"]
+    assert entry["taskId"] == A2[0] and "connection lost" in entry["reason"]
+    assert "may still have started" in entry["reason"]
+    assert qlog.starts() == {A1[0]: 1, A2[0]: 1}  # A2 sent once: not again on a new connection
+    still_serving(quick_valet, clean_sense)
+
+
 # -- certificates and headers ------------------------------------------------------------------
 def other_ca_files(tmp_path) -> dict[str, str]:
     """root.pem, client.pem, client_key.pem of a CA the repository does not know."""
