@@ -102,20 +102,20 @@ def serve_waitress(config: Config) -> None:
                                         clear_untrusted_proxy_headers=not config["Valet.trustedProxies"],
                                         ident="valet")
     except (OSError, ValueError) as e:
-        services.engine.dispose()
+        services.database.dispose()
         raise bind_error(config, e) from None
     sweeper = Sweeper(services, config["Valet.sweepIntervalSeconds"])
     _tune_threads()
     _stop_on_signals()
     sweeper.start()
     log.info("Valet listening on http://%s:%s (database %s)", host, server.effective_port,
-             services.engine.url.render_as_string(hide_password=True))
+             services.database.safe_url)
     try:
         server.run()  # returns after SIGTERM/SIGINT, once running requests have finished
     finally:
         sweeper.stop()
         server.close()
-        services.engine.dispose()
+        services.database.dispose()
         log.info("Valet stopped")
 
 
@@ -129,7 +129,7 @@ def serve_gunicorn(config: Config, workers: int) -> None:  # linux-only
             pass
     except (OSError, ValueError) as e:
         raise bind_error(config, e) from None
-    create_app(config).extensions["valet"].engine.dispose()  # migrate once, before forking
+    create_app(config).extensions["valet"].database.dispose()  # migrate once, before forking
 
     class _Valet(BaseApplication):
         def load_config(self) -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import current_app
-from sqlalchemy import Engine
 
 from server.config import Config
+from server.db import Database
 from server.kv import KeyValueStore
 from server.tasks import TaskStarter
 
@@ -14,7 +14,7 @@ from server.tasks import TaskStarter
 @dataclass
 class Services:
     config: Config
-    engine: Engine
+    database: Database
     store: KeyValueStore
     starter: TaskStarter | None = None  # None: the start endpoint is disabled
 

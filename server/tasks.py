@@ -28,7 +28,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Union
 
-from sqlalchemy import Engine, insert
+from sqlalchemy import bindparam, insert
 
 from server import db, kv
 from server.config import Config, ConfigError
@@ -304,11 +304,13 @@ def _unique(tasks: Iterable[dict]) -> list[dict]:
 
 # -- the starter ------------------------------------------------------------------------------
 class TaskStarter:
-    def __init__(self, settings: QrsSettings, start_filter: StartFilter, engine: Engine,
+    def __init__(self, settings: QrsSettings, start_filter: StartFilter, database: db.Database,
                  store: kv.KeyValueStore | None, clock: Callable[[], int] = kv.now_ms) -> None:
         self.settings = settings
         self.filter = start_filter
-        self.engine = engine
+        self.database = database
+        self.audit_insert = db.Prepared(database.engine, insert(TaskStartAudit).values(
+            {c: bindparam(c) for c in ("at_ms", "caller", "entry_point", "request", "outcome")}))
         self.store = store
         self.clock = clock
 
@@ -400,10 +402,10 @@ class TaskStarter:
                 ok: bool = False) -> None:
         """One audit row and one log line (a warning unless everything asked was started)."""
         ms = (time.perf_counter() - began) * 1000
-        with db.write_transaction(self.engine) as conn:
-            conn.execute(insert(TaskStartAudit).values(
-                at_ms=self.clock(), caller=request.caller[:255], entry_point=request.entry_point,
-                request=json.dumps(_describe_request(request)), outcome=json.dumps(outcome)))
+        row = {"at_ms": self.clock(), "caller": request.caller[:255],
+               "entry_point": request.entry_point,
+               "request": json.dumps(_describe_request(request)), "outcome": json.dumps(outcome)}
+        self.database.write(lambda cursor: self.audit_insert.run(cursor, row))
         log.log(logging.INFO if ok else logging.WARNING,
                 "start-task from %s via %s: asked %s; %s (%.0f ms)", request.caller,
                 request.entry_point, _summary_of_request(request), summary, ms)
@@ -460,7 +462,7 @@ def _summary_of_outcome(result: StartResult) -> str:
 
 
 # -- building from the configuration ---------------------------------------------------------
-def build_starter(config: Config, engine: Engine, store: kv.KeyValueStore) -> TaskStarter | None:
+def build_starter(config: Config, database: db.Database, store: kv.KeyValueStore) -> TaskStarter | None:
     """The starter when the start endpoint is enabled; a configuration that cannot work stops
     start-up with a message naming the key."""
     if not config.start_task_enabled:
@@ -474,7 +476,7 @@ def build_starter(config: Config, engine: Engine, store: kv.KeyValueStore) -> Ta
         QrsClient(settings).close()
     except QrsConfigError as e:
         raise ConfigError(f"Butler.configQRS: {e.message}") from None
-    return TaskStarter(settings, StartFilter.from_config(config), engine,
+    return TaskStarter(settings, StartFilter.from_config(config), database,
                        store if config.kv_enabled else None)
 
 

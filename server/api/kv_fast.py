@@ -33,7 +33,7 @@ Answer = tuple[int, dict[str, Any]]
 # As Flask's jsonify with sort_keys off: compact, ASCII-escaped, newline-terminated.
 _encode = json.JSONEncoder(ensure_ascii=True, separators=(",", ":")).encode
 STATUS_LINES = {status: f"{status} {HTTPStatus(status).phrase.upper()}"  # as Werkzeug writes them
-                for status in (200, 201, 400, 409, 500)}
+                for status in (200, 201, 400, 409, 500, 503)}
 
 
 def _json(obj: dict[str, Any]) -> bytes:
@@ -52,6 +52,8 @@ class KvFastPath:
         started = time.perf_counter()
         try:
             answer = self._answer(environ)
+        except kv.StoreUnavailable as e:
+            answer = 503, error_body(503, e.message)
         except Exception:  # as server.api.errors answers it on the Flask side
             log.exception("unhandled error on %s %s", environ["REQUEST_METHOD"], environ["PATH_INFO"])
             answer = 500, error_body(500, INTERNAL_ERROR)
