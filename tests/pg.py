@@ -8,10 +8,7 @@ import glob
 import os
 import shutil
 import subprocess
-import tempfile
 from pathlib import Path
-
-import pytest
 
 from demo.processes import free_port
 
@@ -42,28 +39,15 @@ class Cluster:
     def url(self, database: str) -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
 
+    def new_database(self, name: str) -> str:
+        """The URL of a new, empty database `name` (dropped first if it exists)."""
+        import psycopg
+        with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return self.url(name)
 
-@pytest.fixture(scope="session")
-def cluster():
+
+def binaries() -> Path | None:
     bins = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
-    if not bins:
-        pytest.skip("PostgreSQL server binaries missing: apt-get install -y postgresql")
-    root = Path(tempfile.mkdtemp(prefix="valet-pg-"))
-    os.chmod(root, 0o755)
-    c = Cluster(Path(bins[-1]).parent, root)
-    c.create()
-    c.start()
-    yield c
-    c.stop()
-    shutil.rmtree(root, ignore_errors=True)
-
-
-@pytest.fixture
-def pg_url(cluster, request):
-    """A new, empty database for one test."""
-    import psycopg
-    name = "t_" + request.node.name.lower().replace("[", "_").replace("]", "").replace("-", "_")[:50]
-    with psycopg.connect(cluster.url("postgres"), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return cluster.url(name)
+    return Path(bins[-1]).parent if bins else None
