@@ -31,7 +31,7 @@ def create_app(config: Config | None = None, clock: Callable[[], int] = now_ms) 
                     key_chars=config["Valet.limits.keyChars"],
                     value_bytes=config["Valet.limits.valueBytes"],
                     max_keys_per_namespace=config["Butler.keyValueStore.maxKeysPerNamespace"])
-    store = KeyValueStore(database, limits, clock)
+    store = KeyValueStore(database, limits, database.now_ms if clock is now_ms else clock)
     app.extensions["valet"] = Services(config, database, store,
                                        tasks.build_starter(config, database, store))
     api.register(app, config)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import queue
 import threading
+import time
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, Callable, Iterator, TypeVar
@@ -117,6 +118,7 @@ class Database:
                               exc.InterfaceError)
         self.local = threading.local()
         self.group = GroupCommit(self) if self.sqlite else None
+        self.clock_offset_ms = 0  # the database's clock minus this machine's (PostgreSQL)
 
     @property
     def safe_url(self) -> str:
@@ -244,10 +246,27 @@ class Database:
         """Migrate, or DatabaseUnavailable naming the URL (without its password)."""
         try:
             self.migrate()
+            self.sync_clock()
         except (exc.OperationalError, exc.InterfaceError) as e:
             self.engine.dispose()
             raise self._unavailable(e) from None
         return self
+
+    def now_ms(self) -> int:
+        """Milliseconds since the epoch by the database's clock (this machine's for SQLite),
+        so that several instances judge TTLs alike however their clocks differ."""
+        return time.time_ns() // 1_000_000 + self.clock_offset_ms
+
+    def sync_clock(self) -> None:
+        """Measure the database clock's offset (to within half a round trip)."""
+        if self.sqlite:
+            return
+        with self.engine.connect() as conn:
+            before = time.time_ns()
+            db_ms = conn.exec_driver_sql(
+                "SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint").scalar_one()
+            after = time.time_ns()
+        self.clock_offset_ms = db_ms - (before + after) // 2_000_000
 
     def ping(self) -> None:
         """Raise if the database cannot answer a trivial query."""

@@ -81,3 +81,14 @@ def test_an_unreachable_database_at_start_up_names_the_url_without_its_password(
     with pytest.raises(db.DatabaseUnavailable) as e:
         db.open_database(url)
     assert "127.0.0.1" in e.value.message and "s3cret" not in e.value.message
+
+
+def test_ttl_is_judged_by_the_database_clock(stores):
+    """Same machine, so the database's clock and this one agree: a measured offset of more
+    than a few ms would be a wrong measurement (units, sign), and it would shift every TTL."""
+    database = stores[0].database
+    assert abs(database.clock_offset_ms) < 50
+    with database.engine.connect() as conn:
+        db_ms = conn.exec_driver_sql(
+            "SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint").scalar_one()
+    assert abs(database.now_ms() - db_ms) < 50
