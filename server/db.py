@@ -159,12 +159,21 @@ class Database:
     @contextmanager
     def reading(self) -> Iterator[Any]:
         """A driver cursor for reads (SQLite: autocommit; others: one snapshot, then ended)."""
+        with self._cursor(None, None if self.sqlite else "rollback") as cursor:
+            yield cursor
+
+    @contextmanager
+    def _cursor(self, begin: str | None, end: str | None) -> Iterator[Any]:
+        """A cursor on the thread's connection: `begin` executed first, the connection's
+        `end` ("commit", "rollback") called on success, a rollback after a failure."""
         connection = self._connection()
         cursor = connection.cursor()
         try:
+            if begin:
+                cursor.execute(begin)
             yield cursor
-            if not self.sqlite:
-                connection.rollback()
+            if end:
+                getattr(connection, end)()
         except BaseException as e:
             self._end_after_failure(connection, e)
             raise
@@ -215,19 +224,9 @@ class Database:
         """A transaction on the thread's connection; on SQLite it holds the write lock from
         its first statement (BEGIN IMMEDIATE), so concurrent writers, threads or processes,
         are serialised, not failed. For GroupCommit and migrate(); others call write()."""
-        with self.lock if self.sqlite else _nothing():
-            connection = self._connection()
-            cursor = connection.cursor()
-            try:
-                if self.sqlite:
-                    cursor.execute("BEGIN IMMEDIATE")
-                yield cursor
-                connection.commit()
-            except BaseException as e:
-                self._end_after_failure(connection, e)
-                raise
-            finally:
-                self._close(cursor)
+        with self.lock if self.sqlite else _nothing(), \
+                self._cursor("BEGIN IMMEDIATE" if self.sqlite else None, "commit") as cursor:
+            yield cursor
 
     def migrate(self) -> None:
         """Bring the schema to the newest Alembic revision. One process migrates at a time:
