@@ -22,16 +22,18 @@ def create_app(config: Config | None = None, clock: Callable[[], int] = now_ms) 
     app.json.sort_keys = False
     app.url_map.merge_slashes = False  # `//` is a 404, not a redirect built from the Host header
     app.config["MAX_CONTENT_LENGTH"] = config["Valet.limits.requestBodyBytes"]
-    engine = db.make_engine(config.database_url, config["Valet.fsyncEachCommit"],
-                            pool_size=config["Valet.threads"] + 2)
-    db.migrate(engine)
+    try:
+        database = db.open_database(config.database_url, config["Valet.fsyncEachCommit"],
+                                    pool_size=config["Valet.threads"] + 2)
+    except db.DatabaseUnavailable as e:
+        raise config_module.ConfigError(f"Valet.databaseUrl: {e.message}") from None
     limits = Limits(namespace_chars=config["Valet.limits.namespaceChars"],
                     key_chars=config["Valet.limits.keyChars"],
                     value_bytes=config["Valet.limits.valueBytes"],
                     max_keys_per_namespace=config["Butler.keyValueStore.maxKeysPerNamespace"])
-    store = KeyValueStore(engine, limits, clock)
-    services = Services(config, engine, store, tasks.build_starter(config, engine, store))
-    app.extensions["valet"] = services
+    store = KeyValueStore(database, limits, database.now_ms if clock is now_ms else clock)
+    app.extensions["valet"] = Services(config, database, store,
+                                       tasks.build_starter(config, database, store))
     api.register(app, config)
     wsgi_app = app.wsgi_app
     if config.kv_enabled:

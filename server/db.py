@@ -1,24 +1,27 @@
-"""Database engine, transactions and migrations.
+"""The database: one `Database` object per store holds the engine, the write lock and the
+connections, and is the one way to it: reads through `reading()`, every write through
+`write()`.
 
 SQLite by default (WAL journal; synchronous=NORMAL keeps every committed transaction
 through a process crash, FULL adds an fsync per commit for power loss), PostgreSQL by URL.
-Writes run in `write_transaction` (or `DriverConnections.writing`), which on SQLite
-takes the write lock up front (BEGIN IMMEDIATE) so concurrent writers, threads or
-processes, are serialised, not failed.
+On SQLite writes are serialised by a write lock and committed in groups (GroupCommit); on
+PostgreSQL each caller's write is its own transaction, retried on a serialization failure
+or deadlock. A connection whose server went away is discarded and replaced on next use.
 """
 from __future__ import annotations
 
 import os
 import queue
 import threading
-from contextlib import contextmanager
+import time
+from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any, Iterator
-from weakref import WeakKeyDictionary, finalize
+from typing import Any, Callable, Iterator, TypeVar
+from weakref import finalize
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, exc, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.sql.expression import Executable
 
@@ -32,13 +35,16 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 def make_engine(url: str, fsync_each_commit: bool = False, pool_size: int = 16) -> Engine:
     parsed = make_url(url)
+    if parsed.get_backend_name() == "postgresql":
+        if parsed.drivername in ("postgresql", "postgres"):  # psycopg 3, not SQLAlchemy's default
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        return create_engine(parsed, pool_size=pool_size, pool_pre_ping=True)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_size=pool_size, pool_pre_ping=True)
+        return create_engine(parsed, pool_size=pool_size, pool_pre_ping=True)
     path = parsed.database if parsed.database and parsed.database != ":memory:" else None
     if path:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, pool_size=pool_size, connect_args={"timeout": 30})
-    _write_locks[engine] = WriteLock(Path(path + ".writelock") if path else None)
     synchronous = "FULL" if fsync_each_commit else "NORMAL"
 
     @event.listens_for(engine, "connect")
@@ -78,34 +84,46 @@ class WriteLock:
         self.thread_lock.release()
 
 
-_write_locks: "WeakKeyDictionary[Engine, WriteLock]" = WeakKeyDictionary()
+
+class DatabaseUnavailable(Exception):
+    """The database cannot be reached or cannot take the work now (an outage, a restart, a
+    lock held too long); `message` says so. Nothing of the failed call was committed."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
 
 
-@contextmanager
-def write_transaction(engine: Engine) -> Iterator[Connection]:
-    """A transaction that holds the database's write lock from its first statement.
-
-    Reads run in SQLite's autocommit mode (each SELECT sees a consistent snapshot); a
-    write opens its transaction explicitly with BEGIN IMMEDIATE, so that a
-    check-then-insert can never interleave with another writer's."""
-    if engine.dialect.name != "sqlite":
-        with engine.begin() as conn:
-            yield conn
-        return
-    with _write_locks[engine], engine.connect() as conn, conn.begin():
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
-        yield conn
+W = TypeVar("W")
+Unit = Callable[[Any], W]  # a write: statements run on a driver cursor, inside a transaction
+MIGRATION_LOCK = 0x56414C4554  # "VALET": the advisory lock PostgreSQL instances migrate under
+RETRIES = 5  # of a PostgreSQL write that lost a serialization or deadlock race
 
 
-class DriverConnections:
-    """One driver connection per thread, checked out of the engine's pool once and kept,
-    for the store's hot statements: a pool checkout and return per call costs more than
-    a key lookup in SQLite does. `reading()` and `writing()` yield a driver cursor."""
+class Database:
+    """One database and the one way to it. Each thread keeps one driver connection
+    (checked out of the engine's pool once: a checkout per call costs more than a key
+    lookup in SQLite does); a connection that fails with the database's own error (not a
+    statement's) is invalidated and replaced on the thread's next call."""
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self.sqlite = engine.dialect.name == "sqlite"
+    def __init__(self, url: str, fsync_each_commit: bool = False, pool_size: int = 16) -> None:
+        self.engine = make_engine(url, fsync_each_commit, pool_size)
+        self.dialect = self.engine.dialect.name
+        self.sqlite = self.dialect == "sqlite"
+        path = self.engine.url.database if self.sqlite else None
+        self.lock = WriteLock(Path(path + ".writelock") if path and path != ":memory:" else None)
+        dbapi = self.engine.dialect.dbapi
+        self.statement_errors = (dbapi.IntegrityError, dbapi.DataError, dbapi.ProgrammingError)
+        self.outage_errors = (dbapi.OperationalError, dbapi.InterfaceError, exc.OperationalError,
+                              exc.InterfaceError)
         self.local = threading.local()
+        self.group = GroupCommit(self) if self.sqlite else None
+        self.clock_offset_ms = 0  # the database's clock minus this machine's (PostgreSQL)
+
+    @property
+    def safe_url(self) -> str:
+        """The URL without its password, for messages and logs."""
+        return self.engine.url.render_as_string(hide_password=True)
 
     def _connection(self) -> Any:
         connection = getattr(self.local, "connection", None)
@@ -120,41 +138,153 @@ class DriverConnections:
             self.local.connection = None
             connection.close()
 
+    def _close(self, cursor: Any) -> None:
+        # Quietly: after a failure the connection may be gone, and the failure is what counts.
+        with suppress(self.engine.dialect.dbapi.Error):
+            cursor.close()
+
+    def _end_after_failure(self, connection: Any, error: BaseException) -> None:
+        """Roll back; after the database's own error (connection lost, server restarted,
+        disk) the connection may be unusable, so it is dropped and the next call gets a new one."""
+        dbapi = self.engine.dialect.dbapi
+        broken = isinstance(error, dbapi.Error) and not isinstance(error, self.statement_errors)
+        try:
+            connection.rollback()
+        except dbapi.Error:
+            broken = True
+        if broken:
+            self.local.connection = None
+            connection.invalidate()
+
     @contextmanager
     def reading(self) -> Iterator[Any]:
-        connection = self._connection()
-        cursor = connection.cursor()
-        try:
-            yield cursor
-        finally:
-            cursor.close()
-            if not self.sqlite:  # SQLite reads run in autocommit; others end the snapshot
-                connection.rollback()
-
-    @contextmanager
-    def writing(self) -> Iterator[Any]:
-        """A transaction holding the write lock (see write_transaction)."""
-        if not self.sqlite:
-            with self._transaction() as cursor:
-                yield cursor
-            return
-        with _write_locks[self.engine], self._transaction("BEGIN IMMEDIATE") as cursor:
+        """A driver cursor for reads (SQLite: autocommit; others: one snapshot, then ended)."""
+        with self._cursor(None, None if self.sqlite else "rollback") as cursor:
             yield cursor
 
     @contextmanager
-    def _transaction(self, begin: str | None = None) -> Iterator[Any]:
+    def _cursor(self, begin: str | None, end: str | None) -> Iterator[Any]:
+        """A cursor on the thread's connection: `begin` executed first, the connection's
+        `end` ("commit", "rollback") called on success, a rollback after a failure."""
         connection = self._connection()
         cursor = connection.cursor()
         try:
             if begin:
                 cursor.execute(begin)
             yield cursor
-            connection.commit()
-        except BaseException:
-            connection.rollback()
+            if end:
+                getattr(connection, end)()
+        except BaseException as e:
+            self._end_after_failure(connection, e)
             raise
         finally:
-            cursor.close()
+            self._close(cursor)
+
+    def _unavailable(self, error: BaseException) -> DatabaseUnavailable:
+        reason = getattr(error, "orig", None) or error
+        return DatabaseUnavailable(f"the database ({self.safe_url}) is unavailable: "
+                                   f"{type(reason).__name__}: {str(reason).strip()}; retry shortly")
+
+    def read(self, unit: Unit[W]) -> W:
+        """Run a read, once more on a new connection if the thread's old one had died;
+        DatabaseUnavailable if the database cannot answer."""
+        for attempt in range(2):
+            try:
+                with self.reading() as cursor:
+                    return unit(cursor)
+            except self.outage_errors as e:
+                if attempt:
+                    raise self._unavailable(e) from e
+        raise AssertionError("unreachable")
+
+    def write(self, unit: Unit[W]) -> W:
+        """Run `unit(cursor)` in a committed transaction and return its result: the one
+        path of every write. An exception from the unit rolls its statements back;
+        DatabaseUnavailable if the database cannot take the write (nothing was committed,
+        unless the connection died during the commit itself)."""
+        try:
+            return self.group.run(unit) if self.group is not None else self._write_retrying(unit)
+        except self.outage_errors as e:
+            raise self._unavailable(e) from e
+
+    def _write_retrying(self, unit: Unit[W]) -> W:
+        serialization_lost = (self.engine.dialect.dbapi.errors.SerializationFailure,
+                              self.engine.dialect.dbapi.errors.DeadlockDetected)
+        for attempt in range(RETRIES):
+            try:
+                with self.transaction() as cursor:
+                    return unit(cursor)
+            except serialization_lost:
+                if attempt == RETRIES - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    @contextmanager
+    def transaction(self) -> Iterator[Any]:
+        """A transaction on the thread's connection; on SQLite it holds the write lock from
+        its first statement (BEGIN IMMEDIATE), so concurrent writers, threads or processes,
+        are serialised, not failed. For GroupCommit and migrate(); others call write()."""
+        with self.lock if self.sqlite else _nothing(), \
+                self._cursor("BEGIN IMMEDIATE" if self.sqlite else None, "commit") as cursor:
+            yield cursor
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest Alembic revision. One process migrates at a time:
+        SQLite's write lock, PostgreSQL's advisory lock (several instances may start at once)."""
+        cfg = AlembicConfig()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        with self.lock if self.sqlite else _nothing(), self.engine.connect() as conn, conn.begin():
+            if self.sqlite:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            else:
+                conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": MIGRATION_LOCK})
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+
+    def open(self) -> "Database":
+        """Migrate, or DatabaseUnavailable naming the URL (without its password)."""
+        try:
+            self.migrate()
+            self.sync_clock()
+        except (exc.OperationalError, exc.InterfaceError) as e:
+            self.engine.dispose()
+            raise self._unavailable(e) from None
+        return self
+
+    def now_ms(self) -> int:
+        """Milliseconds since the epoch by the database's clock (this machine's for SQLite),
+        so that several instances judge TTLs alike however their clocks differ."""
+        return time.time_ns() // 1_000_000 + self.clock_offset_ms
+
+    def sync_clock(self) -> None:
+        """Measure the database clock's offset (to within half a round trip)."""
+        if self.sqlite:
+            return
+        with self.engine.connect() as conn:
+            before = time.time_ns()
+            db_ms = conn.exec_driver_sql(
+                "SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint").scalar_one()
+            after = time.time_ns()
+        self.clock_offset_ms = db_ms - (before + after) // 2_000_000
+
+    def ping(self) -> None:
+        """Raise if the database cannot answer a trivial query."""
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+
+    def dispose(self) -> None:
+        self.release()
+        self.engine.dispose()
+
+
+def open_database(url: str, fsync_each_commit: bool = False, pool_size: int = 16) -> Database:
+    """A migrated database, or DatabaseUnavailable naming the URL (without its password)."""
+    return Database(url, fsync_each_commit, pool_size).open()
+
+
+@contextmanager
+def _nothing() -> Iterator[None]:
+    yield
 
 
 class Prepared:
@@ -176,54 +306,39 @@ class Prepared:
         return cursor
 
 
-def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest Alembic revision."""
-    cfg = AlembicConfig()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
-    with write_transaction(engine) as conn:  # one process migrates at a time
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
-
-
-def ping(engine: Engine) -> None:
-    """Raise if the database cannot answer a trivial query."""
-    with engine.connect() as conn:
-        conn.exec_driver_sql("SELECT 1")
-
-
 class _Write:
-    __slots__ = ("statement", "params", "done", "rowcount", "error")
+    __slots__ = ("unit", "done", "result", "error")
 
-    def __init__(self, statement: Prepared, params: dict[str, Any]) -> None:
-        self.statement, self.params = statement, params
+    def __init__(self, unit: Unit) -> None:
+        self.unit = unit
         self.done = threading.Event()
-        self.rowcount: int = 0
+        self.result: Any = None
         self.error: BaseException | None = None
 
 
 class GroupCommit:
-    """Runs the single-statement writes of many threads in as few transactions as the
+    """Runs the writes of many threads in as few transactions as the
     load allows (group commit): one writer thread takes every write queued while the
     previous transaction ran and commits them together; each caller returns once its
     own write has committed. Under load this cuts the lock handoffs per write, which
     in one Python process cost far more than the write itself. If a shared transaction
-    fails on one write's data (a constraint), each write is retried alone, so a bad write
-    fails only its caller; a failure of the database itself fails the whole batch at once."""
+    fails on one write's own account (a constraint, a refusal the write raised), each write
+    is retried alone, so a bad write fails only its caller; a failure of the database
+    itself fails the whole batch at once."""
 
-    def __init__(self, connections: DriverConnections, max_batch: int = 64,
-                 idle_seconds: float = 1.0) -> None:
-        self.connections = connections
+    def __init__(self, database: Database, max_batch: int = 64, idle_seconds: float = 1.0) -> None:
+        self.database = database
         self.max_batch = max_batch
         self.idle_seconds = idle_seconds
-        dbapi = connections.engine.dialect.dbapi
-        self.statement_errors = (dbapi.IntegrityError, dbapi.DataError)
+        self.database_errors = (database.engine.dialect.dbapi.OperationalError,
+                                database.engine.dialect.dbapi.InterfaceError)
         self.queue: "queue.SimpleQueue[_Write]" = queue.SimpleQueue()
         self.writer: threading.Thread | None = None
         self.start_lock = threading.Lock()
 
-    def run(self, statement: Prepared, params: dict[str, Any]) -> int:
-        """Execute `statement` with `params`, committed; returns the affected row count."""
-        write = _Write(statement, params)
+    def run(self, unit: Unit[W]) -> W:
+        """Run `unit(cursor)`, committed; returns its result."""
+        write = _Write(unit)
         with self.start_lock:  # a writer is running, or started here, to take the write
             if self.writer is None:
                 writer = threading.Thread(target=self._write_until_idle, name="valet-writer",
@@ -234,7 +349,7 @@ class GroupCommit:
         write.done.wait()
         if write.error is not None:
             raise write.error
-        return write.rowcount
+        return write.result
 
     def _write_until_idle(self) -> None:
         # Ends after a second without writes (giving back its connection), so that idle
@@ -246,7 +361,7 @@ class GroupCommit:
                 with self.start_lock:
                     if self.queue.empty():
                         self.writer = None
-                        self.connections.release()
+                        self.database.release()
                         return
                 continue
             while len(batch) < self.max_batch and not self.queue.empty():
@@ -256,19 +371,19 @@ class GroupCommit:
     def _run_batch(self, batch: list[_Write]) -> None:
         try:
             self._commit(batch)
-        except self.statement_errors:  # one write's own fault: the others can still commit
+        except self.database_errors as e:  # the database's (locked, disk, connection): all fail
+            for write in batch:
+                write.error = e
+        except Exception:  # one write's own fault: the others can still commit
             for write in batch:
                 try:
                     self._commit([write])
                 except Exception as e:
                     write.error = e
-        except Exception as e:  # the database's (locked, disk, connection): all fail now
-            for write in batch:
-                write.error = e
         for write in batch:
             write.done.set()
 
     def _commit(self, batch: list[_Write]) -> None:
-        with self.connections.writing() as cursor:
+        with self.database.transaction() as cursor:
             for write in batch:
-                write.rowcount = write.statement.run(cursor, write.params).rowcount
+                write.result = write.unit(cursor)

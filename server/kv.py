@@ -4,9 +4,10 @@ Namespaces and keys are any Unicode text within the configured lengths; values a
 strings (numbers and booleans are stored as their JSON text, null as ""); a TTL is in
 milliseconds, and a key whose `expires_at_ms` has passed is never returned, listed or
 counted, whether or not the background sweep has deleted it yet. Every write is atomic
-and answered only once committed (concurrent writes of one process may share a
-transaction: server.db.GroupCommit); a new key beyond `maxKeysPerNamespace` is refused,
-an overwrite never is.
+and answered only once committed, through server.db.Database.write (on SQLite concurrent
+writes of one process may share a transaction); a new key beyond `maxKeysPerNamespace` is
+refused, an overwrite never is. On PostgreSQL the room check and insert of a namespace run
+under its advisory lock, so the limit holds across instances.
 """
 from __future__ import annotations
 
@@ -16,13 +17,16 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any, Callable
 
-from sqlalchemy import BigInteger, Engine, Integer, and_, bindparam, delete, exists, func, or_, select
+from sqlalchemy import (BigInteger, Integer, and_, bindparam, delete, exists, func, literal_column, or_,
+                        select)
 from sqlalchemy.dialects import postgresql, sqlite
 
-from server.db import DriverConnections, GroupCommit, Prepared
-from server.models import KeyValue
+from server.db import Database, DatabaseUnavailable, Prepared, Unit, W
+from server.models import KeyValue, NamespaceCount
 
 T = KeyValue.__table__
+COUNTS = NamespaceCount.__table__
+SWEEP_LOCK = 0x56414C4553  # the PostgreSQL advisory lock one sweeping instance holds
 MAX_TTL_MS = 100 * 365 * 24 * 3600 * 1000  # a hundred years
 UPSERT = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
 
@@ -45,6 +49,10 @@ class NotFound(KvError):
 
 class NamespaceFull(KvError):
     pass
+
+
+class StoreUnavailable(KvError):
+    """The database is down or cannot take the work now; nothing of the call was stored."""
 
 
 @dataclass(frozen=True)
@@ -144,8 +152,13 @@ def _statements(dialect: str) -> SimpleNamespace:
     row = {"value": bindparam("new_value", type_=T.c.value.type),
            "ttl_ms": bindparam("new_ttl_ms", type_=BigInteger),
            "expires_at_ms": bindparam("new_expires_at_ms", type_=BigInteger), "updated_at_ms": now}
+    max_keys = bindparam("p_max_keys", type_=Integer)
+    stored = func.coalesce(select(COUNTS.c.stored_keys).where(COUNTS.c.namespace == ns)
+                           .scalar_subquery(), literal_column("0"))
     live_keys = select(func.count()).where(T.c.namespace == ns, live).scalar_subquery()
-    room = or_(exists().where(this_key, live), live_keys < bindparam("p_max_keys", type_=Integer))
+    # Fewer rows than the limit (expired ones included) means room without counting; only
+    # a namespace at the limit counts its live keys.
+    room = or_(exists().where(this_key, live), stored < max_keys, live_keys < max_keys)
     upsert = UPSERT[dialect](T).from_select([T.c.namespace, T.c.key, *row],
                                             select(ns, key, *row.values()).where(room))
     return SimpleNamespace(
@@ -166,14 +179,33 @@ def _statements(dialect: str) -> SimpleNamespace:
 
 
 class KeyValueStore:
-    def __init__(self, engine: Engine, limits: Limits = Limits(),
+    def __init__(self, database: Database, limits: Limits = Limits(),
                  clock: Callable[[], int] = now_ms) -> None:
-        self.connections = DriverConnections(engine)
-        self.writes = GroupCommit(self.connections)
+        self.database = database
         self.limits = limits
         self.clock = clock
+        engine = database.engine
         self.q = SimpleNamespace(**{name: Prepared(engine, statement)
                                     for name, statement in vars(_statements(engine.dialect.name)).items()})
+        self.advisory = not database.sqlite  # SQLite's writes are serialised already
+
+    def _read(self, unit: Unit[W]) -> W:
+        try:
+            return self.database.read(unit)
+        except DatabaseUnavailable as e:
+            raise StoreUnavailable(e.message) from None
+
+    def _commit(self, unit: Unit[W]) -> W:
+        try:
+            return self.database.write(unit)
+        except DatabaseUnavailable as e:
+            raise StoreUnavailable(e.message) from None
+
+    def _lock_namespaces(self, cursor: Any, namespaces: set[str]) -> None:
+        # Sorted, so that two transactions locking the same namespaces cannot deadlock.
+        if self.advisory:
+            for namespace in sorted(namespaces):
+                cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (namespace,))
 
     def check_namespace(self, namespace: Any) -> str:
         return check_name("namespace", namespace, self.limits.namespace_chars)
@@ -204,7 +236,12 @@ class KeyValueStore:
     def set(self, namespace: str, key: str, value: Any, ttl: Any = None) -> Entry:
         """Store a key (overwriting any old value and TTL)."""
         entry, params = self._write(namespace, key, value, ttl)
-        if not self.writes.run(self.q.set, params):
+
+        def upsert(cursor: Any) -> int:
+            self._lock_namespaces(cursor, {namespace})
+            return self.q.set.run(cursor, params).rowcount
+
+        if not self._commit(upsert):
             raise self._full(namespace)
         return entry
 
@@ -214,42 +251,54 @@ class KeyValueStore:
         writes = [self._write(*item) for item in items]
         if not writes:
             return []
-        with self.connections.writing() as cursor:
+
+        def upsert_all(cursor: Any) -> None:
+            self._lock_namespaces(cursor, {entry.namespace for entry, _params in writes})
             for entry, params in writes:
                 if not self.q.set.run(cursor, params).rowcount:
                     raise self._full(entry.namespace)  # rolls the whole transaction back
+
+        self._commit(upsert_all)
         return [entry for entry, _params in writes]
 
     def get(self, namespace: str, key: str) -> Entry | None:
-        with self.connections.reading() as cursor:
-            row = self.q.get.run(cursor, {"p_ns": namespace, "p_key": key, "p_now": self.clock()}).fetchone()
+        params = {"p_ns": namespace, "p_key": key, "p_now": self.clock()}
+        row = self._read(lambda cursor: self.q.get.run(cursor, params).fetchone())
         return Entry(namespace, key, row[0], row[1]) if row else None
 
     def keys(self, namespace: str) -> list[str]:
-        with self.connections.reading() as cursor:
-            return [k for (k,) in self.q.keys.run(cursor, {"p_ns": namespace, "p_now": self.clock()})]
+        params = {"p_ns": namespace, "p_now": self.clock()}
+        return self._read(lambda cursor: [k for (k,) in self.q.keys.run(cursor, params)])
 
     def namespaces(self) -> list[str]:
-        with self.connections.reading() as cursor:
-            return [n for (n,) in self.q.namespaces.run(cursor, {"p_now": self.clock()})]
+        params = {"p_now": self.clock()}
+        return self._read(lambda cursor: [n for (n,) in self.q.namespaces.run(cursor, params)])
+
+    def _delete(self, live: Prepared, every: Prepared, params: dict[str, Any]) -> int:
+        """Delete what `every` matches; returns how many of those rows were live."""
+        def unit(cursor: Any) -> int:
+            gone = live.run(cursor, params).rowcount
+            every.run(cursor, params)
+            return gone
+        return self._commit(unit)
 
     def delete(self, namespace: str, key: str) -> None:
         params = {"p_ns": namespace, "p_key": key, "p_now": self.clock()}
-        with self.connections.writing() as cursor:
-            gone = self.q.delete_live_key.run(cursor, params).rowcount
-            self.q.delete_key.run(cursor, params)
-        if not gone:
+        if not self._delete(self.q.delete_live_key, self.q.delete_key, params):
             raise NotFound(f"key {key!r} does not exist in namespace {namespace!r}")
 
     def delete_namespace(self, namespace: str) -> None:
         params = {"p_ns": namespace, "p_now": self.clock()}
-        with self.connections.writing() as cursor:
-            gone = self.q.delete_live_namespace.run(cursor, params).rowcount
-            self.q.delete_namespace.run(cursor, params)
-        if not gone:
+        if not self._delete(self.q.delete_live_namespace, self.q.delete_namespace, params):
             raise NotFound(f"namespace {namespace!r} does not exist (it has no keys)")
 
     def sweep(self) -> int:
-        """Delete expired keys; returns how many. Reads never depend on it having run."""
-        with self.connections.writing() as cursor:
+        """Delete expired keys; returns how many. Reads never depend on it having run. On
+        PostgreSQL one instance sweeps at a time; the others skip their turn."""
+        def unit(cursor: Any) -> int:
+            if self.advisory:
+                cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", (SWEEP_LOCK,))
+                if not cursor.fetchone()[0]:
+                    return 0
             return self.q.sweep.run(cursor, {"p_now": self.clock()}).rowcount
+        return self._commit(unit)

@@ -26,6 +26,16 @@ class KeyValue(Base):
     __table_args__ = (Index("ix_kv_entries_expires_at_ms", "expires_at_ms"),)
 
 
+class NamespaceCount(Base):
+    """How many rows (live or expired, not yet swept) each namespace holds, kept exact by
+    triggers on kv_entries (migration k16a), so a new key's room check need not count."""
+
+    __tablename__ = "kv_namespace_counts"
+
+    namespace: Mapped[str] = mapped_column(String(255), primary_key=True)
+    stored_keys: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
 class TaskStartAudit(Base):
     """One task-start request: who asked, what was asked, what matched, the outcome."""
 

@@ -104,7 +104,7 @@ def serve_waitress(config: Config) -> None:
                                         clear_untrusted_proxy_headers=not config["Valet.trustedProxies"],
                                         ident="valet")
     except (OSError, ValueError) as e:
-        services.engine.dispose()
+        services.database.dispose()
         raise bind_error(config, e) from None
     server.channel_class = JsonErrorChannel
     sweeper = Sweeper(services, config["Valet.sweepIntervalSeconds"])
@@ -114,7 +114,7 @@ def serve_waitress(config: Config) -> None:
     sweeper.start()
     services.mqtt = mqtt.start_listener(config, services.starter)
     log.info("Valet listening on http://%s:%s (database %s)", host, server.effective_port,
-             services.engine.url.render_as_string(hide_password=True))
+             services.database.safe_url)
     try:
         server.run()  # returns after SIGTERM/SIGINT, once running requests have finished
     finally:
@@ -122,7 +122,7 @@ def serve_waitress(config: Config) -> None:
         server.close()
         if services.mqtt:
             services.mqtt.stop()
-        services.engine.dispose()
+        services.database.dispose()
         log.info("Valet stopped")
 
 
@@ -136,7 +136,7 @@ def serve_gunicorn(config: Config, workers: int) -> None:  # linux-only
             pass
     except (OSError, ValueError) as e:
         raise bind_error(config, e) from None
-    create_app(config).extensions["valet"].engine.dispose()  # migrate once, before forking
+    create_app(config).extensions["valet"].database.dispose()  # migrate once, before forking
     warn_if_exposed(config["Butler.restServerConfig.serverHost"], config["Valet.apiKeys"])
 
     class _Valet(BaseApplication):

@@ -5,9 +5,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from flask import current_app
-from sqlalchemy import Engine
 
 from server.config import Config
+from server.db import Database
 from server.kv import KeyValueStore
 from server.tasks import TaskStarter
 
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 @dataclass
 class Services:
     config: Config
-    engine: Engine
+    database: Database
     store: KeyValueStore
     starter: TaskStarter | None = None  # None: no start endpoint nor MQTT, or no repository named
     mqtt: MqttListener | None = None  # set while serving, when MQTT is enabled

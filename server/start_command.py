@@ -12,7 +12,6 @@ import sys
 from datetime import datetime, timezone
 from typing import Callable, TextIO
 
-from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from server import config as config_module, db, runs, tasks
@@ -95,7 +94,7 @@ def run(args: argparse.Namespace, say: Callable[[str], None] | None = None) -> i
     logging.getLogger("urllib3").setLevel(logging.ERROR)  # its retries are reported by the wait
     try:
         config = config_module.load(args.config)
-        starter = tasks.make_starter(config, _audit_engine(config), None,
+        starter = tasks.make_starter(config, _audit_database(config), None,
                                      "start-task needs the repository")
     except config_module.ConfigError as e:
         print(f"valet: configuration error: {e}", file=sys.stderr)
@@ -116,19 +115,17 @@ def run(args: argparse.Namespace, say: Callable[[str], None] | None = None) -> i
     return _finish(outcome, args, answer.session_id, say)
 
 
-def _audit_engine(config: config_module.Config) -> Engine:
+def _audit_database(config: config_module.Config) -> db.Database:
     """The database the start is audited in. A scheduler may run the command in any folder
     (Windows Task Scheduler: System32), so a relative Valet.dataDir that cannot be used is a
     configuration error, not a crash."""
     try:
-        engine = db.make_engine(config.database_url, config["Valet.fsyncEachCommit"], pool_size=2)
-        db.migrate(engine)
-    except (OSError, SQLAlchemyError) as e:
+        return db.open_database(config.database_url, config["Valet.fsyncEachCommit"], pool_size=2)
+    except (OSError, SQLAlchemyError, db.DatabaseUnavailable) as e:
         raise config_module.ConfigError(
             f"cannot open the database the start is audited in ({config.database_url}): "
             f"{str(e).splitlines()[0][:200]}; set Valet.dataDir (or VALET_DATA_DIR) to an "
             "absolute, writable folder") from None
-    return engine
 
 
 def _start(starter: tasks.TaskStarter, target: tasks.ById | tasks.ByName,

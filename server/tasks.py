@@ -29,7 +29,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Union
 
-from sqlalchemy import Engine, insert
+from sqlalchemy import bindparam, insert
 
 from server import db, kv
 from server.config import Config, ConfigError
@@ -448,11 +448,13 @@ class _Pending:
 
 # -- the starter ------------------------------------------------------------------------------
 class TaskStarter:
-    def __init__(self, settings: QrsSettings, start_filter: StartFilter, engine: Engine,
+    def __init__(self, settings: QrsSettings, start_filter: StartFilter, database: db.Database,
                  store: kv.KeyValueStore | None, clock: Callable[[], int] = kv.now_ms) -> None:
         self.settings = settings
         self.filter = start_filter
-        self.engine = engine
+        self.database = database
+        self.audit_insert = db.Prepared(database.engine, insert(TaskStartAudit).values(
+            {c: bindparam(c) for c in ("at_ms", "caller", "entry_point", "request", "outcome")}))
         self.store = store
         self.clock = clock
 
@@ -665,10 +667,9 @@ class TaskStarter:
         """One audit row and one log line (a warning unless everything asked was started), for
         every kind of start."""
         ms = (time.perf_counter() - began) * 1000
-        with db.write_transaction(self.engine) as conn:
-            conn.execute(insert(TaskStartAudit).values(
-                at_ms=self.clock(), caller=caller[:255], entry_point=entry_point,
-                request=json.dumps(asked), outcome=json.dumps(outcome)))
+        row = {"at_ms": self.clock(), "caller": caller[:255], "entry_point": entry_point,
+               "request": json.dumps(asked), "outcome": json.dumps(outcome)}
+        self.database.write(lambda cursor: self.audit_insert.run(cursor, row))
         log.log(logging.INFO if ok else logging.WARNING,
                 "start-task from %s via %s: asked %s; %s (%.0f ms)", caller, entry_point,
                 asked_text, summary, ms)
@@ -760,7 +761,7 @@ def _summary_of_outcome(result: StartResult) -> str:
 
 
 # -- building from the configuration ---------------------------------------------------------
-def build_starter(config: Config, engine: Engine, store: kv.KeyValueStore) -> TaskStarter | None:
+def build_starter(config: Config, database: db.Database, store: kv.KeyValueStore) -> TaskStarter | None:
     """The starter when the start endpoint or MQTT is enabled (the start endpoint alone without
     a repository host: none, with a warning; its calls answer 503); a configuration that cannot
     work stops start-up with a message naming the key."""
@@ -771,12 +772,12 @@ def build_starter(config: Config, engine: Engine, store: kv.KeyValueStore) -> Ta
                     "Butler.configQRS.host is not set: start calls answer 503 until the Sense "
                     "repository host is named")
         return None
-    return make_starter(config, engine, store,
+    return make_starter(config, database, store,
                         "task starts are enabled (Butler.restServerEndpointsEnable.senseStartTask "
                         "or Butler.mqttConfig.enable)")
 
 
-def make_starter(config: Config, engine: Engine, store: kv.KeyValueStore | None,
+def make_starter(config: Config, database: db.Database, store: kv.KeyValueStore | None,
                  why: str) -> TaskStarter:
     """The starter for any entry point (`why` it is needed opens the error message)."""
     if not config["Butler.configQRS.host"]:
@@ -793,7 +794,7 @@ def make_starter(config: Config, engine: Engine, store: kv.KeyValueStore | None,
                     "is not verified, so the client certificate and X-Qlik-User go to whatever "
                     "answers on %s:%s; set it to true with Butler.cert.clientCertCA (root.pem)",
                     settings.host, settings.port)
-    return TaskStarter(settings, StartFilter.from_config(config), engine,
+    return TaskStarter(settings, StartFilter.from_config(config), database,
                        store if config.kv_enabled else None)
 
 

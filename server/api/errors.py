@@ -10,11 +10,12 @@ from http import HTTPStatus
 from flask import Flask, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from server.kv import InvalidInput, KvError, NamespaceFull, NotFound
+from server.db import DatabaseUnavailable
+from server.kv import InvalidInput, KvError, NamespaceFull, NotFound, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
-KV_STATUS = {InvalidInput: 400, NotFound: 400, NamespaceFull: 409}
+KV_STATUS = {InvalidInput: 400, NotFound: 400, NamespaceFull: 409, StoreUnavailable: 503}
 INTERNAL_ERROR = "internal error; the server log has the details"
 
 
@@ -123,6 +124,10 @@ def register(app: Flask) -> None:
     @app.errorhandler(KvError)
     def _kv_error(e: KvError) -> Response:
         return error_response(KV_STATUS[type(e)], e.message)
+
+    @app.errorhandler(DatabaseUnavailable)
+    def _database_unavailable(e: DatabaseUnavailable) -> Response:
+        return error_response(503, e.message)
 
     @app.errorhandler(Exception)
     def _unexpected(e: Exception) -> Response:

@@ -13,7 +13,6 @@ from typing import Callable
 
 from flask import current_app, jsonify
 
-from server import db
 from server.api.gate import ANY_KEY, OPEN, requires
 from server.api.openapi import VERSION, Blueprint
 from server.qrs import QrsClient, QrsError
@@ -39,8 +38,8 @@ class Check:
 
 
 def _database(services: Services) -> str:
-    db.ping(services.engine)
-    return services.engine.url.get_backend_name()
+    services.database.ping()
+    return services.database.dialect
 
 
 def _repository(services: Services) -> str:

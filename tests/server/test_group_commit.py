@@ -18,11 +18,15 @@ T = KeyValue.__table__
 
 
 @pytest.fixture
-def engine(tmp_path):
-    engine = db.make_engine(f"sqlite:///{tmp_path / 'group.sqlite3'}")
-    db.migrate(engine)
-    yield engine
-    engine.dispose()
+def database(tmp_path):
+    database = db.open_database(f"sqlite:///{tmp_path / 'group.sqlite3'}")
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def engine(database):
+    return database.engine
 
 
 def _stored(engine) -> dict[str, str]:
@@ -35,7 +39,7 @@ def _row(key: str, value: str | None = "v") -> dict:
             "updated_at_ms": 0}
 
 
-def _run_queued(jobs, engine):
+def _run_queued(jobs, database):
     """Start every job while the database's write lock is held, so that their writes
     queue up and reach the writer together; returns each job's outcome (its result or
     its exception)."""
@@ -49,7 +53,7 @@ def _run_queued(jobs, engine):
             return e
 
     with ThreadPoolExecutor(len(jobs)) as pool:
-        with db._write_locks[engine]:
+        with database.lock:
             futures = [pool.submit(outcome, job) for job in jobs]
             for _ in jobs:
                 assert started.acquire(timeout=5)
@@ -57,13 +61,13 @@ def _run_queued(jobs, engine):
         return [f.result() for f in futures]
 
 
-def test_each_caller_of_a_shared_transaction_gets_its_own_row_count(engine):
-    store = KeyValueStore(engine, Limits(max_keys_per_namespace=5))
+def test_each_caller_of_a_shared_transaction_gets_its_own_row_count(database, engine):
+    store = KeyValueStore(database, Limits(max_keys_per_namespace=5))
 
     def setter(i):
         return lambda: store.set("ns", f"k{i}", f"v{i}")
 
-    results = _run_queued([setter(i) for i in range(12)], engine)
+    results = _run_queued([setter(i) for i in range(12)], database)
     refused = [r for r in results if isinstance(r, NamespaceFull)]
     assert len(refused) == 7 and len(_stored(engine)) == 5
     stored = _stored(engine)
@@ -72,16 +76,21 @@ def test_each_caller_of_a_shared_transaction_gets_its_own_row_count(engine):
             assert stored[f"k{i}"] == f"v{i}" == result.value
 
 
-def test_a_failing_write_fails_only_its_own_caller(engine):
-    writes = db.GroupCommit(db.DriverConnections(engine))
+def _inserter(engine):
     statement = db.Prepared(engine, insert(T))
+    return lambda row: lambda cursor: statement.run(cursor, row).rowcount
+
+
+def test_a_failing_write_fails_only_its_own_caller(database, engine):
+    writes = db.GroupCommit(database)
+    row_insert = _inserter(engine)
 
     def write(key, value):
-        return lambda: writes.run(statement, _row(key, value))
+        return lambda: writes.run(row_insert(_row(key, value)))
 
     # value NULL breaks the NOT NULL constraint; "dup" is inserted twice
     jobs = [write("a", "1"), write("b", None), write("c", "3"), write("dup", "4"), write("dup", "5")]
-    results = _run_queued(jobs, engine)
+    results = _run_queued(jobs, database)
     assert results[0] == results[2] == 1 and "NOT NULL" in str(results[1])
     # the two "dup" writes reach the writer in either order: the first wins
     first, second = (3, 4) if results[3] == 1 else (4, 3)
@@ -89,21 +98,21 @@ def test_a_failing_write_fails_only_its_own_caller(engine):
     assert _stored(engine) == {"a": "1", "c": "3", "dup": "45"[first - 3]}
 
 
-def test_the_writer_thread_ends_when_idle_and_returns_its_connection(engine):
-    writes = db.GroupCommit(db.DriverConnections(engine), idle_seconds=0.05)
-    statement = db.Prepared(engine, insert(T))
-    assert writes.run(statement, _row("first")) == 1
+def test_the_writer_thread_ends_when_idle_and_returns_its_connection(database, engine):
+    writes = db.GroupCommit(database, idle_seconds=0.05)
+    row_insert = _inserter(engine)
+    assert writes.run(row_insert(_row("first"))) == 1
     writer = writes.writer
     assert writer is not None and writer.is_alive()
     writer.join(timeout=5)
     assert not writer.is_alive() and writes.writer is None
     assert engine.pool.checkedout() == 0
-    assert writes.run(statement, _row("second")) == 1  # a new writer takes over
+    assert writes.run(row_insert(_row("second"))) == 1  # a new writer takes over
     assert set(_stored(engine)) == {"first", "second"}
 
 
-def test_concurrent_writers_from_many_threads_all_commit(engine):
-    store = KeyValueStore(engine, Limits(max_keys_per_namespace=10_000))
+def test_concurrent_writers_from_many_threads_all_commit(database, engine):
+    store = KeyValueStore(database, Limits(max_keys_per_namespace=10_000))
     barrier = threading.Barrier(16)
 
     def worker(t):
@@ -116,14 +125,15 @@ def test_concurrent_writers_from_many_threads_all_commit(engine):
     assert len(_stored(engine)) == 16 * 50
 
 
-def test_a_failure_of_the_database_fails_the_whole_batch_at_once(engine):
+def test_a_failure_of_the_database_fails_the_whole_batch_at_once(database, engine):
     """Not a constraint of one write (which the others survive) but the database's own
     error: every write of the batch fails, none is retried or stored."""
-    writes = db.GroupCommit(db.DriverConnections(engine))
+    writes = db.GroupCommit(database)
     good = db.Prepared(engine, insert(T))
     broken = db.Prepared(engine, insert(T))
     broken.sql = broken.sql.replace("kv_entries", "no_such_table")  # an OperationalError
-    batch = [db._Write(good, _row("a")), db._Write(broken, _row("b")), db._Write(good, _row("c"))]
+    batch = [db._Write(lambda cursor, s=s, k=k: s.run(cursor, _row(k)).rowcount)
+             for s, k in ((good, "a"), (broken, "b"), (good, "c"))]
     writes._run_batch(batch)  # what the writer thread does with the writes it took together
     assert all(isinstance(w.error, sqlite3.OperationalError) and w.done.is_set() for w in batch)
     assert _stored(engine) == {}

@@ -12,6 +12,12 @@ import requests
 from helpers import assert_error
 
 
+@pytest.fixture(scope="module")
+def valet(database_valet):
+    """The whole suite runs against SQLite and against PostgreSQL."""
+    return database_valet
+
+
 def segment(part: str) -> str:
     # HTTP clients resolve "." and ".." path segments (RFC 3986 §5.2.4), so a key that is
     # only dots must travel percent-encoded.
@@ -384,9 +390,10 @@ def test_butlerping(valet):
     assert r.json()["butlerVersion"]
 
 
-def test_health(valet):
+def test_health(valet, request):
+    backend = request.node.callspec.params["database_valet"]
     r = requests.get(valet.url + "/health")
-    assert r.status_code == 200 and r.json()["checks"][0] == {"name": "database", "required": True, "status": "up", "detail": "sqlite"}
+    assert r.status_code == 200 and r.json()["checks"][0] == {"name": "database", "required": True, "status": "up", "detail": backend}
 
 
 def test_openapi_document_describes_every_kv_path(valet):

@@ -141,6 +141,8 @@ def test_the_fast_path_is_what_it_replaces(clients):
 
 
 def test_a_failing_database_is_answered_as_flask_answers_it(clients, monkeypatch):
+    """The database's own failure (here a disk error on every connection) is an outage:
+    503 naming it, on both paths alike, not an internal error."""
     served, flask_only, _, apps = clients
 
     def broken(*_args, **_kwargs):
@@ -148,13 +150,15 @@ def test_a_failing_database_is_answered_as_flask_answers_it(clients, monkeypatch
 
     answers = []
     for client, app in zip((served, flask_only), apps):
-        store = app.extensions["valet"].store
-        monkeypatch.setattr(store, "get", broken)
-        monkeypatch.setattr(store.writes, "run", broken)
+        database = app.extensions["valet"].store.database
+        database.release()
+        monkeypatch.setattr(database, "_connection", broken)
         answers.append([_send(client, *request) for request in (
             ("GET", "/v4/keyvalues/ns?key=k", None, {}),
             ("POST", "/v4/keyvalues/ns", {"key": "k", "value": "v"}, {}))])
     for got, want in zip(*answers):
-        assert got.status_code == 500 and got.json["message"].startswith("internal error")
-        assert (got.status, got.content_type, got.get_data()) == \
+        assert got.status_code == 503, got.json
+        assert "unavailable" in got.json["message"] and "disk I/O error" in got.json["message"]
+        # the same answer but for the apps' database files
+        assert (got.status, got.content_type, got.get_data().replace(b"/served/", b"/flask/")) == \
                (want.status, want.content_type, want.get_data())

@@ -1,2 +1,2 @@
 from tasks.start_support import (clean_sense, filtered_valet, open_valet, qlog,  # noqa: F401
-                                 sense)
+                                 sense, store_url)

@@ -3,12 +3,13 @@ simulated repository as a real process over real TLS with client certificates, V
 configured against it, and readers of what the repository really received (its --log)."""
 from __future__ import annotations
 
-import sqlite3
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
+from sqlalchemy import create_engine, text
 
 from demo.processes import Valet
 from demo.sense.process import SenseProcess
@@ -63,24 +64,38 @@ def clean_sense(sense):
     sense.clear_faults()
 
 
-def _valet(tmp_path_factory, name: str, butler: dict, valet: dict | None = None) -> Valet:
+def _valet(tmp_path_factory, name: str, butler: dict, valet: dict | None = None,
+           database_url: str | None = None) -> Valet:
     root = tmp_path_factory.mktemp(name)
+    if database_url:
+        valet = {**(valet or {}), "databaseUrl": database_url}
     server = Valet(root, butler, valet, log=(root / "valet.log").open("w"))
+    server.database_url = database_url or f"sqlite:///{root / 'data' / 'valet.sqlite3'}"
     return server.start()
 
 
+@pytest.fixture(scope="package", params=["sqlite", "postgresql"])
+def store_url(request) -> str | None:
+    """The package's start-task Valets run on each store: SQLite (None: the default) and
+    PostgreSQL (a database of the session's throwaway cluster)."""
+    if request.param == "sqlite":
+        return None
+    return request.getfixturevalue("cluster").new_database("tasks_suite")
+
+
 @pytest.fixture(scope="package")
-def open_valet(tmp_path_factory, sense) -> Valet:
+def open_valet(tmp_path_factory, sense, store_url) -> Valet:
     """Valet against the shared repository, start filter off."""
-    server = _valet(tmp_path_factory, "open", qrs_config(sense))
+    server = _valet(tmp_path_factory, "open", qrs_config(sense), database_url=store_url)
     yield server
     server.stop()
 
 
 @pytest.fixture(scope="package")
-def filtered_valet(tmp_path_factory, sense) -> Valet:
+def filtered_valet(tmp_path_factory, sense, store_url) -> Valet:
     """Valet against the shared repository, start filter on (FILTER)."""
-    server = _valet(tmp_path_factory, "filtered", {**qrs_config(sense), **FILTER})
+    server = _valet(tmp_path_factory, "filtered", {**qrs_config(sense), **FILTER},
+                    database_url=store_url)
     yield server
     server.stop()
 
@@ -156,19 +171,21 @@ def qlog(clean_sense) -> Log:
     return Log(clean_sense)
 
 
-def _query(valet: Valet, sql: str) -> list[sqlite3.Row]:
-    """Rows of Valet's own SQLite database (under its data directory)."""
-    db = sqlite3.connect(Path(valet.data_dir) / "data" / "valet.sqlite3")
-    db.row_factory = sqlite3.Row
+def _query(valet: Valet, sql: str) -> list[Any]:
+    """Rows (by column name) of Valet's own database: its SQLite file under the data
+    directory unless the Valet was started on another (`database_url`)."""
+    url = getattr(valet, "database_url", None) or f"sqlite:///{Path(valet.data_dir) / 'data' / 'valet.sqlite3'}"
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
     try:
-        return db.execute(sql).fetchall()
+        with engine.connect() as conn:
+            return [row._mapping for row in conn.execute(text(sql))]
     finally:
-        db.close()
+        engine.dispose()
 
 
-def audit_rows(valet: Valet) -> list[sqlite3.Row]:
+def audit_rows(valet: Valet) -> list[Any]:
     return _query(valet, "SELECT * FROM task_start_audit ORDER BY id")
 
 
 def kv_rows(valet: Valet) -> list[tuple]:
-    return [tuple(r) for r in _query(valet, "SELECT namespace, key, value FROM kv_entries")]
+    return [tuple(r.values()) for r in _query(valet, "SELECT namespace, key, value FROM kv_entries")]

@@ -65,7 +65,7 @@ def test_a_database_down_answers_503(tmp_path) -> None:
     # engine of an in-process app for one whose file cannot be opened.
     config = config_module.load(None, env={"VALET_DATA_DIR": str(tmp_path)})
     app = create_app(config)
-    app.extensions["valet"].engine = create_engine(f"sqlite:///{tmp_path}/missing/dir/x.sqlite3")
+    app.extensions["valet"].database.engine = create_engine(f"sqlite:///{tmp_path}/missing/dir/x.sqlite3")
     r = app.test_client().get("/health")
     assert r.status_code == 503
     body = r.get_json()

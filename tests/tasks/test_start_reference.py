@@ -40,7 +40,9 @@ CASES = [
 
 @pytest.mark.parametrize("name, filtered, url_id, query, body, expected", CASES,
                          ids=[c[0] for c in CASES])
-def test_reference_example(request, qlog, name, filtered, url_id, query, body, expected) -> None:
+def test_reference_example(request, store_url, qlog, name, filtered, url_id, query, body,
+                           expected) -> None:
+    # store_url: runs on each store (the Valet fixture is fetched by name, below)
     valet = request.getfixturevalue("filtered_valet" if filtered else "open_valet")
     r = start(valet, url_id, body, query)
     assert r.status_code == 200, r.text
