@@ -32,8 +32,8 @@ def create_app(config: Config | None = None, clock: Callable[[], int] = now_ms) 
                     value_bytes=config["Valet.limits.valueBytes"],
                     max_keys_per_namespace=config["Butler.keyValueStore.maxKeysPerNamespace"])
     store = KeyValueStore(database, limits, database.now_ms if clock is now_ms else clock)
-    app.extensions["valet"] = Services(config, database, store,
-                                       tasks.build_starter(config, database, store))
+    services = Services(config, database, store, tasks.build_starter(config, database, store))
+    app.extensions["valet"] = services
     api.register(app, config)
     wsgi_app = app.wsgi_app
     if config.kv_enabled:
