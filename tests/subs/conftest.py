@@ -16,6 +16,13 @@ from emulator.runner import Runner
 from generator.render import COMMITTED_FILE
 from tasks.start_support import clean_sense, open_valet, qlog, sense  # noqa: F401
 
+@pytest.fixture(scope="package")
+def store_url() -> None:
+    """The library's Valet keeps its store in SQLite, the default: the stores themselves are
+    compared by the key-value and start-task suites."""
+    return None
+
+
 # Variables the emulator keeps for every script (Qlik's error variables).
 SYSTEM_VARIABLES = {"ScriptError", "ScriptErrorCount", "ScriptErrorList"}
 
