@@ -13,7 +13,7 @@ import pytest
 import server.qrs as qrs_module
 from demo.sense.certs import ensure_certs
 from demo.sense.process import SenseProcess, free_port
-from qrs.qrs_support import USER, verified_settings
+from qrs.qrs_support import USER, no_faults, settings, verified_settings  # noqa: F401
 from server.qrs import (MAX_URL_LENGTH, QrsClient, QrsConfigError, QrsConnectionLost,
                         QrsHttpError, QrsSettings, QrsTimeout, QrsTlsError, QrsUnreachable,
                         custom_property_term, has_custom_property, has_tag, id_term, tag_term)
@@ -34,17 +34,6 @@ EXTRA = TRICKY + [{"id": QUICK, "name": "Quick failing", "run": {"seconds": 1.5,
 def sense(tmp_path_factory) -> SenseProcess:
     with SenseProcess(tmp_path_factory.mktemp("qrs"), extra_tasks=EXTRA, proxy=True) as s:
         yield s
-
-
-@pytest.fixture
-def settings(sense) -> QrsSettings:
-    return verified_settings(sense)
-
-
-@pytest.fixture(autouse=True)
-def no_faults(sense):
-    yield
-    sense.clear_faults()
 
 
 def new_requests(sense, before: int) -> list[dict]:

@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from demo.sense.process import SenseProcess
-from qrs.qrs_support import verified_settings
+from qrs.qrs_support import no_faults, settings  # noqa: F401
 from server.qrs import POOL_SIZE, QrsClient, QrsConnectionLost, QrsSettings, id_term, tag_term
 
 IDLE_SECONDS = 1.0
@@ -27,17 +27,6 @@ def sense(tmp_path_factory) -> SenseProcess:
     with SenseProcess(tmp_path_factory.mktemp("pool"), "--idle-timeout", str(IDLE_SECONDS),
                       extra_tasks=TASKS, latency_ms=LATENCY_MS) as s:
         yield s
-
-
-@pytest.fixture
-def settings(sense) -> QrsSettings:
-    return verified_settings(sense)
-
-
-@pytest.fixture(autouse=True)
-def no_faults(sense):
-    yield
-    sense.clear_faults()
 
 
 def connections(sense, before: int) -> list[int]:
