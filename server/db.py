@@ -94,6 +94,12 @@ class DatabaseUnavailable(Exception):
         self.message = message
 
 
+class DiskFull(DatabaseUnavailable):
+    """The database's disk is full: writes fail until space is freed; reads still work."""
+
+
+SQLITE_FULL, POSTGRESQL_DISK_FULL = 13, "53100"  # SQLite's result code, PostgreSQL's SQLSTATE
+
 W = TypeVar("W")
 Unit = Callable[[Any], W]  # a write: statements run on a driver cursor, inside a transaction
 MIGRATION_LOCK = 0x56414C4554  # "VALET": the advisory lock PostgreSQL instances migrate under
@@ -119,6 +125,7 @@ class Database:
         self.local = threading.local()
         self.group = GroupCommit(self) if self.sqlite else None
         self.clock_offset_ms = 0  # the database's clock minus this machine's (PostgreSQL)
+        self.disk_full_at: float | None = None  # time.monotonic() of the last disk-full failure
 
     @property
     def safe_url(self) -> str:
@@ -182,6 +189,11 @@ class Database:
 
     def _unavailable(self, error: BaseException) -> DatabaseUnavailable:
         reason = getattr(error, "orig", None) or error
+        if (getattr(reason, "sqlite_errorcode", None) == SQLITE_FULL
+                or getattr(reason, "sqlstate", None) == POSTGRESQL_DISK_FULL):
+            self.disk_full_at = time.monotonic()
+            return DiskFull(f"disk full: the disk holding the database ({self.safe_url}) has no "
+                            "room for the write; nothing was stored; free disk space, then retry")
         return DatabaseUnavailable(f"the database ({self.safe_url}) is unavailable: "
                                    f"{type(reason).__name__}: {str(reason).strip()}; retry shortly")
 

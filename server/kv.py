@@ -21,7 +21,9 @@ from sqlalchemy import (BigInteger, Integer, and_, bindparam, delete, exists, fu
                         select)
 from sqlalchemy.dialects import postgresql, sqlite
 
-from server.db import Database, DatabaseUnavailable, Prepared, Unit, W
+from server import audit
+from server.audit import Caller
+from server.db import Database, DatabaseUnavailable, DiskFull, Prepared, Unit, W
 from server.models import KeyValue, NamespaceCount
 
 T = KeyValue.__table__
@@ -53,6 +55,10 @@ class NamespaceFull(KvError):
 
 class StoreUnavailable(KvError):
     """The database is down or cannot take the work now; nothing of the call was stored."""
+
+
+class StoreFull(StoreUnavailable):
+    """The database's disk is full; nothing of the call was stored."""
 
 
 @dataclass(frozen=True)
@@ -188,6 +194,7 @@ class KeyValueStore:
         self.q = SimpleNamespace(**{name: Prepared(engine, statement)
                                     for name, statement in vars(_statements(engine.dialect.name)).items()})
         self.advisory = not database.sqlite  # SQLite's writes are serialised already
+        self.audit_deletion = audit.insert_statement(database, audit.KV_DELETIONS)
 
     def _read(self, unit: Unit[W]) -> W:
         try:
@@ -199,7 +206,7 @@ class KeyValueStore:
         try:
             return self.database.write(unit)
         except DatabaseUnavailable as e:
-            raise StoreUnavailable(e.message) from None
+            raise (StoreFull if isinstance(e, DiskFull) else StoreUnavailable)(e.message) from None
 
     def _lock_namespaces(self, cursor: Any, namespaces: set[str]) -> None:
         # Sorted, so that two transactions locking the same namespaces cannot deadlock.
@@ -274,22 +281,27 @@ class KeyValueStore:
         params = {"p_now": self.clock()}
         return self._read(lambda cursor: [n for (n,) in self.q.namespaces.run(cursor, params)])
 
-    def _delete(self, live: Prepared, every: Prepared, params: dict[str, Any]) -> int:
-        """Delete what `every` matches; returns how many of those rows were live."""
+    def _delete(self, live: Prepared, every: Prepared, params: dict[str, Any],
+                caller: Caller) -> int:
+        """Delete what `every` matches and audit it in the same transaction; returns how
+        many of those rows were live."""
         def unit(cursor: Any) -> int:
             gone = live.run(cursor, params).rowcount
             every.run(cursor, params)
+            self.audit_deletion.run(cursor, audit.kv_deletion_row(
+                params["p_now"], caller, params["p_ns"], params.get("p_key"), gone))
             return gone
         return self._commit(unit)
 
-    def delete(self, namespace: str, key: str) -> None:
-        params = {"p_ns": namespace, "p_key": key, "p_now": self.clock()}
-        if not self._delete(self.q.delete_live_key, self.q.delete_key, params):
+    def delete(self, namespace: str, key: str, caller: Caller = Caller("unknown")) -> None:
+        params = {"p_ns": self.check_namespace(namespace), "p_key": self.check_key(key),
+                  "p_now": self.clock()}
+        if not self._delete(self.q.delete_live_key, self.q.delete_key, params, caller):
             raise NotFound(f"key {key!r} does not exist in namespace {namespace!r}")
 
-    def delete_namespace(self, namespace: str) -> None:
-        params = {"p_ns": namespace, "p_now": self.clock()}
-        if not self._delete(self.q.delete_live_namespace, self.q.delete_namespace, params):
+    def delete_namespace(self, namespace: str, caller: Caller = Caller("unknown")) -> None:
+        params = {"p_ns": self.check_namespace(namespace), "p_now": self.clock()}
+        if not self._delete(self.q.delete_live_namespace, self.q.delete_namespace, params, caller):
             raise NotFound(f"namespace {namespace!r} does not exist (it has no keys)")
 
     def sweep(self) -> int:

@@ -43,7 +43,31 @@ class TaskStartAudit(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     at_ms: Mapped[int] = mapped_column(BigInteger, nullable=False)
-    caller: Mapped[str] = mapped_column(String(255), nullable=False)
+    caller: Mapped[str] = mapped_column(String(255), nullable=False)  # address (key name), as logged
+    client_address: Mapped[str] = mapped_column(String(255), nullable=False, server_default="")
+    key_name: Mapped[str | None] = mapped_column(String(255), nullable=True)  # NULL: no API key
     entry_point: Mapped[str] = mapped_column(String(32), nullable=False)
     request: Mapped[str] = mapped_column(Text, nullable=False)
     outcome: Mapped[str] = mapped_column(Text, nullable=False)
+    # " id id … ": every task ID asked or answered, for the audit's task filter (migration k12b)
+    task_ids: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+
+    __table_args__ = (Index("ix_task_start_audit_at_ms", "at_ms"),)
+
+
+class KvDeleteAudit(Base):
+    """One deletion of a key or a namespace (`key` NULL) that reached the store."""
+
+    __tablename__ = "kv_delete_audit"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at_ms: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    caller: Mapped[str] = mapped_column(String(255), nullable=False)
+    client_address: Mapped[str] = mapped_column(String(255), nullable=False)
+    key_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    namespace: Mapped[str] = mapped_column(String(255), nullable=False)
+    key: Mapped[str | None] = mapped_column(String(1024), nullable=True)
+    deleted_keys: Mapped[int] = mapped_column(Integer, nullable=False)  # live keys deleted
+    outcome: Mapped[str] = mapped_column(String(32), nullable=False)  # deleted | notFound
+
+    __table_args__ = (Index("ix_kv_delete_audit_at_ms", "at_ms"),)

@@ -32,6 +32,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from server import kv, tasks
+from server.audit import Caller
 from server.api.errors import INTERNAL_ERROR, KV_STATUS, error_body
 from server.config import Config, ConfigError
 
@@ -272,7 +273,7 @@ class MqttListener:
     def __init__(self, settings: MqttSettings, starter: tasks.TaskStarter) -> None:
         self.settings = settings
         self.starter = starter
-        self.caller = f"mqtt://{settings.broker}"
+        self.caller = Caller(f"mqtt://{settings.broker}")
         self.queue: queue.Queue[Message | None] = queue.Queue()
         self.state = "connecting"
         self.last_error: str | None = None

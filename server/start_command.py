@@ -15,6 +15,7 @@ from typing import Callable, TextIO
 from sqlalchemy.exc import SQLAlchemyError
 
 from server import config as config_module, db, runs, tasks
+from server.audit import Caller
 from server.qrs import QrsClient
 from server.runs import RunStatus, WaitOutcome
 
@@ -131,7 +132,7 @@ def _audit_database(config: config_module.Config) -> db.Database:
 def _start(starter: tasks.TaskStarter, target: tasks.ById | tasks.ByName,
            say: Callable[[str], None]) -> tasks.SyncStart | None:
     asked = target.name if isinstance(target, tasks.ByName) else target.task_id
-    request = tasks.SyncStartRequest(target, caller=f"cli:{_user()}", entry_point="cli")
+    request = tasks.SyncStartRequest(target, caller=Caller(f"cli:{_user()}"), entry_point="cli")
     try:
         answer = starter.start_synchronous(request)
     except (tasks.RepositoryUnavailable, tasks.InvalidStartRequest) as e:

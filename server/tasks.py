@@ -29,11 +29,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Union
 
-from sqlalchemy import bindparam, insert
-
-from server import db, kv
+from server import audit, db, kv
+from server.audit import Caller
 from server.config import Config, ConfigError
-from server.models import TaskStartAudit
 from server.qrs import (QrsClient, QrsConfigError, QrsError, QrsHttpError, QrsSettings,
                         custom_property_term, has_custom_property, has_tag, id_term, is_guid,
                         name_term, tag_term)
@@ -160,7 +158,7 @@ def parse_items(url_task_id: str | None, body: Any) -> list[Item]:
 class StartRequest:
     items: list[Item]
     all_ids_must_exist: bool = False
-    caller: str = "unknown"
+    caller: Caller = Caller("unknown")
     entry_point: str = "rest"
     topic: str | None = None  # MQTT: the topic the request arrived on (audited)
 
@@ -372,7 +370,7 @@ SYNC_OUTCOMES = (STARTED, ALREADY_RUNNING, INVALID, UNKNOWN, AMBIGUOUS, DENIED, 
 @dataclass(frozen=True)
 class SyncStartRequest:
     target: Union[ById, ByName]
-    caller: str = "unknown"
+    caller: Caller = Caller("unknown")
     entry_point: str = "rest"
 
 
@@ -453,8 +451,7 @@ class TaskStarter:
         self.settings = settings
         self.filter = start_filter
         self.database = database
-        self.audit_insert = db.Prepared(database.engine, insert(TaskStartAudit).values(
-            {c: bindparam(c) for c in ("at_ms", "caller", "entry_point", "request", "outcome")}))
+        self.audit_insert = audit.insert_statement(database, audit.TASK_STARTS)
         self.store = store
         self.clock = clock
 
@@ -479,7 +476,7 @@ class TaskStarter:
         self._record_result(request, began, result)
         return result
 
-    def refuse(self, caller: str, entry_point: str, reason: str, topic: str | None = None) -> None:
+    def refuse(self, caller: Caller, entry_point: str, reason: str, topic: str | None = None) -> None:
         """Audit a request refused before its items could be read (a malformed body)."""
         self._record_refusal(StartRequest([], caller=caller, entry_point=entry_point, topic=topic),
                              time.perf_counter(), reason)
@@ -662,13 +659,14 @@ class TaskStarter:
         self._audit(request.caller, request.entry_point, _describe_request(request), outcome,
                     _summary_of_request(request), summary, ok, began)
 
-    def _audit(self, caller: str, entry_point: str, asked: dict, outcome: dict, asked_text: str,
+    def _audit(self, caller: Caller, entry_point: str, asked: dict, outcome: dict, asked_text: str,
                summary: str, ok: bool, began: float) -> None:
         """One audit row and one log line (a warning unless everything asked was started), for
         every kind of start."""
         ms = (time.perf_counter() - began) * 1000
-        row = {"at_ms": self.clock(), "caller": caller[:255], "entry_point": entry_point,
-               "request": json.dumps(asked), "outcome": json.dumps(outcome)}
+        row = {"at_ms": self.clock(), **audit.caller_columns(caller), "entry_point": entry_point,
+               "request": json.dumps(asked), "outcome": json.dumps(outcome),
+               "task_ids": audit.task_ids_text(asked, outcome)}
         self.database.write(lambda cursor: self.audit_insert.run(cursor, row))
         log.log(logging.INFO if ok else logging.WARNING,
                 "start-task from %s via %s: asked %s; %s (%.0f ms)", caller, entry_point,

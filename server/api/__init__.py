@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from server.api import errors, kv, meta, tasks
+from server.api import audit, errors, kv, meta, tasks
 from server.api.openapi import create_api
 from server.config import Config
 
@@ -14,6 +14,7 @@ def register(app: Flask, config: Config) -> None:
     if config["Butler.restServerEndpointsEnable.butlerping"]:
         api.register_blueprint(meta.ping_blp)
     api.register_blueprint(meta.health_blp)
+    api.register_blueprint(audit.blp)
     if config.endpoint_list_enabled:
         api.register_blueprint(meta.endpoints_blp)
     if config.kv_enabled:

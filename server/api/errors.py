@@ -10,12 +10,13 @@ from http import HTTPStatus
 from flask import Flask, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from server.db import DatabaseUnavailable
-from server.kv import InvalidInput, KvError, NamespaceFull, NotFound, StoreUnavailable
+from server.db import DatabaseUnavailable, DiskFull
+from server.kv import InvalidInput, KvError, NamespaceFull, NotFound, StoreFull, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
-KV_STATUS = {InvalidInput: 400, NotFound: 400, NamespaceFull: 409, StoreUnavailable: 503}
+KV_STATUS = {InvalidInput: 400, NotFound: 400, NamespaceFull: 409, StoreUnavailable: 503,
+             StoreFull: 507}
 INTERNAL_ERROR = "internal error; the server log has the details"
 
 
@@ -127,7 +128,7 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(DatabaseUnavailable)
     def _database_unavailable(e: DatabaseUnavailable) -> Response:
-        return error_response(503, e.message)
+        return error_response(507 if isinstance(e, DiskFull) else 503, e.message)
 
     @app.errorhandler(Exception)
     def _unexpected(e: Exception) -> Response:

@@ -23,6 +23,7 @@ from server.api.access_log import log_request
 from server.api.cross_site import PREFLIGHT_HEADERS, CrossSite
 from server.api.errors import INTERNAL_ERROR, error_body
 from server.api.plain import start_json
+from server.audit import Caller
 from server.rate_limits import RateLimits
 from server.config import Config
 from server.credentials import ApiKey, find_key
@@ -51,11 +52,9 @@ def requires(scope: str) -> Callable:
     return mark
 
 
-def caller_of(environ: dict[str, Any]) -> str:
+def caller_of(environ: dict[str, Any]) -> Caller:
     """Who is asking, for the audit: the client address and, with keys on, the key's name."""
-    address = environ.get("REMOTE_ADDR") or "unknown"
-    name = environ.get("valet.key_name")
-    return f"{address} (key {name})" if name else address
+    return Caller(environ.get("REMOTE_ADDR") or "unknown", environ.get("valet.key_name"))
 
 
 def presented_key(environ: dict[str, Any]) -> str | None:

@@ -10,13 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 from flask import request
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 
 from server import kv
 from server.api.errors import ApiError
 from server.api.openapi import Blueprint
 from server.api.plain import MISSING, Answer, Endpoint, PlainRequest, flask_response, run
-from server.api.gate import requires
+from server.api.gate import caller_of, requires
 from server.services import Services, current
 
 blp = Blueprint("keyvalues", __name__, url_prefix="/v4",
@@ -24,7 +24,8 @@ blp = Blueprint("keyvalues", __name__, url_prefix="/v4",
 
 
 class KeyValueBody(Schema):
-    key = fields.String(required=True, metadata={"description": "the key (any non-empty text)"})
+    key = fields.String(required=True, validate=validate.Length(min=1),
+                        metadata={"description": "the key (any non-empty text)"})
     value = fields.Raw(required=True, allow_none=True, metadata={
         "description": "a string; numbers and booleans are stored as their text, null as \"\""})
     ttl = fields.Raw(metadata={
@@ -32,13 +33,13 @@ class KeyValueBody(Schema):
 
 
 class KeyQuery(Schema):
-    key = fields.String(required=True, metadata={"description": "the key"})
+    key = fields.String(required=True, validate=validate.Length(min=1), metadata={"description": "the key"})
     default = fields.String(metadata={
         "description": "answer 200 with this value when the key does not exist"})
 
 
 class KeyExistsQuery(Schema):
-    key = fields.String(required=True)
+    key = fields.String(required=True, validate=validate.Length(min=1))
 
 
 class KeyValueSchema(Schema):
@@ -120,12 +121,13 @@ def set_value(services: Services, request: PlainRequest) -> Answer:
 
 
 def delete_key(services: Services, request: PlainRequest) -> Answer:
-    services.store.delete(request.path["namespace"], request.path["key"])
+    services.store.delete(request.path["namespace"], request.path["key"],
+                          caller_of(request.environ))
     return 204, None
 
 
 def delete_namespace(services: Services, request: PlainRequest) -> Answer:
-    services.store.delete_namespace(request.path["namespace"])
+    services.store.delete_namespace(request.path["namespace"], caller_of(request.environ))
     return 204, None
 
 

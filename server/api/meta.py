@@ -7,8 +7,10 @@ Adding a part is one more `Check` in `CHECKS`."""
 from __future__ import annotations
 
 import dataclasses
+import shutil
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 from flask import current_app, jsonify
@@ -24,6 +26,8 @@ endpoints_blp = Blueprint("endpointsenabled", __name__, url_prefix="/v4",
                           description="Which Butler endpoints are enabled, as Butler lists them")
 
 REPOSITORY_PROBE_TIMEOUT = 3.0  # seconds; /health must answer well within a prober's timeout
+DISK_FREE_MIN_BYTES = 1024 * 1024  # below this a write (its WAL pages, a checkpoint) may not fit
+DISK_FULL_RECENT_SECONDS = 60.0  # a write that failed for a full disk keeps the check down this long
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,22 @@ class PartDown(Exception):
     """A probe's own report that its part is down; the message is the detail."""
 
 
+def _disk(services: Services) -> str:
+    """Room for writes: the free space beside a SQLite file, and for any store whether a
+    write failed for a full disk lately (PostgreSQL's disk is the server's, seen only so)."""
+    database = services.database
+    failed = database.disk_full_at
+    if failed is not None and time.monotonic() - failed < DISK_FULL_RECENT_SECONDS:
+        raise PartDown(f"disk full: a write failed for lack of disk space {time.monotonic() - failed:.0f} s ago")
+    path = database.engine.url.database if database.sqlite else None
+    if not path or path == ":memory:":
+        return "no write has failed for lack of disk space"
+    free = shutil.disk_usage(Path(path).parent).free
+    if free < DISK_FREE_MIN_BYTES:
+        raise PartDown(f"disk full: {free} bytes free beside {path}; writes answer 507 until space is freed")
+    return f"{free // (1024 * 1024)} MiB free beside the database"
+
+
 def _mqtt(services: Services) -> str:
     """The listener's own state (no probe of the broker: the connection is the probe)."""
     if not services.mqtt.connected:
@@ -70,6 +90,7 @@ CHECKS: list[Check] = [
           cache_seconds=5.0),
     Check("mqtt", _mqtt, applies=lambda s: s.mqtt is not None,
           required=lambda s: s.mqtt.settings.required_for_readiness),
+    Check("disk", _disk, required=False),
 ]
 
 

@@ -16,6 +16,7 @@ from werkzeug.routing import BaseConverter
 
 from server.api import plain
 from server.api.errors import error_body, handle_http_exception
+from server.api.gate import ANY_KEY, DEFAULT_SCOPE, OPEN
 
 VERSION = version("valet")
 
@@ -68,36 +69,80 @@ ERRORS = {
           "a key is always allowed)",
           "namespace 'ns' has no room for a new key: it holds the limit of 1000 keys "
           "(Butler.keyValueStore.maxKeysPerNamespace); delete keys or raise the limit"),
+    401: ("API keys are configured (Valet.apiKeys) and the request sent none, or one that is not "
+          "configured; sent as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'",
+          "an API key is required: send it as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'"),
+    403: ("a browser's cross-site request (an Origin not listed in Valet.cors.allowedOrigins, or "
+          "Sec-Fetch-Site: cross-site), or an API key without the scope the route needs",
+          "the API key 'dashboards' may not do this: it needs the scope 'kv:write' (it has "
+          "kv:read)"),
     413: ("the body is larger than Valet.limits.requestBodyBytes",
           "request body is larger than the limit of 2097152 bytes"),
     415: ("the body's Content-Type is not JSON",
           "Content-Type text/plain is not supported; send the body as application/json"),
+    429: ("over Valet.rateLimit.perClient or Valet.rateLimit.perKey; the Retry-After header says "
+          "how many seconds to wait",
+          "too many requests from client 127.0.0.1: the limit is 100 per 1 minute "
+          "(Valet.rateLimit.perClient); retry in 12 s"),
     502: ("the repository answered with an error, refused the certificates, or TLS failed",
           "the Qlik Sense repository could not be queried for the tasks to start (HTTP error: "
           "repository answered 403: XSRF prevention check failed. Possible XSRF discovered.); "
           "no task was started"),
-    503: ("the repository cannot be reached",
+    503: ("the database is unavailable (nothing was stored), or, for task calls, the repository "
+          "cannot be reached or is not configured",
           "the Qlik Sense repository could not be queried for the tasks to start (unreachable: "
           "cannot connect to the repository at sense.example:4242: …); no task was started"),
     504: ("the repository did not answer within Valet.qrs.timeoutSeconds",
           "the Qlik Sense repository could not be queried for the tasks to start (timeout: no "
           "answer within 10 s); no task was started"),
+    507: ("disk full: the database's disk has no room for the write; nothing was stored",
+          "disk full: the disk holding the database (sqlite:///C:/Valet/config/data/valet.sqlite3) "
+          "has no room for the write; nothing was stored; free disk space, then retry"),
 }
+# What the gate (server.api.gate) and the store may answer on any route, by the scope the
+# route's view declares: a bad X-HTTP-Method-Override (400) and a cross-site refusal (403)
+# anywhere; key, scope and rate refusals where a key is needed; the database's or the disk's
+# failure where the route reads or writes (every scoped route), a full disk where it writes.
+GATE_ERRORS = {OPEN: (400, 403), ANY_KEY: (400, 401, 403, 429)}
+SCOPED_ERRORS = (400, 401, 403, 429, 503)
+WRITE_SCOPES = ("kv:write", "task:start")
+RETRY_AFTER = {"Retry-After": {"description": "seconds to wait before retrying",
+                               "schema": {"type": "integer"}}}
+
+
+def gate_statuses(scope: str, methods: list[str]) -> tuple[int, ...]:
+    """The error statuses a route of `scope` can answer whatever its view does."""
+    if scope in GATE_ERRORS:
+        return GATE_ERRORS[scope]
+    writes = scope in WRITE_SCOPES and set(methods) - {"GET", "HEAD"}
+    return SCOPED_ERRORS + ((507,) if writes else ())
+
+
+def _documented(func) -> set:
+    return {int(s) for s in getattr(func, "_apidoc", {}).get("response", {}).get("responses", {})}
 
 
 class Blueprint(flask_smorest.Blueprint):
     ARGUMENTS_PARSER = JsonBodyParser()
 
     def errors(self, *statuses: int):
-        """Document the error answers `statuses` (see ERRORS) of an operation."""
+        """Document the error answers `statuses` (see ERRORS) of an operation, each once."""
         def decorate(func):
-            for status in statuses:
+            for status in sorted(set(statuses) - _documented(func)):
                 description, message = ERRORS[status]
                 func = self.alt_response(status, schema=ErrorSchema, description=description,
-                                         example=error_body(status, message))(func)
+                                         example=error_body(status, message),
+                                         headers=RETRY_AFTER if status == 429 else None)(func)
             return func
 
         return decorate
+
+    def add_url_rule(self, rule, endpoint=None, view_func=None, **options):
+        """Every route documents the gate's answers for the scope its view declares."""
+        if view_func is not None:
+            scope = getattr(view_func, "valet_scope", DEFAULT_SCOPE)
+            view_func = self.errors(*gate_statuses(scope, options.get("methods", ["GET"])))(view_func)
+        super().add_url_rule(rule, endpoint, view_func, **options)
 
 
 class Api(flask_smorest.Api):

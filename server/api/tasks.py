@@ -90,7 +90,7 @@ _RESULT_EXAMPLE = {"tasksId": {"started": [{"taskId": "e3b27f50-b1c0-4879-88fc-c
                                "invalid": [], "denied": []},
                    "tasksTag": [], "tasksTagDenied": [], "tasksCP": [], "tasksCPDenied": [],
                    "failed": []}
-_BODY_DOC = {"required": True, "description": "items in order; [] when the URL's ID is all",
+_BODY_DOC = {"required": False, "description": "items in order; [] or no body when the URL's ID is all",
              "content": {"application/json": {"schema": StartItemSchema(many=True),
                                                "example": _BODY_EXAMPLE}}}
 

@@ -45,6 +45,8 @@ ROUTES = [
     ("delete a namespace", "DELETE", "/v4/keyvalues/ns", None, {}, "kv:write"),
     ("start tasks (PUT)", "PUT", "/v4/reloadtask/-/start", [], {}, "task:start"),
     ("start tasks (POST)", "POST", f"/v4/reloadtask/{A1[0]}/start", [], {}, "task:start"),
+    ("the audit of task starts", "GET", "/v4/audit/taskstarts", None, {}, "admin"),
+    ("the audit of deletions", "GET", "/v4/audit/keyvaluedeletions?namespace=ns", None, {}, "admin"),
     ("the OpenAPI document", "GET", "/openapi.json", None, {}, "any"),
     ("the API browser", "GET", "/docs", None, {}, "any"),
 ]

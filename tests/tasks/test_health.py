@@ -56,8 +56,9 @@ def test_a_repository_down_is_degraded_not_unavailable(start_valet, sense) -> No
     assert repository["status"] == "down" and "unreachable" in repository["detail"]
 
 
-def test_without_task_starts_only_the_database_is_checked(valet) -> None:
-    assert requests.get(f"{valet.url}/health", timeout=5).json()["checks"] == [DB_UP]
+def test_without_task_starts_only_the_database_and_its_disk_are_checked(valet) -> None:
+    checks = requests.get(f"{valet.url}/health", timeout=5).json()["checks"]
+    assert [c["name"] for c in checks] == ["database", "disk"] and checks[0] == DB_UP
 
 
 def test_a_database_down_answers_503(tmp_path) -> None:
