@@ -6,6 +6,7 @@ ID, so rows written meanwhile never shift them."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import Callable
 
 from flask import jsonify
 from marshmallow import Schema, fields, validate
@@ -88,29 +89,30 @@ def _page_schema(row: type[Schema]) -> type[Schema]:
         name=row.__name__.replace("Row", "Page"))
 
 
-def _answer(items: list[dict], next_before: int | None):
+def _page_route(path: str, query: type[Schema], row: type[Schema]) -> Callable:
+    """One audit page endpoint: its route, the admin scope, its query and its page's shape."""
+    def decorate(view: Callable) -> Callable:
+        view = blp.errors(400)(blp.response(200, _page_schema(row))(view))
+        view = requires("admin")(blp.arguments(query, location="query")(view))
+        return blp.route(path, methods=["GET"])(view)
+    return decorate
+
+
+def _answer(page: tuple[list[dict], int | None]):
+    items, next_before = page
     return jsonify({"items": items, "nextBefore": next_before})
 
 
-@blp.route("/taskstarts", methods=["GET"])
-@requires("admin")
-@blp.arguments(TaskStartQuery, location="query")
-@blp.response(200, _page_schema(TaskStartRow))
-@blp.errors(400)
+@_page_route("/taskstarts", TaskStartQuery, TaskStartRow)
 def task_starts(query: dict):
     """Task starts by REST, MQTT and the CLI: who (address, key name), when, what was asked,
     what matched and the outcome; filtered by time, task and caller."""
-    log = AuditLog(current().database)
-    return _answer(*log.task_starts(_query(query, task_id=query.get("task"))))
+    return _answer(AuditLog(current().database).task_starts(_query(query, task_id=query.get("task"))))
 
 
-@blp.route("/keyvaluedeletions", methods=["GET"])
-@requires("admin")
-@blp.arguments(DeletionQuery, location="query")
-@blp.response(200, _page_schema(DeletionRow))
-@blp.errors(400)
+@_page_route("/keyvaluedeletions", DeletionQuery, DeletionRow)
 def kv_deletions(query: dict):
     """Deletions of keys and namespaces, found or not: who, when, what, how many keys went;
     filtered by time, namespace and caller."""
-    log = AuditLog(current().database)
-    return _answer(*log.kv_deletions(_query(query, namespace=query.get("namespace"))))
+    return _answer(AuditLog(current().database).kv_deletions(
+        _query(query, namespace=query.get("namespace"))))
