@@ -106,6 +106,13 @@ ERRORS = {
 GATE_ERRORS = {OPEN: (400, 403), ANY_KEY: (400, 401, 403, 429)}
 SCOPED_ERRORS = (400, 401, 403, 429, 503)
 WRITE_SCOPES = ("kv:write", "task:start")
+# How a key is sent (server.api.gate.presented_key); needed only when Valet.apiKeys is set.
+SECURITY_SCHEMES = {
+    "ApiKeyHeader": {"type": "apiKey", "in": "header", "name": "X-API-Key",
+                     "description": "a key of Valet.apiKeys, when keys are configured"},
+    "BearerKey": {"type": "http", "scheme": "bearer",
+                  "description": "the same key as 'Authorization: Bearer <key>'"},
+}
 RETRY_AFTER = {"Retry-After": {"description": "seconds to wait before retrying",
                                "schema": {"type": "integer"}}}
 
@@ -138,10 +145,12 @@ class Blueprint(flask_smorest.Blueprint):
         return decorate
 
     def add_url_rule(self, rule, endpoint=None, view_func=None, **options):
-        """Every route documents the gate's answers for the scope its view declares."""
+        """Every route documents the gate's answers and the key for the scope its view declares."""
         if view_func is not None:
             scope = getattr(view_func, "valet_scope", DEFAULT_SCOPE)
             view_func = self.errors(*gate_statuses(scope, options.get("methods", ["GET"])))(view_func)
+            if scope != OPEN:
+                view_func = self.doc(security=[{name: []} for name in SECURITY_SCHEMES])(view_func)
         super().add_url_rule(rule, endpoint, view_func, **options)
 
 
@@ -161,6 +170,8 @@ def create_api(app: Flask) -> Api:
     app.url_map.converters["enc"] = EncodedSegment
     api = Api(app)
     api.register_converter(EncodedSegment, lambda _converter: {"type": "string"})
+    for name, scheme in SECURITY_SCHEMES.items():
+        api.spec.components.security_scheme(name, scheme)
 
     @app.get("/docs/assets/<path:name>")
     def swagger_assets(name: str):
