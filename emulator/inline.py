@@ -28,6 +28,8 @@ def read_options(items: list[list[Token]]) -> tuple[str, bool]:
             delimiter = _NAMED_DELIMITERS.get(raw.lower(), raw)
         elif words == "delimiter is spaces":
             delimiter = " "
+        elif words.startswith("delimiter is ") and len(item) == 3:
+            delimiter = item[-1].text  # unquoted, as the age page writes (delimiter is |)
         elif words == "no labels":
             labels = False
         elif words not in _IGNORED_OPTIONS and not words.startswith("codepage is"):
