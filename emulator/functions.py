@@ -28,8 +28,8 @@ from typing import Protocol
 from emulator.aggregations import AGGREGATIONS
 from emulator.errors import SYNTAX_ERROR, ScriptError
 from emulator.tables import value_key
-from emulator.values import (Dual, Value, boolean, from_text, is_true, number, parse_number, text,
-                             to_number, wildcard_regex)
+from emulator.values import (Dual, Value, boolean, from_text, is_true, number, parse_number,
+                             read_grouped_number, text, to_number, wildcard_regex)
 
 
 class FunctionContext(Protocol):
@@ -692,27 +692,11 @@ def _num_interpret(ctx: FunctionContext, s: Value, fmt: Value | None = None, dec
     if fmt is not None:
         f = _parse_number_format(fmt.text, d, t)
         raw = raw.removeprefix(f.prefix.strip()).removesuffix(f.suffix.strip()).strip()
-    n = _read_grouped_number(raw, d, t)
+    n = read_grouped_number(raw, d, t)
     if n is None:
         # the help page: "returns the string 35.648,3123 and NULL (-) as numeric value"
         return text(s.text)
     return Dual(s.text, n / 100 if percent else n)
-
-
-def _read_grouped_number(raw: str, dec_sep: str, thou_sep: str) -> float | None:
-    """'35,648.31' with separators '.' and ',' is 35648.31; a thousands separator must sit
-    between groups of three digits of the integer part ('35.648,3123' is not a number).
-    Spaces are ignored: Num#('35 648.312', '#', '.', ',') is 35648.312 (help page example)."""
-    raw = raw.replace(" ", "")
-    integer, _, decimals = raw.partition(dec_sep) if dec_sep else (raw, "", "")
-    if thou_sep and thou_sep in integer:
-        groups = integer.split(thou_sep)
-        if any(len(g.lstrip("+-")) != 3 for g in groups[1:]) or not groups[0].lstrip("+-"):
-            return None
-        integer = "".join(groups)
-    if thou_sep and thou_sep in decimals:
-        return None
-    return parse_number(integer + ("." + decimals if decimals else ""))
 
 
 @script_function("Text", 1)

@@ -10,9 +10,11 @@ https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/Scripting/Scr
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+
 from emulator.errors import UnsupportedSyntax
 from emulator.tokens import STRING, Token
-from emulator.values import Value, from_text
+from emulator.values import Dual, Value, from_text, read_grouped_number
 
 _IGNORED_OPTIONS = {"txt", "ansi", "utf8", "unicode", "oem", "mac", "msq", "embedded labels"}
 _NAMED_DELIMITERS = {"\\t": "\t", "tab": "\t", "spaces": " "}
@@ -37,7 +39,41 @@ def read_options(items: list[list[Token]]) -> tuple[str, bool]:
     return delimiter, labels
 
 
-def parse_inline(data: str, delimiter: str = ",", labels: bool = True) -> tuple[list[str], list[list[Value]]]:
+def read_table(data: str, spec: list[list[Token]],
+               variables: Mapping[str, Value]) -> tuple[list[str], list[list[Value]]]:
+    """An inline table or a delimited text file as the script reads it: its format spec, and
+    the script's NullInterpret, DecimalSep and ThousandSep."""
+    return parse_inline(data, *read_options(spec), read=value_reader(variables))
+
+
+def value_reader(variables: Mapping[str, Value]) -> Callable[[str], Value]:
+    """How a text file or inline value becomes a script value.
+
+    NullInterpret: "The defined symbol will be interpreted as NULL when it occurs in a text
+    file, CSV file, or an inline statement"; an empty one changes nothing ("SET NULLINTERPRET=;"
+    resets it: .../QV_QlikView/Scripting/create-null-values-from-text-files.htm).
+    https://help.qlik.com/en-us/cloud-services/Subsystems/Hub/Content/Sense_Hub/Scripting/ValueHandlingVariables/NullInterpret.htm
+    DecimalSep/ThousandSep, when the script sets them, are how numbers in the data are written
+    (.../Scripting/NumberInterpretationVariables/DecimalSep.htm)."""
+    null = _setting(variables, "NullInterpret") or None
+    dec, thou = _setting(variables, "DecimalSep"), _setting(variables, "ThousandSep")
+    if dec is None and thou is None:
+        parse = from_text
+    else:
+        def parse(s: str) -> Dual:
+            return Dual(s, read_grouped_number(s, dec or ".", thou or ""))
+    if null is None:
+        return parse
+    return lambda s: None if s == null else parse(s)
+
+
+def _setting(variables: Mapping[str, Value], name: str) -> str | None:
+    value = variables.get(name)
+    return None if value is None else value.text
+
+
+def parse_inline(data: str, delimiter: str = ",", labels: bool = True,
+                 read: Callable[[str], Value] = from_text) -> tuple[list[str], list[list[Value]]]:
     records = [split_record(line, delimiter) for line in data.splitlines() if line.strip()]
     if not records:
         return [], []
@@ -47,7 +83,7 @@ def parse_inline(data: str, delimiter: str = ",", labels: bool = True) -> tuple[
         fields = [name for name, _ in header]
     else:
         fields = [f"@{i}" for i in range(1, width + 1)]
-    rows = [[from_text(record[i][0]) if i < len(record) else None for i in range(len(fields))]
+    rows = [[read(record[i][0]) if i < len(record) else None for i in range(len(fields))]
             for record in records]
     return fields, rows
 

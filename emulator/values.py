@@ -69,6 +69,22 @@ def parse_number(s: str) -> float | None:
     return n
 
 
+def read_grouped_number(raw: str, dec_sep: str, thou_sep: str) -> float | None:
+    """'35,648.31' with separators '.' and ',' is 35648.31; a thousands separator must sit
+    between groups of three digits of the integer part ('35.648,3123' is not a number).
+    Spaces are ignored: Num#('35 648.312', '#', '.', ',') is 35648.312 (help page example)."""
+    raw = raw.replace(" ", "")
+    integer, _, decimals = raw.partition(dec_sep) if dec_sep else (raw, "", "")
+    if thou_sep and thou_sep in integer:
+        groups = integer.split(thou_sep)
+        if any(len(g.lstrip("+-")) != 3 for g in groups[1:]) or not groups[0].lstrip("+-"):
+            return None
+        integer = "".join(groups)
+    if thou_sep and thou_sep in decimals:
+        return None
+    return parse_number(integer + ("." + decimals if decimals else ""))
+
+
 def from_text(s: str) -> Dual:
     """A value read from a source (inline table, variable, JSON text): text that is
     also a number when it reads as one, keeping the original text."""
