@@ -112,6 +112,26 @@ def wildcard_regex(pattern: str, ignore_case: bool = False) -> re.Pattern:
     return re.compile(body, (re.IGNORECASE if ignore_case else 0) | re.DOTALL)
 
 
+class FieldTexts:
+    """One text per number in each field: "When several data items read into one field have
+    different string representations but the same valid number representation, they will all
+    share the first string representation encountered."
+    https://help.qlik.com/en-US/cloud-services/Subsystems/Hub/Content/Sense_Hub/Scripting/FormattingFunctions/Dual.htm"""
+
+    def __init__(self) -> None:
+        self._first: dict[str, dict[float, Dual]] = {}
+
+    def share(self, fields: list[str], rows: list[list[Value]]) -> None:
+        """Give each value of ``rows`` (laid out as ``fields``) the first value its field held
+        with the same number, in place."""
+        for i, name in enumerate(fields):
+            first = self._first.setdefault(name, {})
+            for row in rows:
+                v = row[i]
+                if v is not None and v.num is not None:
+                    row[i] = first.setdefault(v.num, v)
+
+
 class BuiltText(Dual):
     """Text made by repeated concatenation (``Let v = v & ...`` in a loop). The parts are joined
     only when the text is read, so appending to a variable 10,000 times costs linear time, not
