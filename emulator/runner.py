@@ -26,7 +26,7 @@ from emulator.program import (Action, Block, ExitBlock, ExitScript, ExitSub, Inc
 from emulator.splitter import split_statements
 from emulator.system import system_values
 from emulator.tables import DataModel, LoadedValues
-from emulator.values import Dual, Value, boolean, from_text, number, text, to_number
+from emulator.values import Dual, Value, boolean, from_text, number, shown_with, text, to_number
 
 _CACHE_LIMIT = 2000  # statements longer than this are not cached (Butler-style growing bodies)
 
@@ -266,7 +266,7 @@ class Runner:
         return local_path(written, self.current_file, self.libs)
 
     def set_variable(self, name: str, value: Value) -> None:
-        self.variables[name] = value
+        self.variables[name] = shown_with(value, self.variable_text("DecimalSep"))
 
     def define_sub(self, name: str, params: list[str], body: list[Statement]) -> None:
         self.subs[name.lower()] = SubDefinition(name, params, body, build_blocks)

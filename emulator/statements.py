@@ -454,7 +454,7 @@ def _run_for(r: Interpreter, block: Block) -> None:
     name, values = r.clause(header)
     try:
         for value in values:
-            r.variables[name] = value
+            r.set_variable(name, value)
             r.run_nodes(body)
     except ExitFor:
         pass

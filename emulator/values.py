@@ -98,6 +98,15 @@ def to_number(v: Value) -> float | None:
     return v.num if v.num is not None else parse_number(v.text)
 
 
+def shown_with(v: Value, decimal_sep: str | None) -> Value:
+    """A plain number as the script shows it once stored: with its DecimalSep, which "replaces
+    the decimal symbol for the operating system" when numbers are formatted
+    (.../Scripting/NumberInterpretationVariables/DecimalSep.htm). Other values are unchanged."""
+    if not decimal_sep or decimal_sep == "." or type(v) is not NumberValue or "." not in v.text:
+        return v
+    return Dual(v.text.replace(".", decimal_sep), v.num)
+
+
 def is_true(v: Value) -> bool:
     """Qlik's truth: a non-zero number is true; NULL and non-numeric text are false."""
     n = to_number(v)
