@@ -834,7 +834,8 @@ _TOKEN_PATTERNS = {"YYYY": "[0-9]{4}", "YY": "[0-9]{2}", "fff": "[0-9]{3}", "ff"
                    **{t: "[A-Za-z]+" for t in _NAME_TOKENS}}
 
 
-def _format_regex(fmt: str) -> tuple[str, list[str]]:
+@lru_cache(maxsize=64)  # data files try every value against the script's few formats
+def _format_regex(fmt: str) -> tuple[re.Pattern, list[str]]:
     """A regular expression reading text in a date/time format, and the tokens of its groups."""
     tokens: list[str] = []
     pattern = ""
@@ -842,7 +843,7 @@ def _format_regex(fmt: str) -> tuple[str, list[str]]:
         regex, part_tokens = _format_part_regex(part)
         pattern += f"(?:{regex})?" if i % 2 else regex
         tokens += part_tokens
-    return pattern, tokens
+    return re.compile(pattern), tokens
 
 
 def _format_part_regex(fmt: str) -> tuple[str, list[str]]:
@@ -858,9 +859,13 @@ def _format_part_regex(fmt: str) -> tuple[str, list[str]]:
 def _parse_with_format(s: str, fmt: str) -> float:
     """Read text written in a date/timestamp format; the serial number, else undefined."""
     pattern, tokens = _format_regex(fmt)
-    found = re.fullmatch(pattern, s.strip())
+    found = pattern.fullmatch(s.strip())
     if not found:
         raise _Undefined
+    return _matched_serial(found, tokens)
+
+
+def _matched_serial(found: re.Match, tokens: list[str]) -> float:
     parts = {"Y": 1899, "M": 12, "D": 30, "h": 0, "m": 0, "s": 0}
     fraction, pm = 0.0, None
     for token, value in zip(tokens, found.groups()):
@@ -956,14 +961,34 @@ def _date_number(ctx: FunctionContext, x: Value) -> float:
     """A date argument: a number, or a text in the script's DateFormat or TimestampFormat (as
     Qlik reads '10/19/2001' in MonthStart('10/19/2001') with DateFormat MM/DD/YYYY)."""
     n = to_number(x)
-    if n is not None:
-        return n
-    for fmt in (_date_format(ctx), _timestamp_format(ctx)):
-        try:
-            return _parse_with_format(_str(x), fmt)
-        except _Undefined:
-            continue
-    raise _Undefined
+    if n is None:
+        n = read_date_text(_str(x), (_date_format(ctx), _timestamp_format(ctx)))
+    if n is None:
+        raise _Undefined
+    return n
+
+
+def read_date_text(s: str, formats: tuple[str, ...]) -> float | None:
+    """The serial number of a text written in the first of ``formats`` that reads it, else None."""
+    text_ = s.strip()
+    for fmt in formats:
+        pattern, tokens = _format_regex(fmt)
+        found = pattern.fullmatch(text_)  # most data values are not dates: no exception for them
+        if found:
+            try:
+                return _matched_serial(found, tokens)
+            except _Undefined:
+                continue
+    return None
+
+
+def data_formats(setting: Callable[[str], str | None]) -> tuple[str, ...]:
+    """The script's DateFormat, TimestampFormat and TimeFormat (or our defaults): the formats
+    data values are read with ("Qlik Sense interprets the data as a mix of numbers, dates,
+    times, time stamps and strings, using the default settings for number format, date format,
+    and time format, defined by script variables", .../InterpretationFunctions/interpretation-functions.htm)."""
+    return (setting("DateFormat") or DEFAULT_DATE_FORMAT, setting("TimestampFormat") or DEFAULT_TIMESTAMP_FORMAT,
+            setting("TimeFormat") or DEFAULT_TIME_FORMAT)
 
 
 def _calendar_day(ctx: FunctionContext, x: Value) -> dt.date:

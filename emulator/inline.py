@@ -14,7 +14,8 @@ from collections.abc import Callable, Mapping
 
 from emulator.errors import UnsupportedSyntax
 from emulator.tokens import STRING, Token
-from emulator.values import Dual, Value, from_text, read_grouped_number
+from emulator.functions import data_formats, read_date_text
+from emulator.values import Dual, Value, from_text, parse_number, read_grouped_number
 
 _IGNORED_OPTIONS = {"txt", "ansi", "utf8", "unicode", "oem", "mac", "msq", "embedded labels"}
 _NAMED_DELIMITERS = {"\\t": "\t", "tab": "\t", "spaces": " "}
@@ -47,7 +48,8 @@ def read_table(data: str, spec: list[list[Token]],
 
 
 def value_reader(variables: Mapping[str, Value]) -> Callable[[str], Value]:
-    """How a text file or inline value becomes a script value.
+    """How a text file or inline value becomes a script value: a number, else a date, timestamp
+    or time in the script's formats (functions.data_formats), else a text.
 
     NullInterpret: "The defined symbol will be interpreted as NULL when it occurs in a text
     file, CSV file, or an inline statement"; an empty one changes nothing ("SET NULLINTERPRET=;"
@@ -55,21 +57,20 @@ def value_reader(variables: Mapping[str, Value]) -> Callable[[str], Value]:
     https://help.qlik.com/en-us/cloud-services/Subsystems/Hub/Content/Sense_Hub/Scripting/ValueHandlingVariables/NullInterpret.htm
     DecimalSep/ThousandSep, when the script sets them, are how numbers in the data are written
     (.../Scripting/NumberInterpretationVariables/DecimalSep.htm)."""
-    null = _setting(variables, "NullInterpret") or None
-    dec, thou = _setting(variables, "DecimalSep"), _setting(variables, "ThousandSep")
-    if dec is None and thou is None:
-        parse = from_text
-    else:
-        def parse(s: str) -> Dual:
-            return Dual(s, read_grouped_number(s, dec or ".", thou or ""))
-    if null is None:
-        return parse
-    return lambda s: None if s == null else parse(s)
+    def setting(name: str) -> str | None:
+        value = variables.get(name)
+        return None if value is None else value.text
 
+    null = setting("NullInterpret") or None
+    dec, thou = setting("DecimalSep"), setting("ThousandSep")
+    formats = data_formats(setting)
 
-def _setting(variables: Mapping[str, Value], name: str) -> str | None:
-    value = variables.get(name)
-    return None if value is None else value.text
+    def read(s: str) -> Value:
+        if s == null:
+            return None
+        n = parse_number(s) if dec is None and thou is None else read_grouped_number(s, dec or ".", thou or "")
+        return Dual(s, read_date_text(s, formats) if n is None else n)
+    return read
 
 
 def parse_inline(data: str, delimiter: str = ",", labels: bool = True,
