@@ -958,11 +958,12 @@ def _setting_int(ctx: FunctionContext, variable: str, default: int, given: Value
 
 
 def _date_number(ctx: FunctionContext, x: Value) -> float:
-    """A date argument: a number, or a text in the script's DateFormat or TimestampFormat (as
-    Qlik reads '10/19/2001' in MonthStart('10/19/2001') with DateFormat MM/DD/YYYY)."""
+    """A date argument: a number, or a text in the script's DateFormat, TimestampFormat or
+    TimeFormat (as Qlik reads '10/19/2001' in MonthStart('10/19/2001') with DateFormat
+    MM/DD/YYYY), read as data values are (data_formats)."""
     n = to_number(x)
     if n is None:
-        n = read_date_text(_str(x), (_date_format(ctx), _timestamp_format(ctx)))
+        n = read_date_text(_str(x), data_formats(lambda name: _script_setting(ctx, name, "")))
     if n is None:
         raise _Undefined
     return n
@@ -1199,19 +1200,19 @@ def _networkdays(ctx: FunctionContext, start: Value, end: Value, *holidays: Valu
 
 # ---------------------------------------------------------------- time of day
 
-@script_function("Hour", 1)
-def _hour(x: Value) -> Value:
-    return number(datetime_from_serial(_num(x)).hour)
+@script_function("Hour", 1, context=True)
+def _hour(ctx: FunctionContext, x: Value) -> Value:
+    return number(datetime_from_serial(_date_number(ctx, x)).hour)
 
 
-@script_function("Minute", 1)
-def _minute(x: Value) -> Value:
-    return number(datetime_from_serial(_num(x)).minute)
+@script_function("Minute", 1, context=True)
+def _minute(ctx: FunctionContext, x: Value) -> Value:
+    return number(datetime_from_serial(_date_number(ctx, x)).minute)
 
 
-@script_function("Second", 1)
-def _second(x: Value) -> Value:
-    return number(datetime_from_serial(_num(x)).second)
+@script_function("Second", 1, context=True)
+def _second(ctx: FunctionContext, x: Value) -> Value:
+    return number(datetime_from_serial(_date_number(ctx, x)).second)
 
 
 def _time_format(ctx: FunctionContext) -> str:
