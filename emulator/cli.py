@@ -1,5 +1,5 @@
 """``python -m emulator SCRIPT [--connections FILE] [--var NAME=VALUE]... [--lib NAME=DIR]...
-[--dump FILE]`` (SPEC §9).
+[--system NAME=VALUE]... [--seed N] [--dump FILE]`` (SPEC §9).
 
 Trace lines go to standard output as the script runs; a failure is reported on standard error
 as ``file:line: message`` followed by the statement, and the exit status is 1. The dump is
@@ -23,10 +23,11 @@ def main(argv: list[str] | None = None) -> int:
         connections, libs = _connections(args.connections)
         variables = dict(_name_value(v, "--var") for v in args.var)
         libs.update(_name_value(v, "--lib") for v in args.lib)  # the command line wins
+        system = dict(_name_value(v, "--system") for v in args.system)
     except (ScriptError, ValueError) as e:
         print(f"emulator: {e}", file=sys.stderr)
         return 2
-    runner = Runner(connections, variables, libs=libs)
+    runner = Runner(connections, variables, libs=libs, system=system, seed=args.seed)
     error: ScriptError | None = None
     try:
         runner.run_file(args.script)
@@ -49,6 +50,12 @@ def _arguments() -> argparse.ArgumentParser:
                         help="preset a variable (repeatable)")
     parser.add_argument("--lib", action="append", default=[], metavar="NAME=DIR",
                         help="read and write lib://NAME/... in folder DIR (repeatable)")
+    parser.add_argument("--system", action="append", default=[], metavar="NAME=VALUE",
+                        help="what a system or document function returns: OSUser, ComputerName, "
+                        "EngineVersion, ProductVersion, QlikViewVersion, DocumentPath, DocumentName, "
+                        "DocumentTitle, IsPartialReload, ReloadTime, GetFolderPath.NAME (repeatable)")
+    parser.add_argument("--seed", type=int, metavar="N",
+                        help="seed Rand() so that runs give the same numbers")
     parser.add_argument("--dump", metavar="FILE", help="write variables, tables, requests and "
                         "trace as JSON after the run")
     return parser

@@ -6,8 +6,8 @@ https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/Scripting/dol
 https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/Scripting/dollar-sign-expansion-expression.htm
 
 - ``$(v)``: the variable's text; an undefined (or NULL) variable gives an empty string.
-- ``$(#v)``: the variable's number with '.' as decimal point; '0' if it is undefined or not
-  a number.
+- ``$(#v)``: the variable's number with '.' as decimal point (its text read with DecimalSep);
+  '0' if it is undefined or not a number.
 - ``$(=expr)``: the text of the expression's value.
 - ``$(v(a, b))``: v's text with ``$1``, ``$2``... replaced by the parameters and ``$0`` by
   their count; missing parameters stay as written.
@@ -23,7 +23,7 @@ from typing import Protocol
 
 from emulator import lexicon
 from emulator.errors import SYNTAX_ERROR, ScriptError
-from emulator.values import format_number, parse_number
+from emulator.values import format_number, read_grouped_number
 
 _PARAMETERISED = re.compile(r"^([^()]+)\((.*)\)$", re.DOTALL)
 _PARAMETER = re.compile(r"\$([0-9])")
@@ -64,7 +64,8 @@ def _expand_one(content: str, ctx: DollarContext) -> str:
         return ctx.evaluate_text(body[1:])
     if body.startswith("#"):
         raw = ctx.variable_text(body[1:].strip())
-        n = parse_number(raw) if raw is not None else None
+        # the text as written with the script's DecimalSep ('7,5' after Set DecimalSep=',')
+        n = read_grouped_number(raw, ctx.variable_text("DecimalSep") or ".", "") if raw is not None else None
         return "0" if n is None else format_number(n)
     if lexicon.INCLUDE_KEYWORD.match(body):
         raise ScriptError("$(Include=...) must stand alone as a statement", code=SYNTAX_ERROR)

@@ -16,14 +16,20 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import math
+import random
 import re
+import statistics
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Protocol
 
+from emulator.aggregations import AGGREGATIONS
 from emulator.errors import SYNTAX_ERROR, ScriptError
-from emulator.values import Dual, Value, boolean, is_true, number, parse_number, text, to_number, wildcard_regex
+from emulator.tables import value_key
+from emulator.values import (Dual, Value, boolean, from_text, is_true, number, parse_number,
+                             read_grouped_number, text, to_number, wildcard_regex)
 
 
 class FunctionContext(Protocol):
@@ -41,6 +47,10 @@ class FunctionContext(Protocol):
     def rec_no(self) -> int | None: ...
     def mapping(self, name: str) -> dict[str, Value] | None: ...
     def now(self) -> dt.datetime: ...
+    def system_value(self, name: str) -> str | None: ...  # system.py: OSUser, DocumentName...
+    def run_state(self, key: str) -> dict: ...  # kept for the run: AutoNumber's counters
+    def local_paths(self, written: str) -> list[Path]: ...  # where a named file is looked for
+    random: random.Random  # Rand()
     # Optional: `variable(name) -> str | None`, the text of a script variable. When the context
     # has it, DateFormat, TimestampFormat, DecimalSep and ThousandSep set by the script are used.
 
@@ -527,6 +537,56 @@ def _rangenullcount(*args: Value) -> Value:
     return number(sum(v is None for v in args))
 
 
+@script_function("RangeMissingCount", 1, None, nulls=Nulls.PASS)
+def _rangemissingcount(*args: Value) -> Value:
+    """Values that are not numbers, NULL included (.../RangeFunctions/rangemissingcount.htm)."""
+    return number(len(args) - len(_range_numbers(args)))
+
+
+@script_function("RangeStdev", 1, None, nulls=Nulls.PASS)
+def _rangestdev(*args: Value) -> Value:
+    """The sample standard deviation: RangeStdev(1,2,4) is 1.5275252316519 (rangestdev.htm).
+    Fewer than two numbers give NULL (our choice: the sample deviation is undefined)."""
+    found = _range_numbers(args)
+    return number(statistics.stdev(found)) if len(found) > 1 else None
+
+
+@script_function("RangeFractile", 2, None, nulls=Nulls.PASS)
+def _rangefractile(fractile: Value, *args: Value) -> Value:
+    """Linear interpolation between the closest ranks: RangeFractile(0.24,1,2,4,6) is 1.72
+    (.../RangeFunctions/rangefractile.htm)."""
+    found = sorted(_range_numbers(args))
+    f = to_number(fractile)
+    if not found or f is None or not 0 <= f <= 1:
+        return None
+    position = f * (len(found) - 1)
+    low = math.floor(position)
+    high = min(low + 1, len(found) - 1)
+    return _num_result(found[low] + (position - low) * (found[high] - found[low]))
+
+
+@script_function("RangeMode", 1, None, nulls=Nulls.PASS)
+def _rangemode(*args: Value) -> Value:
+    """The most common value, NULL when several share the highest count: RangeMode('a',4,'a',4)
+    is NULL (.../RangeFunctions/rangemode.htm)."""
+    return AGGREGATIONS["mode"].impl([list(args)])
+
+
+@script_function("RangeOnly", 1, None, nulls=Nulls.PASS)
+def _rangeonly(*args: Value) -> Value:
+    return AGGREGATIONS["only"].impl([list(args)])
+
+
+@script_function("RangeMinString", 1, None, nulls=Nulls.PASS)
+def _rangeminstring(*args: Value) -> Value:
+    return AGGREGATIONS["minstring"].impl([list(args)])
+
+
+@script_function("RangeMaxString", 1, None, nulls=Nulls.PASS)
+def _rangemaxstring(*args: Value) -> Value:
+    return AGGREGATIONS["maxstring"].impl([list(args)])
+
+
 # ---------------------------------------------------------------- formatting and interpretation
 # https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/Scripting/FormattingFunctions/Num.htm
 # A number format is "[prefix]digits[.decimals][suffix]": '0' a mandatory digit, '#' an
@@ -632,27 +692,11 @@ def _num_interpret(ctx: FunctionContext, s: Value, fmt: Value | None = None, dec
     if fmt is not None:
         f = _parse_number_format(fmt.text, d, t)
         raw = raw.removeprefix(f.prefix.strip()).removesuffix(f.suffix.strip()).strip()
-    n = _read_grouped_number(raw, d, t)
+    n = read_grouped_number(raw, d, t)
     if n is None:
         # the help page: "returns the string 35.648,3123 and NULL (-) as numeric value"
         return text(s.text)
     return Dual(s.text, n / 100 if percent else n)
-
-
-def _read_grouped_number(raw: str, dec_sep: str, thou_sep: str) -> float | None:
-    """'35,648.31' with separators '.' and ',' is 35648.31; a thousands separator must sit
-    between groups of three digits of the integer part ('35.648,3123' is not a number).
-    Spaces are ignored: Num#('35 648.312', '#', '.', ',') is 35648.312 (help page example)."""
-    raw = raw.replace(" ", "")
-    integer, _, decimals = raw.partition(dec_sep) if dec_sep else (raw, "", "")
-    if thou_sep and thou_sep in integer:
-        groups = integer.split(thou_sep)
-        if any(len(g.lstrip("+-")) != 3 for g in groups[1:]) or not groups[0].lstrip("+-"):
-            return None
-        integer = "".join(groups)
-    if thou_sep and thou_sep in decimals:
-        return None
-    return parse_number(integer + ("." + decimals if decimals else ""))
 
 
 @script_function("Text", 1)
@@ -790,7 +834,8 @@ _TOKEN_PATTERNS = {"YYYY": "[0-9]{4}", "YY": "[0-9]{2}", "fff": "[0-9]{3}", "ff"
                    **{t: "[A-Za-z]+" for t in _NAME_TOKENS}}
 
 
-def _format_regex(fmt: str) -> tuple[str, list[str]]:
+@lru_cache(maxsize=64)  # data files try every value against the script's few formats
+def _format_regex(fmt: str) -> tuple[re.Pattern, list[str]]:
     """A regular expression reading text in a date/time format, and the tokens of its groups."""
     tokens: list[str] = []
     pattern = ""
@@ -798,7 +843,7 @@ def _format_regex(fmt: str) -> tuple[str, list[str]]:
         regex, part_tokens = _format_part_regex(part)
         pattern += f"(?:{regex})?" if i % 2 else regex
         tokens += part_tokens
-    return pattern, tokens
+    return re.compile(pattern), tokens
 
 
 def _format_part_regex(fmt: str) -> tuple[str, list[str]]:
@@ -814,9 +859,13 @@ def _format_part_regex(fmt: str) -> tuple[str, list[str]]:
 def _parse_with_format(s: str, fmt: str) -> float:
     """Read text written in a date/timestamp format; the serial number, else undefined."""
     pattern, tokens = _format_regex(fmt)
-    found = re.fullmatch(pattern, s.strip())
+    found = pattern.fullmatch(s.strip())
     if not found:
         raise _Undefined
+    return _matched_serial(found, tokens)
+
+
+def _matched_serial(found: re.Match, tokens: list[str]) -> float:
     parts = {"Y": 1899, "M": 12, "D": 30, "h": 0, "m": 0, "s": 0}
     fraction, pm = 0.0, None
     for token, value in zip(tokens, found.groups()):
@@ -858,20 +907,23 @@ def _timestamp_interpret(ctx: FunctionContext, s: Value, fmt: Value | None = Non
     return Dual(s.text, _parse_with_format(s.text, _timestamp_format(ctx) if fmt is None else fmt.text))
 
 
-@script_function("Year", 1)
-def _year(x: Value) -> Value:
-    return number(datetime_from_serial(_num(x)).year)
+# Year, Month and Day read a date written as text in DateFormat or TimestampFormat, as every
+# date function does (date-and-time-functions.htm: "Qlik Sense attempts to interpret the string
+# according to the date and time environment variables").
+@script_function("Year", 1, context=True)
+def _year(ctx: FunctionContext, x: Value) -> Value:
+    return number(_calendar_day(ctx, x).year)
 
 
 @script_function("Month", 1, context=True)
 def _month(ctx: FunctionContext, x: Value) -> Value:
-    month = datetime_from_serial(_num(x)).month
+    month = _calendar_day(ctx, x).month
     return Dual(_names(ctx, "MonthNames", _MONTHS)[month - 1], month)
 
 
-@script_function("Day", 1)
-def _day(x: Value) -> Value:
-    return number(datetime_from_serial(_num(x)).day)
+@script_function("Day", 1, context=True)
+def _day(ctx: FunctionContext, x: Value) -> Value:
+    return number(_calendar_day(ctx, x).day)
 
 
 @script_function("MonthName", 1)
@@ -906,17 +958,38 @@ def _setting_int(ctx: FunctionContext, variable: str, default: int, given: Value
 
 
 def _date_number(ctx: FunctionContext, x: Value) -> float:
-    """A date argument: a number, or a text in the script's DateFormat or TimestampFormat (as
-    Qlik reads '10/19/2001' in MonthStart('10/19/2001') with DateFormat MM/DD/YYYY)."""
+    """A date argument: a number, or a text in the script's DateFormat, TimestampFormat or
+    TimeFormat (as Qlik reads '10/19/2001' in MonthStart('10/19/2001') with DateFormat
+    MM/DD/YYYY), read as data values are (data_formats)."""
     n = to_number(x)
-    if n is not None:
-        return n
-    for fmt in (_date_format(ctx), _timestamp_format(ctx)):
-        try:
-            return _parse_with_format(_str(x), fmt)
-        except _Undefined:
-            continue
-    raise _Undefined
+    if n is None:
+        n = read_date_text(_str(x), data_formats(lambda name: _script_setting(ctx, name, "")))
+    if n is None:
+        raise _Undefined
+    return n
+
+
+def read_date_text(s: str, formats: tuple[str, ...]) -> float | None:
+    """The serial number of a text written in the first of ``formats`` that reads it, else None."""
+    text_ = s.strip()
+    for fmt in formats:
+        pattern, tokens = _format_regex(fmt)
+        found = pattern.fullmatch(text_)  # most data values are not dates: no exception for them
+        if found:
+            try:
+                return _matched_serial(found, tokens)
+            except _Undefined:
+                continue
+    return None
+
+
+def data_formats(setting: Callable[[str], str | None]) -> tuple[str, ...]:
+    """The script's DateFormat, TimestampFormat and TimeFormat (or our defaults): the formats
+    data values are read with ("Qlik Sense interprets the data as a mix of numbers, dates,
+    times, time stamps and strings, using the default settings for number format, date format,
+    and time format, defined by script variables", .../InterpretationFunctions/interpretation-functions.htm)."""
+    return (setting("DateFormat") or DEFAULT_DATE_FORMAT, setting("TimestampFormat") or DEFAULT_TIMESTAMP_FORMAT,
+            setting("TimeFormat") or DEFAULT_TIME_FORMAT)
 
 
 def _calendar_day(ctx: FunctionContext, x: Value) -> dt.date:
@@ -1056,21 +1129,90 @@ def _addyears(ctx: FunctionContext, x: Value, n: Value) -> Value:
     return _addmonths(ctx, x, number(12 * _int(n)))
 
 
+# ---------------------------------------------------------------- periods holding a date (booleans)
+# InWeek/InMonth/InQuarter/InYear(timestamp, base_date, period_no[, first_day_or_month]): true
+# when timestamp lies in the period holding base_date, moved by period_no periods.
+# .../DateAndTimeFunctions/inmonth.htm, inquarter.htm, inyear.htm, inweek.htm, inmonths.htm
+
+def _holds(ctx: FunctionContext, x: Value, bounds: tuple[dt.date, dt.date]) -> Value:
+    serial = _date_number(ctx, x)
+    return boolean(_serial(bounds[0]) <= serial < _serial(bounds[1]))
+
+
+def _in_months_function(name: str, size: int | None) -> None:
+    """size None: InMonths(n_months, ...), whose first argument is the period's length."""
+    has_first_month = size != 1
+    extra = 0 if size else 1
+    max_args = 3 + extra + has_first_month
+
+    @script_function(name, 3 + extra, max_args, context=True)
+    def impl(ctx: FunctionContext, *args: Value) -> Value:
+        months = size or _int(args[0])
+        if months not in (1, 2, 3, 4, 6, 12):
+            raise _Undefined
+        x, base, period_no, *first = args[extra:]
+        bounds = _months_bounds(ctx, base, months, period_no, first[0] if first else None)
+        return _holds(ctx, x, bounds)
+
+
+_in_months_function("InMonth", 1)
+_in_months_function("InQuarter", 3)
+_in_months_function("InYear", 12)
+_in_months_function("InMonths", None)
+
+
+@script_function("InWeek", 3, 4, context=True)
+def _inweek(ctx: FunctionContext, x: Value, base: Value, period_no: Value,
+            first_week_day: Value | None = None) -> Value:
+    return _holds(ctx, x, _week_bounds(ctx, base, period_no, first_week_day))
+
+
+@script_function("YearToDate", 1, 4, context=True)
+def _yeartodate(ctx: FunctionContext, x: Value, year_offset: Value | None = None,
+                first_month: Value | None = None, today: Value | None = None) -> Value:
+    """From the start of the (fiscal) year up to and including the day of the reload (or
+    todaydate), moved by year_offset years. .../DateAndTimeFunctions/yeartodate.htm"""
+    last_day = (_calendar_day(ctx, today) if today is not None else ctx.now().date())
+    offset = int(_opt_num(year_offset, 0))
+    start, _ = _months_bounds(ctx, number(_serial(last_day)), 12, number(offset), first_month)
+    end = _add_months(last_day, 12 * offset) + dt.timedelta(days=last_day.day)  # the day after
+    return _holds(ctx, x, (start, end))
+
+
+@script_function("Age", 2, context=True)
+def _age(ctx: FunctionContext, x: Value, born: Value) -> Value:
+    """Completed years at x of somebody born on born. .../DateAndTimeFunctions/age.htm"""
+    day, birth = _calendar_day(ctx, x), _calendar_day(ctx, born)
+    return number(day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day)))
+
+
+@script_function("NetWorkDays", 2, None, context=True)
+def _networkdays(ctx: FunctionContext, start: Value, end: Value, *holidays: Value) -> Value:
+    """Monday to Friday from start to end, both included, less the holidays among them
+    (.../DateAndTimeFunctions/networkdays.htm). An end before the start gives 0 (our choice)."""
+    first, last = _calendar_day(ctx, start), _calendar_day(ctx, end)
+    days = max((last - first).days + 1, 0)
+    weeks, rest = divmod(days, 7)
+    count = weeks * 5 + sum((first + dt.timedelta(days=i)).weekday() < 5 for i in range(rest))
+    off = {_calendar_day(ctx, h) for h in holidays}
+    return number(count - sum(first <= h <= last and h.weekday() < 5 for h in off))
+
+
 # ---------------------------------------------------------------- time of day
 
-@script_function("Hour", 1)
-def _hour(x: Value) -> Value:
-    return number(datetime_from_serial(_num(x)).hour)
+@script_function("Hour", 1, context=True)
+def _hour(ctx: FunctionContext, x: Value) -> Value:
+    return number(datetime_from_serial(_date_number(ctx, x)).hour)
 
 
-@script_function("Minute", 1)
-def _minute(x: Value) -> Value:
-    return number(datetime_from_serial(_num(x)).minute)
+@script_function("Minute", 1, context=True)
+def _minute(ctx: FunctionContext, x: Value) -> Value:
+    return number(datetime_from_serial(_date_number(ctx, x)).minute)
 
 
-@script_function("Second", 1)
-def _second(x: Value) -> Value:
-    return number(datetime_from_serial(_num(x)).second)
+@script_function("Second", 1, context=True)
+def _second(ctx: FunctionContext, x: Value) -> Value:
+    return number(datetime_from_serial(_date_number(ctx, x)).second)
 
 
 def _time_format(ctx: FunctionContext) -> str:
@@ -1087,6 +1229,53 @@ def _time(ctx: FunctionContext, x: Value, fmt: Value | None = None) -> Value:
 def _maketime(ctx: FunctionContext, hh: Value, mm: Value | None = None, ss: Value | None = None) -> Value:
     serial = (_num(hh) * 3600 + _opt_num(mm, 0) * 60 + _opt_num(ss, 0)) / 86400
     return Dual(format_serial(serial, _time_format(ctx)), serial)
+
+
+@script_function("Time#", 1, 2, context=True)
+def _time_interpret(ctx: FunctionContext, s: Value, fmt: Value | None = None) -> Value:
+    return Dual(s.text, _parse_with_format(s.text, _time_format(ctx) if fmt is None else fmt.text) % 1)
+
+
+# Intervals: a duration in days, shown without wrapping at 24 hours. The largest unit in the
+# format takes the whole duration: Interval(1.375, 'hh:mm') is 33:00, with 'd hh' it is 1 09
+# (.../FormattingFunctions/Interval.htm, results table).
+_INTERVAL_UNITS = {"D": 86_400_000, "h": 3_600_000, "m": 60_000, "s": 1000, "f": 1}
+_INTERVAL_TOKEN = re.compile(r"[Dd]+|h+|m+|s+|f+")
+
+
+def _interval_token(token: str) -> str:
+    return "D" if token[0] in "Dd" else token[0]
+
+
+@script_function("Interval", 1, 2, context=True)
+def _interval(ctx: FunctionContext, x: Value, fmt: Value | None = None) -> Value:
+    n = _num(x)
+    layout = _time_format(ctx) if fmt is None else fmt.text
+    rest = round(abs(n) * 86_400_000)
+    shown = []
+    for token in _INTERVAL_TOKEN.findall(layout):
+        unit = _INTERVAL_UNITS[_interval_token(token)]
+        if token[0] == "f":
+            shown.append(f"{rest * 10 ** len(token) // 1000:0{len(token)}d}"[:len(token)])
+            continue
+        count, rest = divmod(rest, unit)
+        shown.append(f"{count:0{min(len(token), 2)}d}")
+    parts = iter(shown)
+    text_ = _INTERVAL_TOKEN.sub(lambda m: next(parts), layout)
+    return Dual(("-" if n < 0 else "") + text_, n)
+
+
+@script_function("Interval#", 1, 2, context=True)
+def _interval_interpret(ctx: FunctionContext, s: Value, fmt: Value | None = None) -> Value:
+    layout = _time_format(ctx) if fmt is None else fmt.text
+    tokens = [_interval_token(t) for t in _INTERVAL_TOKEN.findall(layout)]
+    pattern = _INTERVAL_TOKEN.sub(lambda m: "([0-9]+)", re.escape(layout))
+    found = re.fullmatch(pattern, s.text.strip())
+    if not found:
+        return text(s.text)
+    millis = sum(int(v) * (_INTERVAL_UNITS[t] if t != "f" else 10 ** (3 - len(v)))
+                 for t, v in zip(tokens, found.groups()))
+    return Dual(s.text, millis / 86_400_000)
 
 
 # ---------------------------------------------------------------- tables and fields (context)
@@ -1168,3 +1357,101 @@ def _applymap(ctx: FunctionContext, name: Value, key: Value, default: Value = ..
     if key is not None and key.text in table:
         return table[key.text]
     return key if default is ... else default
+
+
+@script_function("TableNumber", 1, context=True)
+def _tablenumber(ctx: FunctionContext, name: Value) -> Value:
+    """0 for the first table, like TableName; NULL for no such table (.../TableFunctions/tablenumber.htm)."""
+    names = [ctx.table_name(i) for i in range(ctx.no_of_tables())]
+    return number(names.index(name.text)) if name.text in names else None
+
+
+# MapSubString: "case sensitive and non-iterative, and substrings are mapped from left to right"
+# (.../MappingFunctions/MapSubstring.htm); where several keys start at one place the longest
+# wins (our choice).
+@script_function("MapSubString", 2, context=True)
+def _mapsubstring(ctx: FunctionContext, name: Value, s: Value) -> Value:
+    table = ctx.mapping(name.text)
+    if table is None:
+        raise ScriptError(f"MapSubString: mapping table not found: {name.text}")
+    keys = sorted((k for k in table if k), key=len, reverse=True)
+    if not keys:
+        return text(s.text)
+    pattern = re.compile("|".join(map(re.escape, keys)))
+    return text(pattern.sub(lambda m: _text_of(table[m.group(0)]), s.text))
+
+
+def _text_of(v: Value) -> str:
+    return "" if v is None else v.text
+
+
+# AutoNumber(expression[, AutoID]): 1, 2, 3... for each distinct value in the order first seen,
+# one counter per AutoID (.../CounterFunctions/autonumber.htm).
+@script_function("AutoNumber", 1, 2, context=True)
+def _autonumber(ctx: FunctionContext, x: Value, counter: Value | None = None) -> Value:
+    numbers = ctx.run_state("AutoNumber").setdefault("" if counter is None else counter.text, {})
+    return number(numbers.setdefault(value_key(x), len(numbers) + 1))
+
+
+# Rand(): uniform in [0, 1); the emulator's --seed option makes the sequence repeatable.
+@script_function("Rand", 0, context=True)
+def _rand(ctx: FunctionContext) -> Value:
+    return number(ctx.random.random())
+
+
+# ---------------------------------------------------------------- system and document functions
+# Values from system.py: defaults from the machine and the script, set with --system NAME=VALUE.
+# .../Scripting/SystemFunctions/system-functions.htm, .../DocumentFunctions/...
+
+def _system_text(name: str) -> None:
+    @script_function(name, 0, context=True)
+    def impl(ctx: FunctionContext) -> Value:
+        return _text_or_null(ctx.system_value(name))
+
+
+for _name in ("QlikViewVersion", "EngineVersion", "ProductVersion", "OSUser", "ComputerName",
+              "DocumentPath", "DocumentName", "DocumentTitle"):
+    _system_text(_name)
+
+
+@script_function("IsPartialReload", 0, context=True)
+def _ispartialreload(ctx: FunctionContext) -> Value:
+    return boolean(is_true(from_text(ctx.system_value("IsPartialReload") or "0")))
+
+
+@script_function("ReloadTime", 0, context=True)
+def _reloadtime(ctx: FunctionContext) -> Value:
+    """The start of this run unless --system ReloadTime=... says otherwise (a serial number or
+    a timestamp in the script's TimestampFormat)."""
+    given = text(ctx.system_value("ReloadTime") or "")
+    return _date_dual(_date_number(ctx, given), _timestamp_format(ctx))
+
+
+# GetFolderPath('Desktop'): --system GetFolderPath.Desktop=DIR, else that name in the home folder.
+@script_function("GetFolderPath", 1, context=True)
+def _getfolderpath(ctx: FunctionContext, folder: Value) -> Value:
+    given = ctx.system_value(f"GetFolderPath.{folder.text}")
+    return text(given if given is not None else str(Path.home() / folder.text))
+
+
+# ---------------------------------------------------------------- files
+# FileSize(name) and FileTime(name) of a file the script names (found as From and Include find
+# files); NULL when there is no such file. Without a name (the file a LOAD reads) they, like
+# FileName() and FileBaseName(), are not supported yet.
+
+def _existing_file(ctx: FunctionContext, written: Value) -> Path:
+    found = next((p for p in ctx.local_paths(written.text) if p.is_file()), None)
+    if found is None:
+        raise _Undefined
+    return found
+
+
+@script_function("FileSize", 1, context=True)
+def _filesize(ctx: FunctionContext, written: Value) -> Value:
+    return number(_existing_file(ctx, written).stat().st_size)
+
+
+@script_function("FileTime", 1, context=True)
+def _filetime(ctx: FunctionContext, written: Value) -> Value:
+    modified = dt.datetime.fromtimestamp(_existing_file(ctx, written).stat().st_mtime)
+    return _date_dual(serial_from_datetime(modified), _timestamp_format(ctx))

@@ -10,9 +10,12 @@ https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/Scripting/Scr
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+
 from emulator.errors import UnsupportedSyntax
 from emulator.tokens import STRING, Token
-from emulator.values import Value, from_text
+from emulator.functions import data_formats, read_date_text
+from emulator.values import Dual, Value, from_text, parse_number, read_grouped_number
 
 _IGNORED_OPTIONS = {"txt", "ansi", "utf8", "unicode", "oem", "mac", "msq", "embedded labels"}
 _NAMED_DELIMITERS = {"\\t": "\t", "tab": "\t", "spaces": " "}
@@ -28,6 +31,8 @@ def read_options(items: list[list[Token]]) -> tuple[str, bool]:
             delimiter = _NAMED_DELIMITERS.get(raw.lower(), raw)
         elif words == "delimiter is spaces":
             delimiter = " "
+        elif words.startswith("delimiter is ") and len(item) == 3:
+            delimiter = item[-1].text  # unquoted, as the age page writes (delimiter is |)
         elif words == "no labels":
             labels = False
         elif words not in _IGNORED_OPTIONS and not words.startswith("codepage is"):
@@ -35,7 +40,41 @@ def read_options(items: list[list[Token]]) -> tuple[str, bool]:
     return delimiter, labels
 
 
-def parse_inline(data: str, delimiter: str = ",", labels: bool = True) -> tuple[list[str], list[list[Value]]]:
+def read_table(data: str, spec: list[list[Token]],
+               variables: Mapping[str, Value]) -> tuple[list[str], list[list[Value]]]:
+    """An inline table or a delimited text file as the script reads it: its format spec, and
+    the script's NullInterpret, DecimalSep and ThousandSep."""
+    return parse_inline(data, *read_options(spec), read=value_reader(variables))
+
+
+def value_reader(variables: Mapping[str, Value]) -> Callable[[str], Value]:
+    """How a text file or inline value becomes a script value: a number, else a date, timestamp
+    or time in the script's formats (functions.data_formats), else a text.
+
+    NullInterpret: "The defined symbol will be interpreted as NULL when it occurs in a text
+    file, CSV file, or an inline statement"; an empty one changes nothing ("SET NULLINTERPRET=;"
+    resets it: .../QV_QlikView/Scripting/create-null-values-from-text-files.htm).
+    https://help.qlik.com/en-us/cloud-services/Subsystems/Hub/Content/Sense_Hub/Scripting/ValueHandlingVariables/NullInterpret.htm
+    DecimalSep/ThousandSep, when the script sets them, are how numbers in the data are written
+    (.../Scripting/NumberInterpretationVariables/DecimalSep.htm)."""
+    def setting(name: str) -> str | None:
+        value = variables.get(name)
+        return None if value is None else value.text
+
+    null = setting("NullInterpret") or None
+    dec, thou = setting("DecimalSep"), setting("ThousandSep")
+    formats = data_formats(setting)
+
+    def read(s: str) -> Value:
+        if s == null:
+            return None
+        n = parse_number(s) if dec is None and thou is None else read_grouped_number(s, dec or ".", thou or "")
+        return Dual(s, read_date_text(s, formats) if n is None else n)
+    return read
+
+
+def parse_inline(data: str, delimiter: str = ",", labels: bool = True,
+                 read: Callable[[str], Value] = from_text) -> tuple[list[str], list[list[Value]]]:
     records = [split_record(line, delimiter) for line in data.splitlines() if line.strip()]
     if not records:
         return [], []
@@ -45,7 +84,7 @@ def parse_inline(data: str, delimiter: str = ",", labels: bool = True) -> tuple[
         fields = [name for name, _ in header]
     else:
         fields = [f"@{i}" for i in range(1, width + 1)]
-    rows = [[from_text(record[i][0]) if i < len(record) else None for i in range(len(fields))]
+    rows = [[read(record[i][0]) if i < len(record) else None for i in range(len(fields))]
             for record in records]
     return fields, rows
 

@@ -24,7 +24,7 @@ from emulator import rest_connector
 from emulator.errors import FIELD_NOT_FOUND, FILE_NOT_FOUND, SEMANTIC_ERROR, SYNTAX_ERROR, ScriptError, UnsupportedSyntax
 from emulator.aggregations import AGGREGATIONS, without_repeats
 from emulator.evaluator import Getter, compile_expr, has_aggregation
-from emulator.inline import parse_inline, read_options
+from emulator.inline import read_table
 from emulator.files import read_qvd
 from emulator.parser import (_UNSUPPORTED_PREFIXES, JOIN_PREFIXES, Call, FieldSpec, LoadStatement, Parser, Ref,
                              parse_load, parse_prefixes)
@@ -117,7 +117,7 @@ def _first(runner: Interpreter, stmt: LoadStatement, fields: list[str], rows: li
 
 def _source_rows(runner: Interpreter, stmt: LoadStatement) -> Rows:
     if stmt.source == "inline":
-        return parse_inline(stmt.data, *read_options(stmt.format_spec))
+        return read_table(stmt.data, stmt.format_spec, runner.variables)
     if stmt.source == "file":
         return _read_file(runner, stmt)
     if stmt.source == "resident":
@@ -141,7 +141,7 @@ def _read_file(runner: Interpreter, stmt: LoadStatement) -> Rows:
         raise ScriptError(f"Cannot open file '{written}'", code=FILE_NOT_FOUND)
     if qvd:
         return read_qvd(path)
-    return parse_inline(path.read_text(encoding="utf-8-sig"), *read_options(stmt.format_spec))
+    return read_table(path.read_text(encoding="utf-8-sig"), stmt.format_spec, runner.variables)
 
 
 def is_qvd(written: str, spec: list[list[Token]]) -> bool:

@@ -16,6 +16,7 @@ def local_path(written: str, including_file: str, libs: dict[str, str] | None = 
     folder mapped to Name; unmapped, as ``Name/rest`` then ``rest`` in the including script's
     folder; relative paths against that folder."""
     base = Path(including_file).parent
+    written = written.replace("\\", "/")  # Windows separators, as Sense scripts write them
     if written.lower().startswith(LIB):
         rest = written[len(LIB):]
         name, _, inner = rest.partition("/")

@@ -5,6 +5,7 @@ see.
 from __future__ import annotations
 
 import datetime as dt
+import random
 import re
 import sys
 import time
@@ -17,14 +18,15 @@ from emulator.blocks import build_blocks
 from emulator.dollar import expand
 from emulator.errors import FILE_NOT_FOUND, SCRIPT_ERROR_TEXTS, ScriptError, UnsupportedSyntax
 from emulator.evaluator import Getter, compile_expr
-from emulator.functions import bind_function
+from emulator.functions import bind_function, serial_from_datetime
 from emulator.parser import parse_expression
 from emulator.paths import local_path
 from emulator.program import (Action, Block, ExitBlock, ExitScript, ExitSub, Include, LoadContext,
                               Node, Simple, Statement, SubDefinition)
 from emulator.splitter import split_statements
+from emulator.system import system_values
 from emulator.tables import DataModel, LoadedValues
-from emulator.values import Dual, Value, boolean, from_text, number, text, to_number
+from emulator.values import Dual, Value, boolean, from_text, number, shown_with, text, to_number
 
 _CACHE_LIMIT = 2000  # statements longer than this are not cached (Butler-style growing bodies)
 
@@ -62,7 +64,8 @@ class Runner:
     def __init__(self, connections: dict | None = None, variables: dict[str, str] | None = None,
                  out: TextIO | None = None, sleep: Callable[[float], None] | None = None,
                  now: Callable[[], dt.datetime] | None = None,
-                 libs: dict[str, str] | None = None) -> None:
+                 libs: dict[str, str] | None = None, system: dict[str, str] | None = None,
+                 seed: int | None = None) -> None:
         self.connections = connections or {}
         self.libs = libs or {}  # lib://NAME/... -> folder
         self.variables: dict[str, Value] = {k: from_text(v) for k, v in (variables or {}).items()}
@@ -85,6 +88,10 @@ class Runner:
         self._script_error_set = False
         self.error_count = 0
         self.error_list: list[str] = []
+        self.random = random.Random(seed)  # Rand(); a seed makes runs repeatable
+        self._system_given = system or {}
+        self.system = system_values("<script>", self._system_given)
+        self.function_state: dict[str, dict] = {}  # AutoNumber counters and the like, per run
 
     # ------------------------------------------------------------ running
     def run_file(self, path: str | Path) -> None:
@@ -99,6 +106,8 @@ class Runner:
         # The error variables exist from the start: ScriptErrorCount "is always reset to 0 at
         # the start of script execution" (.../Scripting/ErrorVariables/ErrorVariables.htm).
         self.set_script_error(0)
+        self.system = system_values(file, {"ReloadTime": str(serial_from_datetime(self.now())),
+                                           **self._system_given})
         try:
             self.run_nodes(self.load_nodes(source, file))
             if self.pending_loads:
@@ -257,7 +266,7 @@ class Runner:
         return local_path(written, self.current_file, self.libs)
 
     def set_variable(self, name: str, value: Value) -> None:
-        self.variables[name] = value
+        self.variables[name] = shown_with(value, self.variable_text("DecimalSep"))
 
     def define_sub(self, name: str, params: list[str], body: list[Statement]) -> None:
         self.subs[name.lower()] = SubDefinition(name, params, body, build_blocks)
@@ -357,3 +366,9 @@ class Runner:
 
     def now(self) -> dt.datetime:
         return self._now()
+
+    def system_value(self, name: str) -> str | None:
+        return self.system.get(name.lower())
+
+    def run_state(self, key: str) -> dict:
+        return self.function_state.setdefault(key, {})

@@ -26,6 +26,7 @@ from emulator.errors import DATABASE_NOT_FOUND, FIELD_NOT_FOUND, ScriptError, Un
 from emulator.evaluator import BINARY
 from emulator.files import write_qvd, write_text
 from emulator.inline import read_options
+from emulator.lexicon import QUOTES, quoted_end
 from emulator.parser import Call, Parser, Ref, file_path, format_spec
 from emulator.program import (Action, Block, ExitDo, ExitFor, ExitScript, ExitSub, Interpreter)
 from emulator.tokens import END, NAME, STRING, WORD
@@ -140,12 +141,17 @@ def _source_rest(p: Parser) -> str:
     return p.source[p.tok.pos:].strip() if p.tok.kind != END else ""
 
 
+# Set "can also use square brackets (or double quotes) as delimiters": Set x = [This year's
+# number]; stores the text inside (Qlik Design Blog, "Escape sequences",
+# https://community.qlik.com/t5/Qlik-Design-Blog/Escape-sequences/ba-p/1469770). Quotes that do
+# not enclose the whole value are kept: Set x = Region={'US'};
+_SET_DELIMITERS = ("'", '"', "[")
+
+
 def _unquote_whole(raw: str) -> str:
-    """``Set x = 'a b';`` stores ``a b``; any other text is stored as written."""
-    if len(raw) >= 2 and raw[0] == raw[-1] == "'":
-        inner = raw[1:-1]
-        if "'" not in inner.replace("''", ""):
-            return inner.replace("''", "'")
+    """``Set x = 'a b';``, ``"a b"`` or ``[a b]`` stores ``a b``; other text is stored as written."""
+    if raw[:1] in _SET_DELIMITERS and quoted_end(raw, 0) == len(raw):
+        return QUOTES[raw[0]].unquote(raw)
     return raw
 
 
@@ -448,7 +454,7 @@ def _run_for(r: Interpreter, block: Block) -> None:
     name, values = r.clause(header)
     try:
         for value in values:
-            r.variables[name] = value
+            r.set_variable(name, value)
             r.run_nodes(body)
     except ExitFor:
         pass

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from emulator.errors import FIELD_NOT_FOUND, TABLE_NOT_FOUND, ScriptError
-from emulator.values import Value
+from emulator.values import FieldTexts, Value
 
 Row = list[Value]
 
@@ -59,6 +59,7 @@ class DataModel:
         self.tables: dict[str, Table] = {}
         self.mappings: dict[str, dict[str, Value]] = {}
         self.last_loaded: str | None = None
+        self.field_texts = FieldTexts()
 
     def get(self, name: str) -> Table:
         table = self.tables.get(name)
@@ -89,6 +90,7 @@ class DataModel:
         if target is None:
             target = Table(self.unique_name(name), list(fields))
             self.tables[target.name] = target
+        self.field_texts.share(fields, rows)
         target.append(fields, rows)
         self.last_loaded = target.name
         return target

@@ -69,6 +69,22 @@ def parse_number(s: str) -> float | None:
     return n
 
 
+def read_grouped_number(raw: str, dec_sep: str, thou_sep: str) -> float | None:
+    """'35,648.31' with separators '.' and ',' is 35648.31; a thousands separator must sit
+    between groups of three digits of the integer part ('35.648,3123' is not a number).
+    Spaces are ignored: Num#('35 648.312', '#', '.', ',') is 35648.312 (help page example)."""
+    raw = raw.replace(" ", "")
+    integer, _, decimals = raw.partition(dec_sep) if dec_sep else (raw, "", "")
+    if thou_sep and thou_sep in integer:
+        groups = integer.split(thou_sep)
+        if any(len(g.lstrip("+-")) != 3 for g in groups[1:]) or not groups[0].lstrip("+-"):
+            return None
+        integer = "".join(groups)
+    if thou_sep and thou_sep in decimals:
+        return None
+    return parse_number(integer + ("." + decimals if decimals else ""))
+
+
 def from_text(s: str) -> Dual:
     """A value read from a source (inline table, variable, JSON text): text that is
     also a number when it reads as one, keeping the original text."""
@@ -80,6 +96,15 @@ def to_number(v: Value) -> float | None:
     if v is None:
         return None
     return v.num if v.num is not None else parse_number(v.text)
+
+
+def shown_with(v: Value, decimal_sep: str | None) -> Value:
+    """A plain number as the script shows it once stored: with its DecimalSep, which "replaces
+    the decimal symbol for the operating system" when numbers are formatted
+    (.../Scripting/NumberInterpretationVariables/DecimalSep.htm). Other values are unchanged."""
+    if not decimal_sep or decimal_sep == "." or type(v) is not NumberValue or "." not in v.text:
+        return v
+    return Dual(v.text.replace(".", decimal_sep), v.num)
 
 
 def is_true(v: Value) -> bool:
@@ -94,6 +119,26 @@ def wildcard_regex(pattern: str, ignore_case: bool = False) -> re.Pattern:
     WildMatch and Qualify."""
     body = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
     return re.compile(body, (re.IGNORECASE if ignore_case else 0) | re.DOTALL)
+
+
+class FieldTexts:
+    """One text per number in each field: "When several data items read into one field have
+    different string representations but the same valid number representation, they will all
+    share the first string representation encountered."
+    https://help.qlik.com/en-US/cloud-services/Subsystems/Hub/Content/Sense_Hub/Scripting/FormattingFunctions/Dual.htm"""
+
+    def __init__(self) -> None:
+        self._first: dict[str, dict[float, Dual]] = {}
+
+    def share(self, fields: list[str], rows: list[list[Value]]) -> None:
+        """Give each value of ``rows`` (laid out as ``fields``) the first value its field held
+        with the same number, in place."""
+        for i, name in enumerate(fields):
+            first = self._first.setdefault(name, {})
+            for row in rows:
+                v = row[i]
+                if v is not None and v.num is not None:
+                    row[i] = first.setdefault(v.num, v)
 
 
 class BuiltText(Dual):

@@ -6,12 +6,15 @@ Each case has:
   page states) or ``choice`` (our documented choice where the page is silent, listed in
   emulator/README.md);
 - ``script``: the script text; ``files`` (optional): other files next to it, name -> text;
+  ``now`` (optional): the time the run starts, ``YYYY-MM-DD hh:mm:ss``; ``system`` (optional):
+  values of system functions, as ``--system NAME=VALUE`` sets them;
 - ``expect``: any of ``vars`` {name: text or null}, ``absent`` [names], ``tables`` {name:
   {fields: [...], rows: [[...]]}}, ``trace`` [lines], ``error`` (a text the failure message
   contains; ``error_line`` the line it is reported on).
 """
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -32,6 +35,14 @@ def _cases() -> list:
     return params
 
 
+def _options(case: dict) -> dict:
+    options = {"system": case.get("system")}
+    if "now" in case:
+        moment = dt.datetime.fromisoformat(str(case["now"]))
+        options["now"] = lambda: moment
+    return options
+
+
 @pytest.mark.parametrize("case", _cases())
 def test_case(run, case: dict) -> None:
     assert case["basis"] in BASES, "basis must be example, rule or choice"
@@ -39,12 +50,12 @@ def test_case(run, case: dict) -> None:
     expect = case["expect"]
     if "error" in expect:
         with pytest.raises(ScriptError) as caught:
-            run(case["script"], files=case.get("files"))
+            run(case["script"], files=case.get("files"), **_options(case))
         assert expect["error"] in caught.value.message
         if "error_line" in expect:
             assert caught.value.line == expect["error_line"]
         return
-    runner = run(case["script"], files=case.get("files"))
+    runner = run(case["script"], files=case.get("files"), **_options(case))
     for name, value in expect.get("vars", {}).items():
         assert name in runner.variables, f"variable {name} is not set"
         assert runner.variable_text(name) == (None if value is None else str(value)), name

@@ -100,3 +100,24 @@ def test_libs_section_of_the_connections_file(tmp_path: Path) -> None:
     (tmp_path / "conf" / "connections.yaml").write_text("libs:\n  DataFiles: [x]\n", encoding="utf-8")
     result = emulator("app.qvs", "--connections", "conf/connections.yaml", cwd=tmp_path)
     assert result.returncode == 2 and "'libs' must map connection names to folders" in result.stderr
+
+
+def test_system_values_and_rand_seed(tmp_path: Path) -> None:
+    """--system sets what system functions return; --seed makes Rand() repeat its numbers."""
+    (tmp_path / "app.qvs").write_text(
+        "Trace $(=OSUser()) on $(=ComputerName());\nLet r1 = Rand();\nLet r2 = Rand();\n",
+        encoding="utf-8")
+    args = ("app.qvs", "--system", "OSUser=UserDirectory=INTERNAL; UserId=sa_scheduler",
+            "--system", "ComputerName=SENSE01", "--seed", "7", "--dump", "out.json")
+    first = emulator(*args, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout == "UserDirectory=INTERNAL; UserId=sa_scheduler on SENSE01\n"
+    numbers = json.loads((tmp_path / "out.json").read_text(encoding="utf-8"))["variables"]
+    again = emulator(*args, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    repeated = json.loads((tmp_path / "out.json").read_text(encoding="utf-8"))["variables"]
+    assert (numbers["r1"], numbers["r2"]) == (repeated["r1"], repeated["r2"])
+    assert numbers["r1"] != numbers["r2"] and 0 <= float(numbers["r1"]) < 1
+    other = emulator("app.qvs", "--seed", "8", "--dump", "out.json", cwd=tmp_path)
+    assert json.loads((tmp_path / "out.json").read_text(encoding="utf-8"))["variables"]["r1"] != numbers["r1"]
+    assert other.returncode == 0

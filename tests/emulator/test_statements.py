@@ -43,7 +43,8 @@ CASES = [
     (DOLLAR, "Set Mypath=C:\\MyDocs\\Files\\;\nSet f = $(Mypath)abc.csv;",
      {"vars": {"f": "C:\\MyDocs\\Files\\abc.csv"}}),
     (DOLLAR, "Let X = 7/2;\nSet a = $(X);\nSet b = $(#X);", {"vars": {"a": "3.5", "b": "3.5"}}),
-    (DOLLAR, "Set a = [$(undefined)];", {"vars": {"a": "[]"}}),
+    # an undefined variable expands to nothing; Set then strips the enclosing [ ] (values.yaml)
+    (DOLLAR, "Set a = [$(undefined)];\nSet b = <$(undefined)>;", {"vars": {"a": "", "b": "<>"}}),
     (DOLLAR, "Set x = 'red';\nSet y = 'blue';\nSet z = '$(x) $(y)';\nLet MyString='$(x)'&' green '&'$(y)';\n"
      "MyTable:\nLoad '$(x)' as X, '$(y)' as Y, '$(z)' as Z, '$(MyString)' as NewString autogenerate 1;",
      {"vars": {"z": "red blue", "MyString": "red green blue"},
