@@ -14,7 +14,7 @@ from typing import Any, Callable
 import paho.mqtt.client as paho
 import requests
 
-from demo.processes import START_TOPIC
+from demo.processes import START_TOPIC, terminate
 from demo.sense.seed import STATUSES
 from demo.stage import RESULT_TOPIC, Stage, task_id
 
@@ -248,15 +248,19 @@ def step_start_and_wait(t: Timeline, stage: Stage, http: Http) -> None:
     for name, _want, _code in cases:  # both at once: a command's start-up takes a while
         t.line("scheduler", f'python -m server start-task --name "{name}" --wait --interval 0.2')
     procs = [_start_and_wait(stage, name) for name, _want, _code in cases]
-    for (name, want, code_wanted), proc in zip(cases, procs):
-        output, _ = proc.communicate(timeout=WAIT_SECONDS + 30)
-        lines = _status_lines(t, output)
-        seen = [line.split(" (status")[0] for line in lines]
-        reason = _reason(lines[-1]) if want == "FinishedFail" and lines else ""
-        t.check("scheduler", f"{name}: {' -> '.join(seen) or 'no status'}"
-                + (f": {_short(reason, 60)}" if reason else "") + f"; exit code {proc.returncode}",
-                proc.returncode == code_wanted and seen[-1:] == [want],
-                f"{want}, exit code {code_wanted}")
+    try:
+        for (name, want, code_wanted), proc in zip(cases, procs):
+            output, _ = proc.communicate(timeout=WAIT_SECONDS + 30)
+            lines = _status_lines(t, output)
+            seen = [line.split(" (status")[0] for line in lines]
+            reason = _reason(lines[-1]) if want == "FinishedFail" and lines else ""
+            t.check("scheduler", f"{name}: {' -> '.join(seen) or 'no status'}"
+                    + (f": {_short(reason, 60)}" if reason else "") + f"; exit code {proc.returncode}",
+                    proc.returncode == code_wanted and seen[-1:] == [want],
+                    f"{want}, exit code {code_wanted}")
+    finally:  # interrupted or timed out: leave no command running
+        for proc in procs:
+            terminate(proc)
 
 
 def step_mqtt(t: Timeline, stage: Stage, http: Http) -> None:
