@@ -47,6 +47,14 @@ def _setting(text: str):
         raise argparse.ArgumentTypeError(str(e)) from None
 
 
+def _no_mqtt(args: argparse.Namespace) -> str | None:
+    """Why MQTT is left out, or None."""
+    if args.no_mqtt:
+        return "--no-mqtt"
+    return None if mosquitto_installed() else ("mosquitto is not installed (Debian: apt-get "
+                                               "install mosquitto)")
+
+
 def _stop_on_sigterm() -> None:
     """SIGTERM ends the demo as Ctrl-C does: every process it started is stopped."""
     def interrupt(*_args) -> None:
@@ -60,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     t = Timeline(verbose=args.verbose)
     try:
         with tempfile.TemporaryDirectory(prefix="valet-demo-") as tmp:
-            stage = Stage(Path(tmp), args.settings, mqtt=mosquitto_installed() and not args.no_mqtt)
+            stage = Stage(Path(tmp), args.settings, no_mqtt=_no_mqtt(args))
             try:
                 _start(t, stage)
                 _story(t, stage)
@@ -133,7 +141,8 @@ class _Logs:
 def _summary(t: Timeline) -> None:
     print("\nstep  checks  result  what", flush=True)
     for s in t.steps:
-        print(f"{s.number:>4}  {s.held:>2}/{s.checks:<3}  {s.result:<6}  {s.summary}")
+        print(f"{s.number:>4}  {s.held:>2}/{s.checks:<3}  {s.result:<7} {s.summary}"
+              + (f" ({s.note})" if s.note else ""))
     total = time.monotonic() - t.t0
     failed = t.failed
     print(f"demo: {'every step held' if not failed else 'FAILED: step ' + ', '.join(str(s.number) for s in failed)}"

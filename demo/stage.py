@@ -37,16 +37,18 @@ def task_id(name: str) -> str:
 
 
 class Stage:
-    def __init__(self, root: Path, settings: list[tuple[str, Any]], mqtt: bool) -> None:
+    def __init__(self, root: Path, settings: list[tuple[str, Any]], no_mqtt: str | None) -> None:
         """`settings`: (dotted key, value) pairs put into Valet's config file, such as
-        ("Butler.restServerEndpointsEnable.senseStartTask", False)."""
+        ("Butler.restServerEndpointsEnable.senseStartTask", False); `no_mqtt`: why MQTT is
+        left out, or None to run Mosquitto."""
         self.root = root
+        self.no_mqtt = no_mqtt
         self.keys = {name: secrets.token_urlsafe(24) for name in KEY_SCOPES}
         self.library = root / "scripts" / "butler_subs.qvs"
         self.library.parent.mkdir(parents=True)
         self.library.write_text(render(Options(api_key_variable=API_KEY_VARIABLE)), encoding="utf-8")
         self.sense = SenseProcess(root / "sense", seed=SEED)
-        self.broker = Mosquitto(root / "mosquitto") if mqtt else None
+        self.broker = None if no_mqtt else Mosquitto(root / "mosquitto")
         self.valet_log = root / "valet.log"
         self._log = self.valet_log.open("w", encoding="utf-8")
         self.valet = Valet(root / "valet", self._butler(), self._valet(), log=self._log)

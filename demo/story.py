@@ -37,7 +37,7 @@ class Step:
     @property
     def result(self) -> str:
         if self.note:
-            return self.note
+            return "not run"
         return "held" if self.checks and self.held == self.checks else "FAILED"
 
 
@@ -102,6 +102,11 @@ def _short(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
+def _message(body: Any) -> str:
+    """An error answer's message (Valet's JSON error shape), short."""
+    return _short(body.get("message", body) if isinstance(body, dict) else body, 60)
+
+
 def _names(items: Any) -> list[str]:
     return sorted(i.get("taskName", "?") for i in items) if isinstance(items, list) else []
 
@@ -147,7 +152,7 @@ def step_upstream_start(t: Timeline, stage: Stage, http: Http) -> None:
     status, result = http("PUT", "/v4/reloadtask/-/start", "upstream", json=body)
     started = _names(result.get("tasksTag")) if isinstance(result, dict) else []
     t.require("upstream", f"PUT /v4/reloadtask/-/start, tag salesEtl, Sales ETL: region=EMEA, "
-              f"fromMonth=202611 -> {status} {', '.join(started) or _short(result, 60)}",
+              f"fromMonth=202611 -> {status} {', '.join(started) or _message(result)}",
               status == 200 and started == ["Sales ETL step 1"], "200, Sales ETL step 1 started")
     runs = _runs_of(stage, "Sales ETL step 1")
     t.check("Sense", "the repository runs Sales ETL step 1: its app's script sales_step1.qvs",
@@ -265,9 +270,8 @@ def step_start_and_wait(t: Timeline, stage: Stage, http: Http) -> None:
 
 def step_mqtt(t: Timeline, stage: Stage, http: Http) -> None:
     if stage.broker is None:
-        t.steps[-1].note = "not run: no mosquitto"
-        t.line("demo", "mosquitto is not on the PATH, so no MQTT (Debian: apt-get install "
-               "mosquitto)")
+        t.steps[-1].note = stage.no_mqtt
+        t.line("demo", f"not run: {stage.no_mqtt}")
         return
     _wait_for_mqtt(t, stage)
     got = threading.Event()
@@ -307,12 +311,12 @@ def _wait_for_mqtt(t: Timeline, stage: Stage) -> None:
 def step_api_keys(t: Timeline, stage: Stage, http: Http) -> None:
     status, body = http("GET", "/v4/keyvalues/Sales%20results?key=EMEA")
     t.check("anyone", f"GET /v4/keyvalues/Sales results?key=EMEA without a key -> {status} "
-            f"{_short(body.get('message', '') if isinstance(body, dict) else body, 60)}",
+            f"{_message(body)}",
             status == 401, "401")
     status, body = http("PUT", "/v4/reloadtask/-/start", "dashboards",
                         json=[{"type": "starttasktag", "payload": {"tag": "salesEtl"}}])
     t.check("dashboards", f"start a task with the kv:read key -> {status} "
-            f"{_short(body.get('message', '') if isinstance(body, dict) else body, 60)}",
+            f"{_message(body)}",
             status == 403, "403")
 
 
