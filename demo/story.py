@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Callable
 
 import paho.mqtt.client as paho
@@ -116,20 +117,18 @@ def _runs_of(stage: Stage, name: str) -> list[dict]:
     return [r for r in stage.sense.runs() if r["taskId"] == task_id(name)]
 
 
-def _ended_run(stage: Stage, name: str, after: int = 0) -> dict | None:
-    """The task's run number `after` (0: its first) once it has ended, waiting for it."""
+def _ended_run(stage: Stage, name: str) -> dict | None:
+    """The task's first run once it has ended, waiting for it."""
     end = time.monotonic() + WAIT_SECONDS
     while time.monotonic() < end:
         runs = _runs_of(stage, name)
-        if len(runs) > after and STATUSES[runs[after]["status"]] in FINISHED:
-            return runs[after]
+        if runs and STATUSES[runs[0]["status"]] in FINISHED:
+            return runs[0]
         time.sleep(0.1)
     return None
 
 
 def _epoch(iso: str) -> float:
-    from datetime import datetime  # noqa: PLC0415
-
     return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
 
 
