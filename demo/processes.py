@@ -141,6 +141,8 @@ class Mosquitto:
         return "\n".join(lines) + "\n"
 
     def start(self, timeout: float = 10.0) -> "Mosquitto":
+        if self.proc is not None and self.proc.poll() is None:
+            return self  # already running (`with broker.start():` must not start a second one)
         conf = self.workdir / "mosquitto.conf"
         conf.write_text(self._config())
         out = (self.workdir / "mosquitto.out").open("ab")
