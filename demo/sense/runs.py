@@ -121,7 +121,7 @@ def _plan(task: SeedTask, now: float, slot_free_at: float) -> tuple[Attempt, ...
 
 
 def _open_attempt(task: SeedTask, triggered: float) -> Attempt:
-    """A try of a scripted run: Started once triggered, until its script ends (`_ended`)."""
+    """A try of a scripted run: Started once triggered, until its script ends (`_run_scripts`)."""
     ready = triggered + trigger_seconds(task)
     return Attempt(str(uuid.uuid4()), triggered, ready, ready, math.inf, FINISHED_FAIL, "")
 
