@@ -20,6 +20,7 @@ from demo.sense.seed import STATUSES
 from demo.stage import RESULT_TOPIC, Stage, task_id
 
 WAIT_SECONDS = 30  # the longest a step waits for a run to end
+MQTT_CONNECT_SECONDS = 20  # for Valet to subscribe after its restart (slow on a busy machine)
 FINISHED = {"FinishedSuccess", "FinishedFail", "Aborted", "Error", "Skipped", "Reset"}
 
 
@@ -298,13 +299,13 @@ def step_mqtt(t: Timeline, stage: Stage, http: Http) -> None:
 
 def _wait_for_mqtt(t: Timeline, stage: Stage) -> None:
     """Until Valet's /health says it is subscribed (it connects in the background)."""
-    end = time.monotonic() + 10
+    end = time.monotonic() + MQTT_CONNECT_SECONDS
     while time.monotonic() < end:
         checks = requests.get(f"{stage.valet.url}/health", timeout=5).json().get("checks", [])
         if any(c["name"] == "mqtt" and c["status"] == "up" for c in checks):
             return
         time.sleep(0.1)
-    t.require("Valet", "connected to Mosquitto", False, "within 10 s")
+    t.require("Valet", "connected to Mosquitto", False, f"within {MQTT_CONNECT_SECONDS} s")
 
 
 def step_api_keys(t: Timeline, stage: Stage, http: Http) -> None:
