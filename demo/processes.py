@@ -1,8 +1,11 @@
 """Starting and stopping the project's servers as real processes on free loopback
-ports: used by the demo and by the tests."""
+ports: Valet and Mosquitto (the simulated repository: demo/sense/process.py); used by the demo,
+the tests and the benchmarks."""
 from __future__ import annotations
 
+import getpass
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -13,6 +16,11 @@ from typing import IO, Sequence
 
 import requests
 import yaml
+
+from demo.sense.certs import CertPaths, ensure_certs
+
+START_TOPIC = "qliksense/start_task"
+MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"  # sbin is not on every PATH
 
 
 def free_port() -> int:
@@ -98,3 +106,86 @@ class Valet:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+class Mosquitto:
+    """`mosquitto -c FILE` on 127.0.0.1; optional users (a password file) and TLS with
+    client certificates (CA and certificates made with trustme)."""
+
+    def __init__(self, workdir: Path, users: dict[str, str] | None = None, tls: bool = False,
+                 port: int | None = None) -> None:
+        self.workdir = Path(workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.port = port or free_port()
+        self.users = users
+        self.certs: CertPaths | None = ensure_certs(self.workdir / "certs") if tls else None
+        self.log_path = self.workdir / "mosquitto.log"
+        self.proc: subprocess.Popen | None = None
+
+    def _config(self) -> str:
+        # Started as root, mosquitto switches to its own user, who cannot read the test's
+        # files; stay the current user (the option has no effect for anyone else).
+        lines = [f"user {getpass.getuser()}", f"listener {self.port} 127.0.0.1", "persistence false",
+                 f"log_dest file {self.log_path}", "log_type all",
+                 f"allow_anonymous {'false' if self.users else 'true'}"]
+        if self.users:
+            password_file = self.workdir / "passwords"
+            password_file.write_text("")
+            for user, password in self.users.items():
+                subprocess.run(["mosquitto_passwd", "-b", str(password_file), user, password],
+                               check=True, capture_output=True)
+            lines.append(f"password_file {password_file}")
+        if self.certs:
+            lines += [f"cafile {self.certs.root}", f"certfile {self.certs.server}",
+                      f"keyfile {self.certs.server_key}", "require_certificate true"]
+        return "\n".join(lines) + "\n"
+
+    def start(self, timeout: float = 10.0) -> "Mosquitto":
+        if self.proc is not None and self.proc.poll() is None:
+            return self  # already running (`with broker.start():` must not start a second one)
+        conf = self.workdir / "mosquitto.conf"
+        conf.write_text(self._config())
+        out = (self.workdir / "mosquitto.out").open("ab")
+        self.proc = subprocess.Popen([MOSQUITTO, "-c", str(conf)], stdout=out,
+                                     stderr=subprocess.STDOUT)
+        end = time.monotonic() + timeout
+        while time.monotonic() < end and self.proc.poll() is None:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return self
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"mosquitto did not start on port {self.port}: "
+                           f"{(self.workdir / 'mosquitto.out').read_text()[-500:]}")
+
+    def stop(self) -> None:
+        terminate(self.proc)
+        self.proc = None
+
+    def wait_for_subscriptions(self, topic: str, count: int, timeout: float = 20.0) -> int:
+        """How many QoS 1 subscriptions to `topic` the broker has logged, once `count` (or at the
+        timeout); mosquitto logs each as "CLIENT 1 TOPIC"."""
+        end = time.monotonic() + timeout
+        while True:
+            lines = self.log_path.read_text().splitlines() if self.log_path.exists() else []
+            found = sum(line.endswith(f" 1 {topic}") for line in lines)
+            if found >= count or time.monotonic() > end:
+                return found
+            time.sleep(0.1)
+
+    def __enter__(self) -> "Mosquitto":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def butler_config(self, **overrides) -> dict:
+        """Butler's mqttConfig section for this broker."""
+        return {"mqttConfig": {"enable": True, "brokerHost": "127.0.0.1", "brokerPort": self.port,
+                               "subscriptionRootTopic": "qliksense/#",
+                               "taskStartTopic": START_TOPIC, **overrides}}
+
+    def tls_config(self) -> dict:
+        """Valet.mqtt.tls for this broker's certificates (the client certificate included)."""
+        return {"enable": True, "caFile": str(self.certs.root), "certFile": str(self.certs.client),
+                "keyFile": str(self.certs.client_key)}

@@ -1,5 +1,6 @@
-"""`python -m demo.sense --port P --certs DIR [--seed FILE] [--latency-ms N] [--log FILE] ...`:
-the simulated Qlik Sense repository alone (SPEC §9). Runs until SIGTERM or Ctrl-C."""
+"""`python -m demo.sense --port P --certs DIR [--seed FILE] [--latency-ms N] [--log FILE]
+[--valet URL [--connections FILE] [--script-var NAME=VALUE]...] ...`: the simulated Qlik Sense
+repository alone (SPEC §9). Runs until SIGTERM or Ctrl-C."""
 from __future__ import annotations
 
 import argparse
@@ -39,6 +40,15 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--proxy-header", default="hdr-usr",
                    help="header naming the user (default hdr-usr)")
     g.add_argument("--proxy-plain", action="store_true", help="plain HTTP instead of TLS")
+    s = p.add_argument_group("reload scripts (run a task's seed script: in the emulator when the task runs)")
+    s.add_argument("--valet", metavar="URL",
+                   help="Valet's base URL; turns script runs on and presets vButlerHost and "
+                        "vButlerPort, the variables of qvs/butler_subs.qvs")
+    s.add_argument("--connections", type=Path, metavar="FILE",
+                   help="the scripts' REST connections and lib:// folders (python -m emulator's "
+                        "--connections YAML)")
+    s.add_argument("--script-var", action="append", default=[], metavar="NAME=VALUE",
+                   help="preset a variable in every script, such as an API key (repeatable)")
     f = p.add_argument_group("faults (also switchable at run time: PUT /faults on --admin-port)")
     f.add_argument("--admin-port", type=int, help="plain-HTTP admin endpoint (faults, runs)")
     f.add_argument("--refuse", action="store_true", help="start with the repository port closed")
@@ -64,7 +74,18 @@ def options_from(args: argparse.Namespace) -> Options:
                    proxy_port=args.proxy_port,
                    proxy_prefix=args.proxy_prefix, proxy_header=args.proxy_header,
                    proxy_tls=not args.proxy_plain, admin_port=args.admin_port,
-                   faults=Faults(refuse=args.refuse, rules=rules), idle_timeout=args.idle_timeout)
+                   faults=Faults(refuse=args.refuse, rules=rules), idle_timeout=args.idle_timeout,
+                   scripts=_scripts(args))
+
+
+def _scripts(args: argparse.Namespace):
+    if args.valet is None:
+        if args.connections or args.script_var:
+            raise ValueError("--connections and --script-var need --valet URL")
+        return None
+    from demo.sense.scripts import settings_from  # noqa: PLC0415 (imports the emulator)
+
+    return settings_from(args.valet, args.connections, args.script_var)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import IO, Any, Callable
+from typing import IO, TYPE_CHECKING, Any, Callable
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from demo.sense import entities
@@ -33,6 +33,9 @@ from demo.sense.faults import Faults
 from demo.sense.repository import NO_ENDPOINT, Repository, Request, Response
 from demo.sense.runs import MAX_CONCURRENT
 from demo.sense.seed import load_seed
+
+if TYPE_CHECKING:  # the emulator is imported only when scripts are run (it takes a while)
+    from demo.sense.scripts import ScriptSettings
 
 XSRF_FAILED = "XSRF prevention check failed. Possible XSRF discovered."
 UNKNOWN_USER = ("Unknown users not allowed for repository calls, missing or malformed http header: "
@@ -60,6 +63,7 @@ class Options:
     admin_port: int | None = None
     faults: Faults = field(default_factory=Faults)
     idle_timeout: float = 300  # seconds an idle keep-alive connection stays open
+    scripts: ScriptSettings | None = None  # run seeded scripts in the emulator (scripts.py)
 
 
 class RequestLog:
@@ -183,14 +187,24 @@ class _Handler(BaseHTTPRequestHandler):
             pass
 
 
+def _script_runner(settings: ScriptSettings | None, tasks: list) -> Callable | None:
+    if settings is None:
+        return None
+    from demo.sense.scripts import check_scripts, script_runner  # noqa: PLC0415 (see above)
+
+    check_scripts(tasks)
+    return script_runner(settings)
+
+
 class Simulator:
     """The running simulated repository: listeners, state, log and faults."""
 
     def __init__(self, options: Options) -> None:
         self.options = options
         self.certs: CertPaths = ensure_certs(options.certs)
-        self.repository = Repository(load_seed(options.seed), options.sync_reply,
-                                     max_concurrent=options.max_concurrent)
+        tasks = load_seed(options.seed)
+        self.repository = Repository(tasks, options.sync_reply, max_concurrent=options.max_concurrent,
+                                     run_script=_script_runner(options.scripts, tasks))
         self.faults = options.faults
         self.log = RequestLog(options.log)
         self.connection_ids = itertools.count(1)
@@ -313,7 +327,10 @@ class Simulator:
                                    "sessionId": r.session_id,
                                    "resultIds": [a.result_id for a in r.visible(now)],
                                    "status": r.status(now),
-                                   "triggeredAt": entities.iso(r.triggered_at)}
+                                   "triggeredAt": entities.iso(r.triggered_at),
+                                   "message": r.current(now).message if r.finished(now) else "",
+                                   "scriptLog": [{"time": entities.iso(at), "line": line}
+                                                 for a in r.visible(now) for at, line in a.log]}
                                   for r in self.repository.runs.all()])
         return Response(404, "admin: GET|PUT|DELETE /faults, GET /runs")
 

@@ -50,6 +50,16 @@ class SenseProcess:
         path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
         return path
 
+    def run_scripts(self, valet_url: str, connections: Path | None = None,
+                    variables: dict[str, str] | None = None) -> None:
+        """Run the seed's `script:` files in the emulator against Valet at `valet_url`, with
+        these REST connections and preset variables (call before `start`)."""
+        self.args += ["--valet", valet_url]
+        if connections is not None:
+            self.args += ["--connections", str(connections)]
+        for name, value in (variables or {}).items():
+            self.args += ["--script-var", f"{name}={value}"]
+
     @property
     def admin_url(self) -> str:
         return f"http://127.0.0.1:{self.admin_port}"

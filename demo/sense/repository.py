@@ -21,7 +21,7 @@ from typing import Any, Callable
 
 from demo.sense import entities
 from demo.sense.filters import FilterError, compile_filter
-from demo.sense.runs import MAX_CONCURRENT, Attempt, Run, Runs
+from demo.sense.runs import MAX_CONCURRENT, Attempt, Run, Runs, ScriptOutcome
 from demo.sense.seed import SeedTask
 
 NO_ENDPOINT = "No matching endpoint found"
@@ -59,10 +59,11 @@ class Request:
 
 class Repository:
     def __init__(self, tasks: list[SeedTask], sync_reply: str = "value",
-                 clock: Callable[[], float] = time.time, max_concurrent: int = MAX_CONCURRENT) -> None:
+                 clock: Callable[[], float] = time.time, max_concurrent: int = MAX_CONCURRENT,
+                 run_script: Callable[[SeedTask], ScriptOutcome] | None = None) -> None:
         self.tasks = {t.id: t for t in tasks}
         self.order = [t.id for t in tasks]
-        self.runs = Runs(clock, max_concurrent)
+        self.runs = Runs(clock, max_concurrent, run_script)
         self.clock = clock
         self.created = clock()
         self.sync_reply = sync_reply

@@ -14,18 +14,25 @@ ones wait Queued, first come first served. A run keeps its slot through its retr
 
 States are computed from the clock when asked, so there are no timers to stop. A task with a
 run in progress is not started again (the start is still answered as accepted). Every run is
-kept: the history of a task is its runs' results."""
+kept: the history of a task is its runs' results.
+
+A task with a seed `script:`, when the repository is given a script runner (demo/sense/scripts.py),
+is run for real instead: Triggered as above, then Started while a thread runs the script, then
+FinishedSuccess, or FinishedFail with the script's error as the message (each failed try is
+retried up to `run.retries` times, a new execution result each). Its end is known only when the
+script ends, so such runs take no scheduler slot (they are never Queued)."""
 from __future__ import annotations
 
+import math
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 from demo.sense.seed import STATUSES, SeedTask
 
-TRIGGERED, STARTED, QUEUED, FINISHED_FAIL = 1, 2, 3, 8
+TRIGGERED, STARTED, QUEUED, FINISHED_SUCCESS, FINISHED_FAIL = 1, 2, 3, 7, 8
 MAX_CONCURRENT = 4
 TRIGGER_SHARE, TRIGGER_MAX_SECONDS = 0.2, 1.0
 FAILURE_STATUSES = {4, 5, 6, 8, 11, 12}
@@ -45,7 +52,8 @@ class Attempt:
     started_at: float
     ends_at: float
     final_status: int
-    message: str  # the seed's message for a failed end, else ""
+    message: str  # the seed's message (or the script's error) for a failed end, else ""
+    log: tuple[tuple[float, str], ...] = ()  # a script's trace lines: (epoch seconds, text)
 
     def status(self, now: float) -> int:
         if now >= self.ends_at:
@@ -112,6 +120,19 @@ def _plan(task: SeedTask, now: float, slot_free_at: float) -> tuple[Attempt, ...
     return tuple(attempts)
 
 
+def _open_attempt(task: SeedTask, triggered: float) -> Attempt:
+    """A try of a scripted run: Started once triggered, until its script ends (`_run_scripts`)."""
+    ready = triggered + trigger_seconds(task)
+    return Attempt(str(uuid.uuid4()), triggered, ready, ready, math.inf, FINISHED_FAIL, "")
+
+
+@dataclass(frozen=True)
+class ScriptOutcome:
+    ok: bool
+    message: str  # the script's error when it failed
+    log: tuple[tuple[float, str], ...] = ()
+
+
 def _default_message(status: int) -> str:
     if status in FAILURE_STATUSES:
         return f"The task ended with status {STATUSES[status]} (seeded in the simulated repository)"
@@ -120,8 +141,10 @@ def _default_message(status: int) -> str:
 
 class Runs:
     def __init__(self, clock: Callable[[], float] = time.time,
-                 max_concurrent: int = MAX_CONCURRENT) -> None:
+                 max_concurrent: int = MAX_CONCURRENT,
+                 run_script: Callable[[SeedTask], ScriptOutcome] | None = None) -> None:
         self.clock = clock
+        self.run_script = run_script
         self._lock = threading.Lock()
         self._slots = [0.0] * max_concurrent  # when each scheduler slot is free again
         self._by_session: dict[str, Run] = {}
@@ -135,14 +158,49 @@ class Runs:
             last = self._latest.get(task.id)
             if last is not None and not last.finished(now):
                 return None
-            slot = min(range(len(self._slots)), key=self._slots.__getitem__)
-            run = Run(str(uuid.uuid4()), task, _plan(task, now, self._slots[slot]))
-            self._slots[slot] = max(self._slots[slot], run.ends_at)
-            self._by_session[run.session_id] = run
-            for attempt in run.attempts:
-                self._by_result[attempt.result_id] = (run, attempt)
-            self._latest[task.id] = run
-            return run
+            if self._scripted(task):
+                run = Run(str(uuid.uuid4()), task, (_open_attempt(task, now),))
+            else:
+                slot = min(range(len(self._slots)), key=self._slots.__getitem__)
+                run = Run(str(uuid.uuid4()), task, _plan(task, now, self._slots[slot]))
+                self._slots[slot] = max(self._slots[slot], run.ends_at)
+            self._keep(run)
+        if self._scripted(task):
+            threading.Thread(target=self._run_scripts, args=(run.session_id,),
+                             name=f"script-{task.name}", daemon=True).start()
+        return run
+
+    def _scripted(self, task: SeedTask) -> bool:
+        return self.run_script is not None and task.script is not None
+
+    def _keep(self, run: Run) -> None:
+        """Record `run`, or its newer state (same session); under the lock."""
+        self._by_session[run.session_id] = run
+        for attempt in run.attempts:
+            self._by_result[attempt.result_id] = (run, attempt)
+        latest = self._latest.get(run.task.id)
+        if latest is None or latest.session_id == run.session_id or latest.finished(self.clock()):
+            self._latest[run.task.id] = run
+
+    def _run_scripts(self, session_id: str) -> None:
+        """A scripted run's tries, one after the other, each running the task's script."""
+        while True:
+            with self._lock:
+                run = self._by_session[session_id]
+            attempt = run.attempts[-1]
+            time.sleep(max(0.0, attempt.started_at - self.clock()))
+            outcome = self.run_script(run.task)
+            with self._lock:
+                now = self.clock()
+                ended = replace(attempt, ends_at=now, log=outcome.log, message=outcome.message,
+                                final_status=FINISHED_SUCCESS if outcome.ok else FINISHED_FAIL)
+                attempts = (*run.attempts[:-1], ended)
+                retry = not outcome.ok and len(attempts) <= run.task.run_retries
+                if retry:
+                    attempts += (_open_attempt(run.task, now),)
+                self._keep(Run(session_id, run.task, attempts))
+            if not retry:
+                return
 
     def latest(self, task_id: str) -> Run | None:
         with self._lock:

@@ -12,7 +12,7 @@ Seed format (SPEC §4, a contract)::
         run: {seconds: 1, status: FinishedSuccess}   # status: a name or number (facts §5)
         # optional in run: retries: K (K failed tries first; the task's maxRetries),
         # message: the repository's message when the run fails
-        script: apps/app1.qvs                     # optional; read and kept, not yet run
+        script: apps/app1.qvs                     # optional; run in the emulator with --valet
 
 IDs of tags, custom-property definitions and values, and of apps not given are derived from
 their names with uuid5, so they are the same on every start.

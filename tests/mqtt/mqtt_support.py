@@ -1,17 +1,12 @@
 """Shared by tests/mqtt and the MQTT benchmark (imported as `mqtt.mqtt_support`; tests/ is on
-pythonpath): a real Mosquitto broker on a free loopback port, from a config file written here
-(never the system service), and a paho client that publishes and collects results."""
+pythonpath): a real Mosquitto broker on a free loopback port (`demo.processes.Mosquitto`, also
+the demo's), and a paho client that publishes and collects results."""
 from __future__ import annotations
 
-import getpass
 import json
-import shutil
-import socket
 import uuid
-import subprocess
 import threading
 import time
-from pathlib import Path
 
 import paho.mqtt.client as paho
 from paho.mqtt.packettypes import PacketTypes
@@ -19,97 +14,13 @@ from paho.mqtt.properties import Properties
 
 import pytest
 
-from demo.processes import Valet, free_port, terminate
-from demo.sense.certs import CertPaths, ensure_certs
+from demo.processes import START_TOPIC, Mosquitto, Valet
 from demo.sense.process import SenseProcess
 from tasks.start_support import EXTRA_TASKS, qrs_config
 
-START_TOPIC = "qliksense/start_task"
 RESULT_TOPIC = "valet/start_result"
-MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"  # sbin is not on every PATH
 FLOOD = [str(uuid.UUID(int=0xF100D << 108 | n)) for n in range(1000)]
 FLOOD_TASKS = [{"id": t, "name": f"Flood task {n}"} for n, t in enumerate(FLOOD)]
-
-
-class Mosquitto:
-    """`mosquitto -c FILE` on 127.0.0.1; optional users (a password file) and TLS with
-    client certificates (CA and certificates made with trustme)."""
-
-    def __init__(self, workdir: Path, users: dict[str, str] | None = None, tls: bool = False,
-                 port: int | None = None) -> None:
-        self.workdir = Path(workdir)
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        self.port = port or free_port()
-        self.users = users
-        self.certs: CertPaths | None = ensure_certs(self.workdir / "certs") if tls else None
-        self.log_path = self.workdir / "mosquitto.log"
-        self.proc: subprocess.Popen | None = None
-
-    def _config(self) -> str:
-        # Started as root, mosquitto switches to its own user, who cannot read the test's
-        # files; stay the current user (the option has no effect for anyone else).
-        lines = [f"user {getpass.getuser()}", f"listener {self.port} 127.0.0.1", "persistence false",
-                 f"log_dest file {self.log_path}", "log_type all",
-                 f"allow_anonymous {'false' if self.users else 'true'}"]
-        if self.users:
-            password_file = self.workdir / "passwords"
-            password_file.write_text("")
-            for user, password in self.users.items():
-                subprocess.run(["mosquitto_passwd", "-b", str(password_file), user, password],
-                               check=True, capture_output=True)
-            lines.append(f"password_file {password_file}")
-        if self.certs:
-            lines += [f"cafile {self.certs.root}", f"certfile {self.certs.server}",
-                      f"keyfile {self.certs.server_key}", "require_certificate true"]
-        return "\n".join(lines) + "\n"
-
-    def start(self, timeout: float = 10.0) -> "Mosquitto":
-        conf = self.workdir / "mosquitto.conf"
-        conf.write_text(self._config())
-        out = (self.workdir / "mosquitto.out").open("ab")
-        self.proc = subprocess.Popen([MOSQUITTO, "-c", str(conf)], stdout=out,
-                                     stderr=subprocess.STDOUT)
-        end = time.monotonic() + timeout
-        while time.monotonic() < end and self.proc.poll() is None:
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", self.port)) == 0:
-                    return self
-            time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"mosquitto did not start on port {self.port}: "
-                           f"{(self.workdir / 'mosquitto.out').read_text()[-500:]}")
-
-    def stop(self) -> None:
-        terminate(self.proc)
-        self.proc = None
-
-    def wait_for_subscriptions(self, topic: str, count: int, timeout: float = 20.0) -> int:
-        """How many QoS 1 subscriptions to `topic` the broker has logged, once `count` (or at the
-        timeout); mosquitto logs each as "CLIENT 1 TOPIC"."""
-        end = time.monotonic() + timeout
-        while True:
-            lines = self.log_path.read_text().splitlines() if self.log_path.exists() else []
-            found = sum(line.endswith(f" 1 {topic}") for line in lines)
-            if found >= count or time.monotonic() > end:
-                return found
-            time.sleep(0.1)
-
-    def __enter__(self) -> "Mosquitto":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
-    def butler_config(self, **overrides) -> dict:
-        """Butler's mqttConfig section for this broker."""
-        return {"mqttConfig": {"enable": True, "brokerHost": "127.0.0.1", "brokerPort": self.port,
-                               "subscriptionRootTopic": "qliksense/#",
-                               "taskStartTopic": START_TOPIC, **overrides}}
-
-    def tls_config(self) -> dict:
-        """Valet.mqtt.tls for this broker's certificates (the client certificate included)."""
-        return {"enable": True, "caFile": str(self.certs.root), "certFile": str(self.certs.client),
-                "keyFile": str(self.certs.client_key)}
 
 
 class Client:
