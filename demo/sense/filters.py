@@ -258,11 +258,43 @@ def group_equalities(node: Any) -> Any:
     return Junction("or", tuple(grouped + rest))
 
 
-def compile_filter(text: str, sample: dict) -> Callable[[dict], bool]:
-    """A predicate for entities shaped like `sample`; raises FilterError as Sense would."""
+@dataclass(frozen=True)
+class Filter:
+    """A parsed filter: called on an entity, whether it matches (FilterError as Sense would)."""
+    node: Any
+    text: str
+
+    def __call__(self, entity: dict) -> bool:
+        return matches(self.node, entity, self.text)
+
+    def candidates(self, index: Callable[[tuple[str, ...], str], set[str] | None]) -> set[str] | None:
+        """The IDs of the only entities that can match, when the filter is made of `eq`
+        comparisons joined by and/or on properties `index(path, value)` answers for (the IDs
+        whose property equals the value, case-insensitively); None when any part is anything
+        else (every entity must be judged). Such a filter raises on no entity, so judging only
+        these changes no answer."""
+        return _candidates(self.node, index)
+
+
+def _candidates(node: Any, index: Callable[[tuple[str, ...], str], set[str] | None]) -> set[str] | None:
+    if isinstance(node, Comparison):
+        return index(node.path, node.value) if node.op == "eq" else None
+    if isinstance(node, AnyOf):
+        parts = [index(node.path, value) for value in node.values]
+    else:
+        parts = [_candidates(part, index) for part in node.parts]
+    if any(part is None for part in parts):
+        return None
+    if isinstance(node, Junction) and node.op == "and":
+        return set.intersection(*parts)
+    return set().union(*parts)
+
+
+def compile_filter(text: str, sample: dict) -> Filter:
+    """The filter for entities shaped like `sample`; raises FilterError as Sense would."""
     node = group_equalities(parse(text))
     check_properties(node, sample, text)
-    return lambda entity: matches(node, entity, text)
+    return Filter(node, text)
 
 
 def _compare(leaf: Any, cmp: Comparison, text: str) -> bool:
