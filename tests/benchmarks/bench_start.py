@@ -106,7 +106,7 @@ def run(repeat: int, latency_ms: int) -> bool:
             try:
                 bench = Run(valet, sense)
                 for name, n, body in cases(tasks):
-                    _ms, _trips, warm_handshakes = bench.call(body, n)
+                    warm_handshakes = bench.call(body, n)[2]
                     time.sleep(0.05)
                     calls = [bench.call(body, n) for _ in range(repeat)]
                     wall = statistics.median(c[0] for c in calls)
