@@ -13,11 +13,12 @@ The filter is evaluated on the full entity; condensed endpoints return condensed
 """
 from __future__ import annotations
 
-import json
 import re
 import time
 from dataclasses import dataclass
 from typing import Any, Callable
+
+import orjson
 
 from demo.sense import entities
 from demo.sense.filters import Filter, FilterError, compile_filter, leaves
@@ -46,7 +47,9 @@ class Response:
             return b"", None
         if isinstance(self.body, str) and not self.json:
             return self.body.encode("utf-8"), "text/plain; charset=utf-8"
-        return json.dumps(self.body).encode("utf-8"), "application/json; charset=utf-8"
+        # orjson: encoding is most of answering a lookup of many tasks, and orjson does it
+        # ~15 times faster than the standard library (the same JSON, written compactly).
+        return orjson.dumps(self.body), "application/json; charset=utf-8"
 
 
 @dataclass(frozen=True)
