@@ -510,7 +510,9 @@ class TaskStarter:
     def _store_parameters(self, request: StartRequest) -> int:
         """Store the key-value items; how many were stored."""
         items = [i for i in request.items if isinstance(i, KeyValueItem)]
-        if items and self.store is None:
+        if not items:
+            return 0
+        if self.store is None:
             log.warning("start-task from %s: %d key-value item(s) not stored: the KV store is "
                         "disabled (Butler.restServerEndpointsEnable.keyValueStore)",
                         request.caller, len(items))

@@ -5,6 +5,7 @@ https://help.qlik.com/en-US/sense-developer/APIs/RepositoryServiceAPI/index.html
 Numbers for enums, ISO dates, "never" as 1753-01-01 (facts §4)."""
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timezone
 
 from demo.sense.runs import QUEUED, TRIGGERED, Attempt, Run
@@ -18,7 +19,9 @@ REPOSITORY_USER = "INTERNAL\\sa_repository"
 SCHEDULER_USER = "INTERNAL\\sa_scheduler"
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def iso(epoch: float) -> str:
+    """Cached: the same few times (a run's) are written for every task of a lookup."""
     stamp = datetime.fromtimestamp(epoch, timezone.utc)
     return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z"
 

@@ -34,7 +34,11 @@ ENUMS = {
     "detailstype": ["Error", "Warning", "Information"],
     "abortreason": ["Undefined", "Manual", "Timeout", "DeletedTask"],
 }
-_WORD = re.compile(r"[A-Za-z0-9_.:\-+]+")
+_WORD = r"[A-Za-z0-9_.:\-+]+"
+_TOKEN = re.compile(rf"([()])|'((?:[^'\\]|\\['\\])*)'|({_WORD})")
+_ESCAPED = re.compile(r"\\(['\\])")
+_SPACE = re.compile(r"\s*")
+_PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 _NUMBER = re.compile(r"-?\d+(\.\d+)?")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?")
 
@@ -74,45 +78,25 @@ class AnyOf:
 
 
 def tokenize(text: str) -> list[Token]:
-    tokens, i = [], 0
+    """One regular-expression match per token (a lookup can carry thousands). A literal is
+    its characters but `'` and `\\`, each of those written escaped (`\\'`, `\\\\`); a backslash
+    before anything else, an unbalanced quote, or `''` after a literal is Sense's parse error."""
+    tokens, i = [], _SPACE.match(text).end()
     while i < len(text):
-        ch = text[i]
-        if ch.isspace():
-            i += 1
-        elif ch in "()":
-            tokens.append(Token(ch, ch, i))
-            i += 1
-        elif ch == "'":
-            value, i = _string_literal(text, i)
-            if i < len(text) and text[i] == "'":
+        m = _TOKEN.match(text, i)
+        if not m:
+            raise _cannot_parse(text)
+        paren, literal, word = m.groups()
+        if literal is not None:
+            if text.startswith("'", m.end()):
                 raise _cannot_parse(text)  # `''` inside a literal: Sense rejects it
-            tokens.append(Token("string", value, i))
+            tokens.append(Token("string", _ESCAPED.sub(r"\1", literal) if "\\" in literal
+                                else literal, i))
         else:
-            m = _WORD.match(text, i)
-            if not m:
-                raise _cannot_parse(text)
-            tokens.append(Token("word", m.group(), i))
-            i = m.end()
+            tokens.append(Token(paren, paren, i) if paren else Token("word", word, i))
+        i = _SPACE.match(text, m.end()).end()
     tokens.append(Token("end", "", len(text)))
     return tokens
-
-
-def _string_literal(text: str, start: int) -> tuple[str, int]:
-    """The literal opening at `start`; returns its value and the index after the closing quote."""
-    out, i = [], start + 1
-    while i < len(text):
-        ch = text[i]
-        if ch == "'":
-            return "".join(out), i + 1
-        if ch == "\\":
-            if i + 1 >= len(text) or text[i + 1] not in "'\\":
-                raise _cannot_parse(text)
-            out.append(text[i + 1])
-            i += 2
-            continue
-        out.append(ch)
-        i += 1
-    raise _cannot_parse(text)  # unbalanced quote
 
 
 class _Parser:
@@ -176,7 +160,7 @@ class _Parser:
 
 
 def _is_path(text: str) -> bool:
-    return all(re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", part) for part in text.split("."))
+    return _PATH.fullmatch(text) is not None
 
 
 def _cannot_parse(text: str) -> FilterError:
@@ -258,11 +242,43 @@ def group_equalities(node: Any) -> Any:
     return Junction("or", tuple(grouped + rest))
 
 
-def compile_filter(text: str, sample: dict) -> Callable[[dict], bool]:
-    """A predicate for entities shaped like `sample`; raises FilterError as Sense would."""
+@dataclass(frozen=True)
+class Filter:
+    """A parsed filter: called on an entity, whether it matches (FilterError as Sense would)."""
+    node: Any
+    text: str
+
+    def __call__(self, entity: dict) -> bool:
+        return matches(self.node, entity, self.text)
+
+    def candidates(self, index: Callable[[tuple[str, ...], str], set[str] | None]) -> set[str] | None:
+        """The IDs of the only entities that can match, when the filter is made of `eq`
+        comparisons joined by and/or on properties `index(path, value)` answers for (the IDs
+        whose property equals the value, case-insensitively); None when any part is anything
+        else (every entity must be judged). Such a filter raises on no entity, so judging only
+        these changes no answer."""
+        return _candidates(self.node, index)
+
+
+def _candidates(node: Any, index: Callable[[tuple[str, ...], str], set[str] | None]) -> set[str] | None:
+    if isinstance(node, Comparison):
+        return index(node.path, node.value) if node.op == "eq" else None
+    if isinstance(node, AnyOf):
+        parts = [index(node.path, value) for value in node.values]
+    else:
+        parts = [_candidates(part, index) for part in node.parts]
+    if any(part is None for part in parts):
+        return None
+    if isinstance(node, Junction) and node.op == "and":
+        return set.intersection(*parts)
+    return set().union(*parts)
+
+
+def compile_filter(text: str, sample: dict) -> Filter:
+    """The filter for entities shaped like `sample`; raises FilterError as Sense would."""
     node = group_equalities(parse(text))
     check_properties(node, sample, text)
-    return lambda entity: matches(node, entity, text)
+    return Filter(node, text)
 
 
 def _compare(leaf: Any, cmp: Comparison, text: str) -> bool:

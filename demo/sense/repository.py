@@ -13,14 +13,15 @@ The filter is evaluated on the full entity; condensed endpoints return condensed
 """
 from __future__ import annotations
 
-import json
 import re
 import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
+import orjson
+
 from demo.sense import entities
-from demo.sense.filters import FilterError, compile_filter
+from demo.sense.filters import Filter, FilterError, compile_filter, leaves
 from demo.sense.runs import MAX_CONCURRENT, Attempt, Run, Runs, ScriptOutcome
 from demo.sense.seed import SeedTask
 
@@ -46,7 +47,9 @@ class Response:
             return b"", None
         if isinstance(self.body, str) and not self.json:
             return self.body.encode("utf-8"), "text/plain; charset=utf-8"
-        return json.dumps(self.body).encode("utf-8"), "application/json; charset=utf-8"
+        # orjson: encoding is most of answering a lookup of many tasks, and orjson does it
+        # ~15 times faster than the standard library (the same JSON, written compactly).
+        return orjson.dumps(self.body), "application/json; charset=utf-8"
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,10 @@ class Repository:
         self.sync_reply = sync_reply
         self.choices = _choices(tasks)
         self.static = {t.id: entities.task_static(t, self.choices, self.created) for t in tasks}
+        self.indexes: dict[tuple[str, ...], dict[str, set[str]] | None] = {}
+        self.sample_task = entities.task_full(_SAMPLE_TASK, None, {}, 0, 0)
+        self.sample_result = entities.execution_result(
+            Run(entities.ZERO_ID, _SAMPLE_TASK, (Attempt(entities.ZERO_ID, 0, 0, 0, 0, 7, "x"),)), 1)
         self.routes: list[tuple[str, re.Pattern, Callable[..., Response]]] = [
             ("GET", _route(r"about"), lambda r: Response(200, entities.ABOUT)),
             ("GET", _route(r"(task|reloadtask)"), lambda r, _: self.list_tasks(r, full=False)),
@@ -105,24 +112,34 @@ class Repository:
                 "operational": entities.operational(task, self.runs.latest(task.id), self.clock())}
 
     def list_tasks(self, request: Request, full: bool) -> Response:
-        keep = self._filter(request, self._sample_task())
+        keep = self._filter(request, self.sample_task)
+        if keep is None:
+            return Response(200, [self.task_json(self.tasks[i], full) for i in self.order])
         # Building every task's operational part is most of a lookup's time; a filter that
         # cannot name it is matched on the prepared rest of the entity.
-        judged = (self.task_json if "operational" in request.params.get("filter", "").lower()
+        judged = (self.task_json if "operational" in keep.text.lower()
                   else lambda task, full: self.static[task.id])
-        found = [task for task in (self.tasks[i] for i in self.order) if keep(judged(task, True))]
+        narrowed = keep.candidates(self._task_ids_where)
+        ids = self.order if narrowed is None else [i for i in self.order if i in narrowed]
+        found = [task for task in (self.tasks[i] for i in ids) if keep(judged(task, True))]
         return Response(200, [self.task_json(t, full) for t in found])
+
+    def _task_ids_where(self, path: tuple[str, ...], value: str) -> set[str] | None:
+        """The IDs of the tasks whose text property at `path` equals `value` (ignoring case),
+        from an index built on first use; None for a property that is not always text or
+        that runs change (`operational`), which a lookup judges task by task."""
+        if path not in self.indexes:
+            self.indexes[path] = None if path[0] == "operational" else _index(self.static, path)
+        index = self.indexes[path]
+        return None if index is None else index.get(value.lower(), set())
 
     def get_task(self, request: Request, task_id: str) -> Response:
         task = self.tasks.get(task_id.lower())
         return Response(200, self.task_json(task, True)) if task else _unknown_id(task_id)
 
-    def _filter(self, request: Request, sample: dict) -> Callable[[dict], bool]:
+    def _filter(self, request: Request, sample: dict) -> Filter | None:
         text = request.params.get("filter", "")
-        return compile_filter(text, sample) if text.strip() else (lambda entity: True)
-
-    def _sample_task(self) -> dict:
-        return entities.task_full(_SAMPLE_TASK, None, {}, 0, 0)
+        return compile_filter(text, sample) if text.strip() else None
 
     # -- starting --------------------------------------------------------------------------
     def start_by_id(self, task_id: str, sync: bool) -> Response:
@@ -168,16 +185,11 @@ class Repository:
         """Every try of every run (one result per try); `executionresult` answers condensed
         results, `executionresult/full` whole ones (API reference `?page=693`, `?page=990`)."""
         now = self.clock()
-        keep = self._filter(request, self._sample_result())
+        keep = self._filter(request, self.sample_result)
         results = [(entities.execution_result(run, now, attempt), run, attempt)
                    for run in self.runs.all() for attempt in run.visible(now)]
         return Response(200, [whole if full else entities.result_condensed(run, now, attempt)
-                              for whole, run, attempt in results if keep(whole)])
-
-    def _sample_result(self) -> dict:
-        run = Run(entities.ZERO_ID, _SAMPLE_TASK,
-                  (Attempt(entities.ZERO_ID, 0, 0, 0, 0, 7, "x"),))
-        return entities.execution_result(run, 1)
+                              for whole, run, attempt in results if keep is None or keep(whole)])
 
     def get_result(self, request: Request, result_id: str) -> Response:
         found = self.runs.result(result_id.lower())
@@ -185,6 +197,18 @@ class Repository:
             return Response(404, f"Cannot find an execution result with the following id: {result_id}")
         run, attempt = found
         return Response(200, entities.execution_result(run, self.clock(), attempt))
+
+
+def _index(entities_by_id: dict[str, dict], path: tuple[str, ...]) -> dict[str, set[str]] | None:
+    """Lower-cased text at `path` -> the IDs of the entities holding it; None when some
+    entity holds anything but text there (a comparison with it could raise)."""
+    index: dict[str, set[str]] = {}
+    for entity_id, entity in entities_by_id.items():
+        for leaf in leaves(entity, path):
+            if not isinstance(leaf, str):
+                return None
+            index.setdefault(leaf.lower(), set()).add(entity_id)
+    return index
 
 
 def _unknown_id(task_id: str) -> Response:

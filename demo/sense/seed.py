@@ -19,6 +19,7 @@ their names with uuid5, so they are the same on every start.
 """
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,7 +40,9 @@ class SeedError(ValueError):
     """A seed file that does not follow the format; the message names the task and key."""
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def derived_id(kind: str, name: str) -> str:
+    """Cached: a lookup answering 1,000 tasks derives several IDs for each (uuid5 is slow)."""
     return str(uuid.uuid5(_NAMESPACE, f"{kind}:{name}"))
 
 

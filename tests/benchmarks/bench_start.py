@@ -5,7 +5,9 @@ simulated repository at a given latency: 1, 10, 100 and 1,000 task IDs, and one 
 Per case, after one warm-up call of that case: the median wall time of --repeat calls, the
 repository round trips per call (lines of the simulator's log), the TLS handshakes (connection
 IDs the log had not shown before; the warm-up's count too) and the wall time as a multiple of
-the limit, two round trips (one lookup, one `start/many`): 40 ms at 20 ms of latency.
+the limit, two round trips (one lookup, one `start/many`): 40 ms at 20 ms of latency. Beside
+them, the CPU time each process spent on a call (median; Linux, from /proc/PID/task/*/schedstat),
+which other load on the machine changes far less than the wall time.
 Targets (issue 15): 1 ID within 1.5x the limit, 1,000 IDs within 4x, at most one TLS
 handshake in the whole run (the split lookups' concurrent connections counted).
 
@@ -14,6 +16,7 @@ handshake in the whole run (the split lookups' concurrent connections counted).
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -58,12 +61,15 @@ class Run:
         self.http = requests.Session()  # the benchmark's own connection to Valet, kept
         self.connections: set[int] = set()
 
-    def call(self, body: list[dict], expected: int) -> tuple[float, int, int]:
-        """(wall ms, round trips, new TLS handshakes) of one call."""
+    def call(self, body: list[dict], expected: int) -> tuple[float, int, int, float, float]:
+        """(wall ms, round trips, new TLS handshakes, Valet's and the repository's CPU ms) of
+        one call."""
         before = len(self.sense.requests())
+        cpu_before = cpu_ms(self.valet.proc.pid), cpu_ms(self.sense.proc.pid)
         t0 = time.perf_counter()
         r = self.http.put(f"{self.valet.url}/v4/reloadtask/-/start", json=body, timeout=120)
         ms = (time.perf_counter() - t0) * 1000
+        cpu = cpu_ms(self.valet.proc.pid) - cpu_before[0], cpu_ms(self.sense.proc.pid) - cpu_before[1]
         r.raise_for_status()
         started = len(r.json()["tasksId"]["started"]) + len(r.json()["tasksTag"])
         if started != expected:
@@ -71,7 +77,16 @@ class Run:
         log = self.sense.requests()[before:]
         new = {line["connection"] for line in log} - self.connections
         self.connections |= new
-        return ms, len(log), len(new)
+        return ms, len(log), len(new), *cpu
+
+
+def cpu_ms(pid: int) -> float:
+    """CPU time of every thread of a process so far (NaN where /proc has no schedstat)."""
+    try:
+        return sum(int(Path(f"/proc/{pid}/task/{t}/schedstat").read_text().split()[0])
+                   for t in os.listdir(f"/proc/{pid}/task")) / 1e6
+    except OSError:
+        return float("nan")
 
 
 def cases(tasks: list[dict]) -> list[tuple[str, int, list[dict]]]:
@@ -91,7 +106,7 @@ def run(repeat: int, latency_ms: int) -> bool:
             try:
                 bench = Run(valet, sense)
                 for name, n, body in cases(tasks):
-                    _ms, _trips, warm_handshakes = bench.call(body, n)
+                    warm_handshakes = bench.call(body, n)[2]
                     time.sleep(0.05)
                     calls = [bench.call(body, n) for _ in range(repeat)]
                     wall = statistics.median(c[0] for c in calls)
@@ -99,7 +114,10 @@ def run(repeat: int, latency_ms: int) -> bool:
                     target = TARGET_MULTIPLE.get(n) if name.endswith(("ID", "IDs")) else None
                     good = target is None or multiple is None or multiple <= target
                     ok &= good
-                    rows.append((name, f"{wall:.0f}", str(max(c[1] for c in calls)),
+                    rows.append((name, f"{wall:.0f}",
+                                 f"{statistics.median(c[3] for c in calls):.0f} / "
+                                 f"{statistics.median(c[4] for c in calls):.0f}",
+                                 str(max(c[1] for c in calls)),
                                  f"{warm_handshakes} + {sum(c[2] for c in calls)}",
                                  f"{multiple:.1f}x" if multiple is not None else "-",
                                  f"<= {target}x" if target else "",
@@ -108,11 +126,12 @@ def run(repeat: int, latency_ms: int) -> bool:
                 valet.stop()
     handshakes = len(bench.connections)
     ok &= handshakes <= 1
-    header = ("case", "wall ms (median)", "round trips", "TLS handshakes (warm-up + calls)",
+    header = ("case", "wall ms (median)", "CPU ms Valet / repository", "round trips", "TLS handshakes (warm-up + calls)",
               f"x limit ({limit_ms} ms)", "target", "")
     widths = [max(len(r[i]) for r in rows + [header]) for i in range(len(header))]
     print(f"start-task benchmark: simulated repository with --latency-ms {latency_ms}, "
-          f"median of {repeat} call(s) per case after one warm-up call")
+          f"median of {repeat} call(s) per case after one warm-up call; load average "
+          f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     for row in [header] + rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)))
     print(f"TLS handshakes in the whole run: {handshakes} (target <= 1: "

@@ -5,11 +5,15 @@ the OData `''` is rejected). Checked against the simulator's own parser: what th
 parses back to exactly the value it was given."""
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from demo.sense.filters import parse
-from server.qrs import (QrsSettings, custom_property_term, has_custom_property, has_tag, id_term,
-                        is_guid, quote_literal, tag_term)
+from server.qrs import (QrsSettings, _percent_encoded, custom_property_term, has_custom_property,
+                        has_tag, id_term, is_guid, quote_literal, tag_term)
 
 TRICKY = ["plain", "O'Brien", "R&D #1", "x' or name sw '", "back\\slash", "trailing\\",
           "\\'", "100% ?/#=+,", "Ünïcödé ✓", "", "''", "a)b(c", " spaced "]
@@ -118,3 +122,10 @@ Butler:
     assert (s.host, s.port, s.client_cert, s.reject_unauthorized) == \
         ("sense.example", 4242, "/certs/client.pem", False)
     assert s.headers["X-Qlik-User"] == "UserDirectory=Internal;UserId=sa_repository"
+
+
+@given(st.text() | st.sampled_from([id_term("E3B27F50-b1c0-4879-88fc-c7cdd9c1cf3e"), *map(tag_term, TRICKY)]))
+def test_terms_are_percent_encoded_as_quote_encodes_them(term: str) -> None:
+    """Every character but the unreserved ones, as `quote(safe="")`: the lookup URL's filter
+    is the encoded terms joined by the encoded `or`."""
+    assert _percent_encoded(term) == quote(term, safe="")

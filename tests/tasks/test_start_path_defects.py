@@ -69,14 +69,14 @@ def test_header_authentication_without_its_header_stops_start_up(tmp_path, sense
 
 
 # -- classifying connection errors ----------------------------------------------------------------
-# Windows' wording cannot be produced on Linux, so these wrap the exceptions requests raises
+# Windows' wording cannot be produced on Linux, so these build the exceptions urllib3 raises
 # around it (the one place this suite builds a fault instead of causing it).
 SETTINGS = qrs.QrsSettings(host="sense.example")
 WHERE = {"method": "GET", "path": "task/full"}
 
 
-def _requests_error(reason: Exception) -> requests.exceptions.ConnectionError:
-    return requests.exceptions.ConnectionError(MaxRetryError(None, "/qrs/task/full", reason))
+def _retries_exhausted(reason: Exception) -> MaxRetryError:
+    return MaxRetryError(None, "/qrs/task/full", reason)
 
 
 def test_a_refusal_worded_the_windows_way_is_unreachable() -> None:
@@ -84,7 +84,7 @@ def test_a_refusal_worded_the_windows_way_is_unreachable() -> None:
     refused = NewConnectionError(conn, "Failed to establish a new connection: [WinError 10061] No "
                                        "connection could be made because the target machine "
                                        "actively refused it")
-    error = qrs._connection_error(_requests_error(refused), SETTINGS, WHERE)
+    error = qrs._connection_error(_retries_exhausted(refused), SETTINGS, WHERE)
     assert isinstance(error, qrs.QrsUnreachable) and error.http_status == 503
     assert error.request_sent is False
 
@@ -92,11 +92,11 @@ def test_a_refusal_worded_the_windows_way_is_unreachable() -> None:
 def test_a_reset_worded_the_windows_way_is_a_lost_connection() -> None:
     reset = ProtocolError("Connection aborted.", ConnectionResetError(
         10054, "An existing connection was forcibly closed by the remote host"))
-    error = qrs._connection_error(requests.exceptions.ConnectionError(reset), SETTINGS, WHERE)
+    error = qrs._connection_error(reset, SETTINGS, WHERE)
     assert isinstance(error, qrs.QrsConnectionLost) and error.request_sent is True
 
 
 def test_text_that_merely_mentions_refused_is_not_taken_for_a_refusal() -> None:
     lost = ProtocolError("Connection aborted.", ConnectionResetError(104, "request refused by peer"))
-    error = qrs._connection_error(requests.exceptions.ConnectionError(lost), SETTINGS, WHERE)
+    error = qrs._connection_error(lost, SETTINGS, WHERE)
     assert isinstance(error, qrs.QrsConnectionLost)

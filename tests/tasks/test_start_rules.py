@@ -134,6 +134,7 @@ def test_key_value_items_are_not_stored_when_the_kv_store_is_disabled(start_vale
     r = start(valet, A1[0], [kv("k", "v", namespace="disabled-kv")])
     assert r.json() == result(started=refs(A1))
     assert kv_rows(valet) == []
+    assert start(valet, A1[0]).json() == result(started=refs(A1))  # and without key-value items
 
 
 def test_the_endpoint_is_absent_when_disabled(start_valet, sense) -> None:
