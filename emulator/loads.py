@@ -26,15 +26,14 @@ from emulator.aggregations import AGGREGATIONS, without_repeats
 from emulator.evaluator import Getter, compile_expr, has_aggregation
 from emulator.inline import parse_inline, read_options
 from emulator.files import read_qvd
-from emulator.parser import (_UNSUPPORTED_PREFIXES, JOIN_PREFIXES, Call, FieldSpec, LoadStatement, Parser, Ref,
-                             parse_load, parse_prefixes)
+from emulator.parser import Call, FieldSpec, LoadStatement, Parser, Ref, parse_load
+from emulator.prefixes import PREFIX_WORDS, disregarded, generic_tables, merged, parse_prefixes, reshaped, sampled
 from emulator.program import Interpreter, LoadContext, Loading
 from emulator.tables import LoadedValues, Row, join_rows, keep_rows, value_key
 from emulator.tokens import NAME, STRING, WORD, Token
 from emulator.values import Value, is_true, to_number
 
-TABLE_STATEMENT_WORDS = frozenset({"load", "sql", "mapping", "noconcatenate", "concatenate", "first",
-                                   *JOIN_PREFIXES, *_UNSUPPORTED_PREFIXES})
+TABLE_STATEMENT_WORDS = frozenset({"load", "sql", *PREFIX_WORDS})
 DEFAULT_NAMES = {"inline": "INLINE", "autogenerate": "AUTOGENERATE", "sql": "RestConnectorMasterTable"}
 
 Action = Callable[[Interpreter], None]
@@ -66,6 +65,9 @@ def prepare_table_statement(p: Parser, interp: Interpreter) -> Action:
 # ---------------------------------------------------------------- running a LOAD
 
 def _run_load(runner: Interpreter, stmt: LoadStatement) -> None:
+    if disregarded((runner.pending_loads or [stmt])[0]):
+        runner.pending_loads = []
+        return
     fields, rows = _first(runner, stmt, *_source_rows(runner, stmt))
     if stmt.order_by:
         rows = _ordered(fields, rows, stmt.order_by)
@@ -82,6 +84,9 @@ def _sql_action(statement: str, label: str | None, prefixes: dict) -> Action:
     stmt = LoadStatement(label=label, fields=[], source="sql", **prefixes)
 
     def run(r: Interpreter) -> None:
+        if disregarded((r.pending_loads or [stmt])[0]):
+            r.pending_loads = []
+            return
         if r.connection is None:
             raise ScriptError("SQL statement without a LIB CONNECT TO before it")
         fields, rows = rest_connector.run_sql_select(statement, r.connection, r.requests)
@@ -95,18 +100,24 @@ def _finish(runner: Interpreter, stmt: LoadStatement, default_name: str, fields:
     """Run the statement's own field list and the pending preceding loads above it (innermost
     first), then store the result under the topmost statement's label and prefixes."""
     pending, runner.pending_loads = runner.pending_loads, []
-    if any(level.first is not None for level in pending):
-        raise UnsupportedSyntax("First on a preceding load (put it on the LOAD that reads the source)")
+    for level in pending:
+        if level.first is not None or level.sample is not None:
+            word = "First" if level.first is not None else "Sample"
+            raise UnsupportedSyntax(f"{word} on a preceding load (put it on the LOAD that reads the source)")
     chain = pending + [stmt] if transform_own else pending
     top = chain[0] if chain else stmt
+    if any(level.reload or level.reshape for level in chain[1:]):
+        raise UnsupportedSyntax("Add, Replace, Merge, Crosstable, Generic or IntervalMatch below a preceding "
+                                "load (put it on the topmost LOAD)")
     name = top.label or default_name
     for level in reversed(chain):
         fields, rows = transform(runner, level, fields, rows, name if level is top else None)
-    store(runner, top, name, fields, rows)
+    store(runner, top, name, *reshaped(runner, top.reshape, fields, rows))
 
 
 def _first(runner: Interpreter, stmt: LoadStatement, fields: list[str], rows: list[Row]) -> Rows:
-    """``First n``: only the first n records of the source are read."""
+    """``Sample p``, then ``First n``: only the first n records of the source are read."""
+    rows = sampled(runner, stmt, rows)
     if stmt.first is None:
         return fields, rows
     n = to_number(runner.compile(stmt.first)(None))
@@ -358,11 +369,39 @@ def store(runner: Interpreter, stmt: LoadStatement, name: str, fields: list[str]
     if stmt.mapping:
         _store_mapping(runner, name, fields, rows)
         return
+    if stmt.reshape is not None and stmt.reshape.kind == "generic":
+        for table_name, table_fields, table_rows in generic_tables(name, fields, rows):
+            runner.model.store(table_name, _stored_fields(runner, table_name, table_fields), table_rows,
+                               concatenate=False, concatenate_to=None, no_concatenate=True)
+        return
     if stmt.join:
         _join(runner, stmt, name, fields, rows)
         return
+    if stmt.reload is not None and stmt.reload.kind != "add":
+        _replace_or_merge(runner, stmt, name, fields, rows)
+        return
     runner.model.store(name, _stored_fields(runner, name, fields), rows, concatenate=stmt.concatenate,
                        concatenate_to=stmt.concatenate_to, no_concatenate=stmt.no_concatenate)
+
+
+def _replace_or_merge(runner: Interpreter, stmt: LoadStatement, name: str, fields: list[str],
+                      rows: list[Row]) -> None:
+    """Replace: the table this LOAD would go into is dropped first (a Replace LOAD without a label
+    takes its name: our choice). Merge: the change log is merged into that table, which keeps
+    its name."""
+    merge = stmt.reload.kind == "merge"
+    if merge and not fields:
+        raise ScriptError("Merge: the LOAD needs the operation as its first field")
+    stored = _stored_fields(runner, name, fields[1:] if merge else fields)
+    model = runner.model
+    target = model.target(stored, concatenate=stmt.concatenate, concatenate_to=stmt.concatenate_to,
+                          no_concatenate=stmt.no_concatenate)
+    if merge:
+        stored, rows = merged(runner, stmt.reload, target, stored, rows)
+    if target is not None:
+        model.drop_table(target.name)
+        name = target.name if merge else stmt.label or target.name
+    model.store(name, stored, rows, concatenate=False, concatenate_to=None, no_concatenate=True)
 
 
 def _join(runner: Interpreter, stmt: LoadStatement, name: str, fields: list[str], rows: list[Row]) -> None:
