@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from itertools import product
 from operator import itemgetter
 from pathlib import Path
 
@@ -31,7 +32,7 @@ from emulator.prefixes import PREFIX_WORDS, disregarded, generic_tables, merged,
 from emulator.program import Interpreter, LoadContext, Loading
 from emulator.tables import LoadedValues, Row, join_rows, keep_rows, value_key
 from emulator.tokens import NAME, STRING, WORD, Token
-from emulator.values import Value, is_true, to_number
+from emulator.values import Value, is_true, text, to_number
 
 TABLE_STATEMENT_WORDS = frozenset({"load", "sql", *PREFIX_WORDS})
 DEFAULT_NAMES = {"inline": "INLINE", "autogenerate": "AUTOGENERATE", "sql": "RestConnectorMasterTable"}
@@ -163,20 +164,53 @@ def is_qvd(written: str, spec: list[list[Token]]) -> bool:
 
 
 class LoadScope:
-    """Names inside a LOAD: fields of the source record."""
+    """Names inside a LOAD: fields of the source record; in Where, also the LOAD's own output
+    fields the source lacks (``outputs``), as ``LOAD C as A ... Where A<>5`` in the example on
+    https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/Scripting/CounterFunctions/RowNo.htm
+
+    While the field list is compiled, ``splits`` collects SubField calls without a field number:
+    "one full record will be generated for each substring" (the Cartesian product of all of them).
+    https://help.qlik.com/en-US/cloud-services/Subsystems/Hub/Content/Sense_Hub/Scripting/StringFunctions/SubField.htm"""
 
     def __init__(self, runner: Interpreter, fields: list[str]) -> None:
         self.runner = runner
         self.positions = {name: i for i, name in enumerate(fields)}
+        self.outputs: dict[str, object] = {}
+        self._resolving: set[str] = set()
+        self.splits: list[tuple[Getter, Getter]] | None = None
+        self._parts: tuple[Value, ...] = ()
 
     def ref(self, name: str) -> Getter:
         i = self.positions.get(name)
-        if i is None:
+        if i is not None:
+            return itemgetter(i)
+        expr = self.outputs.get(name)
+        if expr is None or name in self._resolving:
             raise ScriptError(f"Field '{name}' not found", code=FIELD_NOT_FOUND)
-        return itemgetter(i)
+        self._resolving.add(name)
+        try:
+            return compile_expr(expr, self)
+        finally:
+            self._resolving.discard(name)
 
     def call(self, name: str, args: list[Getter]) -> Getter:
+        if self.splits is not None and name.lower() == "subfield" and len(args) == 2:
+            k = len(self.splits)
+            self.splits.append((args[0], args[1]))
+            return lambda row: self._parts[k]
         return self.runner.scope.call(name, args)
+
+    def split_rows(self, make_row: Callable[[Row], Row]) -> Callable[[Row], list[Row]]:
+        """The output rows of one source record: one per combination of the substrings."""
+        splits = self.splits
+
+        def rows(row: Row) -> list[Row]:
+            out = []
+            for parts in product(*(_substrings(s(row), d(row)) for s, d in splits)):
+                self._parts = parts
+                out.append(make_row(row))
+            return out
+        return rows
 
     def exists(self, field: str, value: Getter | None) -> Getter:
         """Without a value: the current record's value of that field."""
@@ -219,6 +253,13 @@ class GroupScope:
             columns = [[g(row) for row in group] for g in getters]
             return impl(without_repeats(columns) if distinct else columns)
         return apply
+
+
+def _substrings(v: Value, delimiter: Value) -> list[Value]:
+    """SubField(s, d) in a LOAD: a NULL or d-less s gives one row with s itself (our choice)."""
+    if v is None or delimiter is None or not delimiter.text:
+        return [v]
+    return [text(part) for part in v.text.split(delimiter.text)]
 
 
 def _grouped(runner: Interpreter, stmt: LoadStatement, fields: list[str], rows: list[Row]) -> Rows:
@@ -306,33 +347,41 @@ def transform(runner: Interpreter, stmt: LoadStatement, fields: list[str], rows:
     if stmt.group_by is not None or any(has_aggregation(s.expr) for s in stmt.fields):
         return _grouped(runner, stmt, fields, rows)
     scope = LoadScope(runner, fields)
+    scope.splits = []
     names, make_row = _output_columns(stmt, fields, scope)
+    out: list[Row] = []
+    add = out.append
+    if scope.splits:
+        make_row, add = scope.split_rows(make_row), out.extend
+    scope.splits = None  # in Where and While, SubField is the function itself
+    scope.outputs = {s.alias: s.expr for s in stmt.fields if s.alias and s.expr is not None}
     offset = _rows_before(runner, stmt, stored_as, names) if stored_as is not None else 0
+    # "If you use RowNo( ) in subsequent LOAD statements [of a preceding load], 0 is returned"
+    counting = 1 if stored_as is not None else 0
     where = compile_expr(stmt.where, scope) if stmt.where is not None else None
     while_ = compile_expr(stmt.while_, scope) if stmt.while_ is not None else None
-    out: list[Row] = []
     with Loading(runner, LoadContext(names, out, LoadedValues(runner.model, names, out))) as context:
         for rec_no, row in enumerate(rows, start=1):
             context.rec_no = rec_no
-            context.row_no = offset + len(out) + 1
+            context.row_no = (offset + len(out) + 1) * counting
             if while_ is None:
                 if where is None or is_true(where(row)):
-                    out.append(make_row(row))
+                    add(make_row(row))
                 continue
-            _repeat_while(context, row, make_row, while_, where, out, offset)
+            _repeat_while(context, row, make_row, while_, where, out, add, offset * counting, counting)
     if stmt.distinct:
         out = _distinct(out)
     return names, out
 
 
 def _repeat_while(context: LoadContext, row: Row, make_row: Callable[[Row], Row], while_: Getter,
-                  where: Getter | None, out: list[Row], offset: int) -> None:
+                  where: Getter | None, out: list[Row], add: Callable, offset: int, counting: int) -> None:
     """``While``: the record is read again as long as the condition holds (IterNo() counts)."""
     context.iter_no = 1
     while is_true(while_(row)):
-        context.row_no = offset + len(out) + 1
+        context.row_no = (offset + len(out) + 1) * counting
         if where is None or is_true(where(row)):
-            out.append(make_row(row))
+            add(make_row(row))
         context.iter_no += 1
         if context.iter_no > 10_000_000:
             raise ScriptError("While clause never became false")
