@@ -419,6 +419,8 @@ def store(runner: Interpreter, stmt: LoadStatement, name: str, fields: list[str]
         _store_mapping(runner, name, fields, rows)
         return
     if stmt.reshape is not None and stmt.reshape.kind == "generic":
+        if stmt.join or stmt.concatenate:
+            raise UnsupportedSyntax("Generic together with Join, Keep or Concatenate")
         for table_name, table_fields, table_rows in generic_tables(name, fields, rows):
             runner.model.store(table_name, _stored_fields(runner, table_name, table_fields), table_rows,
                                concatenate=False, concatenate_to=None, no_concatenate=True)

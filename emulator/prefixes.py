@@ -26,7 +26,7 @@ import random
 from dataclasses import dataclass
 
 from emulator.errors import FIELD_NOT_FOUND, ScriptError, UnsupportedSyntax
-from emulator.parser import _RELATIONAL_LEVEL, Expr, Parser
+from emulator.parser import _RELATIONAL_LEVEL, Expr, LoadStatement, Parser
 from emulator.program import Interpreter
 from emulator.tables import Row, Table, value_key
 from emulator.values import Value, number, text, to_number
@@ -159,12 +159,12 @@ def _reshape_prefix(p: Parser) -> Reshape:
 
 # ---------------------------------------------------------------- running
 
-def disregarded(stmt: object) -> bool:
+def disregarded(stmt: LoadStatement) -> bool:
     """``Add/Replace/Merge only``: run only in partial reloads, never in the emulator's."""
     return stmt.reload is not None and stmt.reload.only
 
 
-def sampled(runner: Interpreter, stmt: object, rows: list[Row]) -> list[Row]:
+def sampled(runner: Interpreter, stmt: LoadStatement, rows: list[Row]) -> list[Row]:
     if stmt.sample is None:
         return rows
     p = to_number(runner.compile(stmt.sample)(None))
