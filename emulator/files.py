@@ -18,7 +18,7 @@ from pathlib import Path
 from pyqvd import DoubleValue, DualDoubleValue, DualIntegerValue, IntegerValue, QvdTable, QvdValue, StringValue
 from qvd_parser import QvdFile
 
-from emulator.errors import FILE_NOT_FOUND, WRONG_FILE_FORMAT, ScriptError
+from emulator.errors import FILE_NOT_FOUND, WRONG_FILE_FORMAT, ScriptError, UnsupportedSyntax
 from emulator.tables import Row
 from emulator.values import Dual, NumberValue, Value, number, text
 
@@ -33,7 +33,10 @@ def read_qvd(path: Path) -> tuple[list[str], list[Row]]:
         qvd = QvdFile.open(str(path))
     except Exception as e:  # the library's own errors (OSError, ValueError) for a damaged file
         raise ScriptError(f"'{path}' is not a readable QVD file: {e}", code=WRONG_FILE_FORMAT) from e
-    columns = [_column(values) for values in zip(*qvd.rows())]
+    cells = list(zip(*qvd.rows()))  # one tuple per field; the library's row lists are freed here
+    columns = []
+    while cells:  # each field's raw cells are freed once converted: a lower peak of memory
+        columns.append(_column(cells.pop(0)))
     return qvd.field_names(), [list(row) for row in zip(*columns)]
 
 
@@ -55,6 +58,8 @@ def _from_qvd(v: QvdCell) -> Value:
 
 
 def write_qvd(path: Path, fields: list[str], rows: list[Row]) -> None:
+    if not rows:
+        raise UnsupportedSyntax("Store of a table without rows into a QVD file (PyQvd cannot write one)")
     symbols: dict[object, QvdValue | None] = {}  # one symbol object per distinct value
 
     def symbol(v: Value) -> QvdValue | None:
