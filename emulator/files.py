@@ -1,7 +1,7 @@
 """Table files: QVD, and delimited text. No hand-written QVD code here: QVD files are read by
 qvd-parser (https://github.com/nicolasstefaniuk/qvd-parser, MIT, Rust, every symbol type kept;
-half the CPU time of PyQvd's reader on 1,000,000 rows) and written by PyQvd (https://github.com/MuellerConstantin/PyQvd,
-MIT), the one library on PyPI that writes dual symbols with their own text (qvdrs and openqvd
+a third of the CPU time of PyQvd's reader on 1,000,000 rows) and written by PyQvd
+(https://github.com/MuellerConstantin/PyQvd, MIT), the one library on PyPI that writes dual symbols with their own text (qvdrs and openqvd
 write only from Arrow columns, so a dual's text would be lost).
 
 Values keep their dual form both ways: a QVD dual symbol (a date, a 'Jan'/1 month) becomes a
