@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from itertools import product
 from operator import itemgetter
 from pathlib import Path
 
@@ -26,15 +27,14 @@ from emulator.aggregations import AGGREGATIONS, without_repeats
 from emulator.evaluator import Getter, compile_expr, has_aggregation
 from emulator.inline import read_table
 from emulator.files import read_qvd
-from emulator.parser import (_UNSUPPORTED_PREFIXES, JOIN_PREFIXES, Call, FieldSpec, LoadStatement, Parser, Ref,
-                             parse_load, parse_prefixes)
+from emulator.parser import Call, FieldSpec, LoadStatement, Parser, Ref, parse_load
+from emulator.prefixes import PREFIX_WORDS, disregarded, generic_tables, merged, parse_prefixes, reshaped, sampled
 from emulator.program import Interpreter, LoadContext, Loading
 from emulator.tables import LoadedValues, Row, join_rows, keep_rows, value_key
 from emulator.tokens import NAME, STRING, WORD, Token
-from emulator.values import Value, is_true, to_number
+from emulator.values import Value, is_true, text, to_number
 
-TABLE_STATEMENT_WORDS = frozenset({"load", "sql", "mapping", "noconcatenate", "concatenate", "first",
-                                   *JOIN_PREFIXES, *_UNSUPPORTED_PREFIXES})
+TABLE_STATEMENT_WORDS = frozenset({"load", "sql", *PREFIX_WORDS})
 DEFAULT_NAMES = {"inline": "INLINE", "autogenerate": "AUTOGENERATE", "sql": "RestConnectorMasterTable"}
 
 Action = Callable[[Interpreter], None]
@@ -66,6 +66,9 @@ def prepare_table_statement(p: Parser, interp: Interpreter) -> Action:
 # ---------------------------------------------------------------- running a LOAD
 
 def _run_load(runner: Interpreter, stmt: LoadStatement) -> None:
+    if disregarded((runner.pending_loads or [stmt])[0]):
+        runner.pending_loads = []
+        return
     fields, rows = _first(runner, stmt, *_source_rows(runner, stmt))
     if stmt.order_by:
         rows = _ordered(fields, rows, stmt.order_by)
@@ -82,6 +85,9 @@ def _sql_action(statement: str, label: str | None, prefixes: dict) -> Action:
     stmt = LoadStatement(label=label, fields=[], source="sql", **prefixes)
 
     def run(r: Interpreter) -> None:
+        if disregarded((r.pending_loads or [stmt])[0]):
+            r.pending_loads = []
+            return
         if r.connection is None:
             raise ScriptError("SQL statement without a LIB CONNECT TO before it")
         fields, rows = rest_connector.run_sql_select(statement, r.connection, r.requests)
@@ -95,18 +101,24 @@ def _finish(runner: Interpreter, stmt: LoadStatement, default_name: str, fields:
     """Run the statement's own field list and the pending preceding loads above it (innermost
     first), then store the result under the topmost statement's label and prefixes."""
     pending, runner.pending_loads = runner.pending_loads, []
-    if any(level.first is not None for level in pending):
-        raise UnsupportedSyntax("First on a preceding load (put it on the LOAD that reads the source)")
+    for level in pending:
+        if level.first is not None or level.sample is not None:
+            word = "First" if level.first is not None else "Sample"
+            raise UnsupportedSyntax(f"{word} on a preceding load (put it on the LOAD that reads the source)")
     chain = pending + [stmt] if transform_own else pending
     top = chain[0] if chain else stmt
+    if any(level.reload or level.reshape for level in chain[1:]):
+        raise UnsupportedSyntax("Add, Replace, Merge, Crosstable, Generic or IntervalMatch below a preceding "
+                                "load (put it on the topmost LOAD)")
     name = top.label or default_name
     for level in reversed(chain):
         fields, rows = transform(runner, level, fields, rows, name if level is top else None)
-    store(runner, top, name, fields, rows)
+    store(runner, top, name, *reshaped(runner, top.reshape, fields, rows))
 
 
 def _first(runner: Interpreter, stmt: LoadStatement, fields: list[str], rows: list[Row]) -> Rows:
-    """``First n``: only the first n records of the source are read."""
+    """``Sample p``, then ``First n``: only the first n records of the source are read."""
+    rows = sampled(runner, stmt, rows)
     if stmt.first is None:
         return fields, rows
     n = to_number(runner.compile(stmt.first)(None))
@@ -152,20 +164,53 @@ def is_qvd(written: str, spec: list[list[Token]]) -> bool:
 
 
 class LoadScope:
-    """Names inside a LOAD: fields of the source record."""
+    """Names inside a LOAD: fields of the source record; in Where, also the LOAD's own output
+    fields the source lacks (``outputs``), as ``LOAD C as A ... Where A<>5`` in the example on
+    https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/Scripting/CounterFunctions/RowNo.htm
+
+    While the field list is compiled, ``splits`` collects SubField calls without a field number:
+    "one full record will be generated for each substring" (the Cartesian product of all of them).
+    https://help.qlik.com/en-US/cloud-services/Subsystems/Hub/Content/Sense_Hub/Scripting/StringFunctions/SubField.htm"""
 
     def __init__(self, runner: Interpreter, fields: list[str]) -> None:
         self.runner = runner
         self.positions = {name: i for i, name in enumerate(fields)}
+        self.outputs: dict[str, object] = {}
+        self._resolving: set[str] = set()
+        self.splits: list[tuple[Getter, Getter]] | None = None
+        self._parts: tuple[Value, ...] = ()
 
     def ref(self, name: str) -> Getter:
         i = self.positions.get(name)
-        if i is None:
+        if i is not None:
+            return itemgetter(i)
+        expr = self.outputs.get(name)
+        if expr is None or name in self._resolving:
             raise ScriptError(f"Field '{name}' not found", code=FIELD_NOT_FOUND)
-        return itemgetter(i)
+        self._resolving.add(name)
+        try:
+            return compile_expr(expr, self)
+        finally:
+            self._resolving.discard(name)
 
     def call(self, name: str, args: list[Getter]) -> Getter:
+        if self.splits is not None and name.lower() == "subfield" and len(args) == 2:
+            k = len(self.splits)
+            self.splits.append((args[0], args[1]))
+            return lambda row: self._parts[k]
         return self.runner.scope.call(name, args)
+
+    def split_rows(self, make_row: Callable[[Row], Row]) -> Callable[[Row], list[Row]]:
+        """The output rows of one source record: one per combination of the substrings."""
+        splits = self.splits
+
+        def rows(row: Row) -> list[Row]:
+            out = []
+            for parts in product(*(_substrings(s(row), d(row)) for s, d in splits)):
+                self._parts = parts
+                out.append(make_row(row))
+            return out
+        return rows
 
     def exists(self, field: str, value: Getter | None) -> Getter:
         """Without a value: the current record's value of that field."""
@@ -208,6 +253,13 @@ class GroupScope:
             columns = [[g(row) for row in group] for g in getters]
             return impl(without_repeats(columns) if distinct else columns)
         return apply
+
+
+def _substrings(v: Value, delimiter: Value) -> list[Value]:
+    """SubField(s, d) in a LOAD: a NULL or d-less s gives one row with s itself (our choice)."""
+    if v is None or delimiter is None or not delimiter.text:
+        return [v]
+    return [text(part) for part in v.text.split(delimiter.text)]
 
 
 def _grouped(runner: Interpreter, stmt: LoadStatement, fields: list[str], rows: list[Row]) -> Rows:
@@ -295,33 +347,41 @@ def transform(runner: Interpreter, stmt: LoadStatement, fields: list[str], rows:
     if stmt.group_by is not None or any(has_aggregation(s.expr) for s in stmt.fields):
         return _grouped(runner, stmt, fields, rows)
     scope = LoadScope(runner, fields)
+    scope.splits = []
     names, make_row = _output_columns(stmt, fields, scope)
+    out: list[Row] = []
+    add = out.append
+    if scope.splits:
+        make_row, add = scope.split_rows(make_row), out.extend
+    scope.splits = None  # in Where and While, SubField is the function itself
+    scope.outputs = {s.alias: s.expr for s in stmt.fields if s.alias and s.expr is not None}
     offset = _rows_before(runner, stmt, stored_as, names) if stored_as is not None else 0
+    # "If you use RowNo( ) in subsequent LOAD statements [of a preceding load], 0 is returned"
+    counting = 1 if stored_as is not None else 0
     where = compile_expr(stmt.where, scope) if stmt.where is not None else None
     while_ = compile_expr(stmt.while_, scope) if stmt.while_ is not None else None
-    out: list[Row] = []
     with Loading(runner, LoadContext(names, out, LoadedValues(runner.model, names, out))) as context:
         for rec_no, row in enumerate(rows, start=1):
             context.rec_no = rec_no
-            context.row_no = offset + len(out) + 1
+            context.row_no = (offset + len(out) + 1) * counting
             if while_ is None:
                 if where is None or is_true(where(row)):
-                    out.append(make_row(row))
+                    add(make_row(row))
                 continue
-            _repeat_while(context, row, make_row, while_, where, out, offset)
+            _repeat_while(context, row, make_row, while_, where, out, add, offset * counting, counting)
     if stmt.distinct:
         out = _distinct(out)
     return names, out
 
 
 def _repeat_while(context: LoadContext, row: Row, make_row: Callable[[Row], Row], while_: Getter,
-                  where: Getter | None, out: list[Row], offset: int) -> None:
+                  where: Getter | None, out: list[Row], add: Callable, offset: int, counting: int) -> None:
     """``While``: the record is read again as long as the condition holds (IterNo() counts)."""
     context.iter_no = 1
     while is_true(while_(row)):
-        context.row_no = offset + len(out) + 1
+        context.row_no = (offset + len(out) + 1) * counting
         if where is None or is_true(where(row)):
-            out.append(make_row(row))
+            add(make_row(row))
         context.iter_no += 1
         if context.iter_no > 10_000_000:
             raise ScriptError("While clause never became false")
@@ -358,11 +418,41 @@ def store(runner: Interpreter, stmt: LoadStatement, name: str, fields: list[str]
     if stmt.mapping:
         _store_mapping(runner, name, fields, rows)
         return
+    if stmt.reshape is not None and stmt.reshape.kind == "generic":
+        if stmt.join or stmt.concatenate:
+            raise UnsupportedSyntax("Generic together with Join, Keep or Concatenate")
+        for table_name, table_fields, table_rows in generic_tables(name, fields, rows):
+            runner.model.store(table_name, _stored_fields(runner, table_name, table_fields), table_rows,
+                               concatenate=False, concatenate_to=None, no_concatenate=True)
+        return
     if stmt.join:
         _join(runner, stmt, name, fields, rows)
         return
+    if stmt.reload is not None and stmt.reload.kind != "add":
+        _replace_or_merge(runner, stmt, name, fields, rows)
+        return
     runner.model.store(name, _stored_fields(runner, name, fields), rows, concatenate=stmt.concatenate,
                        concatenate_to=stmt.concatenate_to, no_concatenate=stmt.no_concatenate)
+
+
+def _replace_or_merge(runner: Interpreter, stmt: LoadStatement, name: str, fields: list[str],
+                      rows: list[Row]) -> None:
+    """Replace: the table this LOAD would go into is dropped first (a Replace LOAD without a label
+    takes its name: our choice). Merge: the change log is merged into that table, which keeps
+    its name."""
+    merge = stmt.reload.kind == "merge"
+    if merge and not fields:
+        raise ScriptError("Merge: the LOAD needs the operation as its first field")
+    stored = _stored_fields(runner, name, fields[1:] if merge else fields)
+    model = runner.model
+    target = model.target(stored, concatenate=stmt.concatenate, concatenate_to=stmt.concatenate_to,
+                          no_concatenate=stmt.no_concatenate)
+    if merge:
+        stored, rows = merged(runner, stmt.reload, target, stored, rows)
+    if target is not None:
+        model.drop_table(target.name)
+        name = target.name if merge else stmt.label or target.name
+    model.store(name, stored, rows, concatenate=False, concatenate_to=None, no_concatenate=True)
 
 
 def _join(runner: Interpreter, stmt: LoadStatement, name: str, fields: list[str], rows: list[Row]) -> None:

@@ -252,8 +252,11 @@ class LoadStatement:
     no_concatenate: bool = False
     concatenate: bool = False
     concatenate_to: str | None = None
-    join: "JoinPrefix | None" = None
+    join: "JoinPrefix | None" = None     # the prefixes are parsed and run by prefixes.py
     first: Expr | None = None
+    sample: Expr | None = None
+    reload: "Reload | None" = None       # Add, Replace, Merge
+    reshape: "Reshape | None" = None     # Crosstable, Generic, IntervalMatch
     distinct: bool = False
     data: str = ""      # the text between Inline's brackets, or the path after From
     format_spec: list[list[Token]] = field(default_factory=list)
@@ -263,59 +266,6 @@ class LoadStatement:
     while_: Expr | None = None
     group_by: list[str] | None = None
     order_by: list[tuple[str, bool]] = field(default_factory=list)   # (field, descending)
-
-
-JOIN_PREFIXES = ("join", "keep", "inner", "outer", "left", "right")
-_UNSUPPORTED_PREFIXES = ("crosstable", "generic", "hierarchy", "hierarchybelongsto",
-                         "intervalmatch", "add", "replace", "merge", "buffer", "sample",
-                         "semantic", "bundle", "image_size", "info")
-
-
-def parse_prefixes(p: Parser) -> dict:
-    """Prefixes before LOAD or SQL; unknown ones fail loudly."""
-    prefixes = {"mapping": False, "no_concatenate": False, "concatenate": False,
-                "concatenate_to": None, "join": None, "first": None}
-    while True:
-        if p.accept_word("mapping"):
-            prefixes["mapping"] = True
-        elif p.accept_word("noconcatenate"):
-            prefixes["no_concatenate"] = True
-        elif p.accept_word("concatenate"):
-            prefixes["concatenate"] = True
-            prefixes["concatenate_to"] = _table_in_parentheses(p)
-        elif p.tok.is_word(*JOIN_PREFIXES):
-            prefixes["join"] = _join_prefix(p)
-        elif p.accept_word("first"):
-            # First n: at most n records read from the source. .../ScriptPrefixes/First.htm
-            prefixes["first"] = p.binary(_RELATIONAL_LEVEL + 1)
-        elif p.tok.is_word(*_UNSUPPORTED_PREFIXES):
-            raise UnsupportedSyntax(f"Unsupported statement prefix: {p.tok.text}")
-        else:
-            return prefixes
-
-
-def _table_in_parentheses(p: Parser) -> str | None:
-    if not p.accept_op("("):
-        return None
-    name = p.name()
-    p.expect_op(")")
-    return name
-
-
-@dataclass(frozen=True)
-class JoinPrefix:
-    """``[inner|outer|left|right] join|keep [(T)]``."""
-    how: str            # inner, outer, left, right
-    keep: bool
-    table: str | None
-
-
-def _join_prefix(p: Parser) -> JoinPrefix:
-    how = p.next().value.lower() if p.tok.is_word("inner", "outer", "left", "right") else None
-    keep = p.expect_word("join", "keep").value.lower() == "keep"
-    if keep and how in (None, "outer"):
-        p.fail("Keep needs inner, left or right before it")
-    return JoinPrefix(how or "outer", keep, _table_in_parentheses(p))
 
 
 def parse_load(p: Parser, label: str | None, prefixes: dict) -> LoadStatement:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from pyqvd import DualIntegerValue, IntegerValue, QvdTable, StringValue
+from pyqvd import DoubleValue, DualDoubleValue, DualIntegerValue, IntegerValue, QvdTable, StringValue
 
 from emulator.errors import ScriptError
 
@@ -37,6 +37,19 @@ def test_round_trip_keeps_texts_numbers_and_nulls(run) -> None:
     assert runner.variable_text("n") == "null"
 
 
+def test_load_reads_every_symbol_type_another_writer_wrote(run, tmp_path: Path) -> None:
+    """A file written by PyQvd (not by Store) holding each of the five symbol types and NULL."""
+    rows = [[IntegerValue(7), DoubleValue(2.5), StringValue("Zürich"), DualIntegerValue(3, "Mar"),
+             DualDoubleValue(45000.5, "2023-03-15 12:00")],
+            [None, DoubleValue(-0.125), StringValue("007"), None, DualDoubleValue(1.5, "x")]]
+    QvdTable(rows, ["I", "D", "S", "DI", "DD"]).to_qvd(str(tmp_path / "other.qvd"))
+    runner = run("T: LOAD * FROM other.qvd (qvd);\n"
+                 "Let n = Num(Peek('DI', 0, 'T')) & '|' & Num(Peek('DD', 0, 'T')) & '|' & Peek('S', 1, 'T') + 1;")
+    assert runner.model.tables["T"].texts() == [["7", "2.5", "Zürich", "Mar", "2023-03-15 12:00"],
+                                                [None, "-0.125", "007", None, "x"]]
+    assert runner.variable_text("n") == "3|45000.5|8"
+
+
 def test_store_txt_writes_delimited_text_read_back_by_load(run, tmp_path: Path) -> None:
     runner = run("T: LOAD * Inline [\nA, B\n1, 'x, y'\n2, z\n];\nStore T into t.csv (txt);\n"
                  "Store T into t2.txt (txt, delimiter is ';');\n"
@@ -51,6 +64,7 @@ def test_store_txt_writes_delimited_text_read_back_by_load(run, tmp_path: Path) 
     ("T: LOAD 1 as A AutoGenerate 1;\nStore B from T into x.qvd;", "field 'B' not found"),
     ("T: LOAD 1 as A AutoGenerate 1;\nStore T into x.parquet (parquet);", "Store format not supported"),
     ("T: LOAD * FROM nowhere.qvd (qvd);", "Cannot open file"),
+    ("T: LOAD 1 as A AutoGenerate 0;\nStore T into x.qvd;", "Store of a table without rows"),
 ])
 def test_store_and_load_errors(run, script: str, message: str) -> None:
     with pytest.raises(ScriptError, match=message):
