@@ -6,7 +6,9 @@ SQLite by default (WAL journal; synchronous=NORMAL keeps every committed transac
 through a process crash, FULL adds an fsync per commit for power loss), PostgreSQL by URL.
 On SQLite writes are serialised by a write lock and committed in groups (GroupCommit); on
 PostgreSQL each caller's write is its own transaction, retried on a serialization failure
-or deadlock. A connection whose server went away is discarded and replaced on next use.
+or deadlock, and a write of one statement, or a read, is sent alone in autocommit (one
+round trip instead of BEGIN, the statement and COMMIT: what a database on another machine
+costs is round trips). A connection whose server went away is discarded and replaced on next use.
 """
 from __future__ import annotations
 
@@ -128,14 +130,21 @@ class Database:
     def _connection(self) -> Any:
         connection = getattr(self.local, "connection", None)
         if connection is None:
-            connection = self.local.connection = self.engine.raw_connection()
+            connection = self.engine.raw_connection()
+            if not self.sqlite:  # transactions are opened by transaction() only, as on SQLite
+                connection.driver_connection.autocommit = True
+            self.local.connection = connection
         return connection
 
     def release(self) -> None:
-        """Give the calling thread's connection back to the pool."""
+        """Give the calling thread's connection back to the pool (as the pool lends them:
+        not in autocommit, since SQLAlchemy's own transactions rely on that)."""
         connection = getattr(self.local, "connection", None)
         if connection is not None:
             self.local.connection = None
+            if not self.sqlite:
+                with suppress(self.engine.dialect.dbapi.Error):
+                    connection.driver_connection.autocommit = False
             connection.close()
 
     def _close(self, cursor: Any) -> None:
@@ -158,8 +167,8 @@ class Database:
 
     @contextmanager
     def reading(self) -> Iterator[Any]:
-        """A driver cursor for reads (SQLite: autocommit; others: one snapshot, then ended)."""
-        with self._cursor(None, None if self.sqlite else "rollback") as cursor:
+        """A driver cursor for reads, in autocommit: each statement reads its own snapshot."""
+        with self._cursor(None, None) as cursor:
             yield cursor
 
     @contextmanager
@@ -207,6 +216,17 @@ class Database:
         except self.outage_errors as e:
             raise self._unavailable(e) from e
 
+    def write_statement(self, unit: Unit[W]) -> W:
+        """As write(), for a unit of one statement: on PostgreSQL sent alone, in autocommit
+        (one round trip); on SQLite through the group commit like any write."""
+        if self.group is not None:
+            return self.write(unit)
+        try:
+            with self._cursor(None, None) as cursor:
+                return unit(cursor)
+        except self.outage_errors as e:
+            raise self._unavailable(e) from e
+
     def _write_retrying(self, unit: Unit[W]) -> W:
         serialization_lost = (self.engine.dialect.dbapi.errors.SerializationFailure,
                               self.engine.dialect.dbapi.errors.DeadlockDetected)
@@ -225,7 +245,7 @@ class Database:
         its first statement (BEGIN IMMEDIATE), so concurrent writers, threads or processes,
         are serialised, not failed. For GroupCommit and migrate(); others call write()."""
         with self.lock if self.sqlite else _nothing(), \
-                self._cursor("BEGIN IMMEDIATE" if self.sqlite else None, "commit") as cursor:
+                self._cursor("BEGIN IMMEDIATE" if self.sqlite else "BEGIN", "commit") as cursor:
             yield cursor
 
     def migrate(self) -> None:
