@@ -120,7 +120,7 @@ class Database:
                               exc.InterfaceError)
         self.local = threading.local()
         self.group = GroupCommit(self) if self.sqlite else None
-        self.clock_offset_ms = 0  # the database's clock minus this machine's (PostgreSQL)
+        self.clock = None if self.sqlite else DatabaseClock(self.engine, self.outage_errors)
 
     @property
     def safe_url(self) -> str:
@@ -265,7 +265,8 @@ class Database:
         """Migrate, or DatabaseUnavailable naming the URL (without its password)."""
         try:
             self.migrate()
-            self.sync_clock()
+            if self.clock is not None:
+                self.clock.sync()
         except (exc.OperationalError, exc.InterfaceError) as e:
             self.engine.dispose()
             raise self._unavailable(e) from None
@@ -274,18 +275,7 @@ class Database:
     def now_ms(self) -> int:
         """Milliseconds since the epoch by the database's clock (this machine's for SQLite),
         so that several instances judge TTLs alike however their clocks differ."""
-        return time.time_ns() // 1_000_000 + self.clock_offset_ms
-
-    def sync_clock(self) -> None:
-        """Measure the database clock's offset (to within half a round trip)."""
-        if self.sqlite:
-            return
-        with self.engine.connect() as conn:
-            before = time.time_ns()
-            db_ms = conn.exec_driver_sql(
-                "SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint").scalar_one()
-            after = time.time_ns()
-        self.clock_offset_ms = db_ms - (before + after) // 2_000_000
+        return self.clock.now_ms() if self.clock is not None else time.time_ns() // 1_000_000
 
     def ping(self) -> None:
         """Raise if the database cannot answer a trivial query."""
@@ -295,6 +285,44 @@ class Database:
     def dispose(self) -> None:
         self.release()
         self.engine.dispose()
+
+
+class DatabaseClock:
+    """The database server's time as this instance sees it: asked at start-up and again
+    every `resync_seconds`, and carried forward between asks by this machine's monotonic
+    clock. So a step of this machine's wall clock (NTP, an administrator) never shifts a
+    TTL, and the monotonic clock's drift (parts per million) is corrected within a minute.
+    The ask costs one round trip a minute, on whichever call finds it due; if the database
+    cannot answer, the last reading is carried forward and asked again a minute later."""
+
+    QUERY = "SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint"
+
+    def __init__(self, engine: Engine, errors: tuple[type[BaseException], ...],
+                 resync_seconds: float = 60.0) -> None:
+        self.engine, self.errors = engine, errors
+        self.resync_ns = int(resync_seconds * 1e9)
+        self.lock = threading.Lock()
+        self.anchor = (time.time_ns() // 1_000_000, time.monotonic_ns())  # until the first ask
+        self.due_ns = 0
+
+    def sync(self) -> None:
+        """Ask the database its time (accurate to half a round trip); raises if it cannot answer."""
+        self.due_ns = time.monotonic_ns() + self.resync_ns
+        with self.engine.connect() as conn:
+            before = time.monotonic_ns()
+            db_ms = conn.exec_driver_sql(self.QUERY).scalar_one()
+            after = time.monotonic_ns()
+        self.anchor = (db_ms, (before + after) // 2)
+
+    def now_ms(self) -> int:
+        if time.monotonic_ns() >= self.due_ns and self.lock.acquire(blocking=False):
+            try:  # one thread asks; the others carry the last reading forward meanwhile
+                with suppress(*self.errors):
+                    self.sync()
+            finally:
+                self.lock.release()
+        db_ms, at = self.anchor
+        return db_ms + (time.monotonic_ns() - at) // 1_000_000
 
 
 def open_database(url: str, fsync_each_commit: bool = False, pool_size: int = 16) -> Database:
