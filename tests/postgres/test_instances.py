@@ -71,8 +71,9 @@ def run_load(valets: list[Valet], key_of: Callable[[int, int], str], midway: Cal
                         r = send()
                     except requests.ConnectionError:
                         assert valet is may_be_down, "only a killed instance may refuse connections"
-                        with load.lock:
-                            load.in_doubt.add((ns, key))
+                        if valet is target:  # cut off: may have committed
+                            with load.lock:
+                                load.in_doubt.add((ns, key))
                         continue
                     if valet is reader:
                         assert r.status_code in (200, 400, 503), r.text
