@@ -6,7 +6,9 @@ SQLite by default (WAL journal; synchronous=NORMAL keeps every committed transac
 through a process crash, FULL adds an fsync per commit for power loss), PostgreSQL by URL.
 On SQLite writes are serialised by a write lock and committed in groups (GroupCommit); on
 PostgreSQL each caller's write is its own transaction, retried on a serialization failure
-or deadlock. A connection whose server went away is discarded and replaced on next use.
+or deadlock, and a write of one statement, or a read, is sent alone in autocommit (one
+round trip instead of BEGIN, the statement and COMMIT: what a database on another machine
+costs is round trips). A connection whose server went away is discarded and replaced on next use.
 """
 from __future__ import annotations
 
@@ -124,7 +126,7 @@ class Database:
                               exc.InterfaceError)
         self.local = threading.local()
         self.group = GroupCommit(self) if self.sqlite else None
-        self.clock_offset_ms = 0  # the database's clock minus this machine's (PostgreSQL)
+        self.clock = None if self.sqlite else DatabaseClock(self.engine, self.outage_errors)
         self.disk_full_at: float | None = None  # time.monotonic() of the last disk-full failure
 
     @property
@@ -135,14 +137,21 @@ class Database:
     def _connection(self) -> Any:
         connection = getattr(self.local, "connection", None)
         if connection is None:
-            connection = self.local.connection = self.engine.raw_connection()
+            connection = self.engine.raw_connection()
+            if not self.sqlite:  # transactions are opened by transaction() only, as on SQLite
+                connection.driver_connection.autocommit = True
+            self.local.connection = connection
         return connection
 
     def release(self) -> None:
-        """Give the calling thread's connection back to the pool."""
+        """Give the calling thread's connection back to the pool (as the pool lends them:
+        not in autocommit, since SQLAlchemy's own transactions rely on that)."""
         connection = getattr(self.local, "connection", None)
         if connection is not None:
             self.local.connection = None
+            if not self.sqlite:
+                with suppress(self.engine.dialect.dbapi.Error):
+                    connection.driver_connection.autocommit = False
             connection.close()
 
     def _close(self, cursor: Any) -> None:
@@ -165,8 +174,8 @@ class Database:
 
     @contextmanager
     def reading(self) -> Iterator[Any]:
-        """A driver cursor for reads (SQLite: autocommit; others: one snapshot, then ended)."""
-        with self._cursor(None, None if self.sqlite else "rollback") as cursor:
+        """A driver cursor for reads, in autocommit: each statement reads its own snapshot."""
+        with self._cursor(None, None) as cursor:
             yield cursor
 
     @contextmanager
@@ -219,6 +228,17 @@ class Database:
         except self.outage_errors as e:
             raise self._unavailable(e) from e
 
+    def write_statement(self, unit: Unit[W]) -> W:
+        """As write(), for a unit of one statement: on PostgreSQL sent alone, in autocommit
+        (one round trip); on SQLite through the group commit like any write."""
+        if self.group is not None:
+            return self.write(unit)
+        try:
+            with self._cursor(None, None) as cursor:
+                return unit(cursor)
+        except self.outage_errors as e:
+            raise self._unavailable(e) from e
+
     def _write_retrying(self, unit: Unit[W]) -> W:
         serialization_lost = (self.engine.dialect.dbapi.errors.SerializationFailure,
                               self.engine.dialect.dbapi.errors.DeadlockDetected)
@@ -237,7 +257,7 @@ class Database:
         its first statement (BEGIN IMMEDIATE), so concurrent writers, threads or processes,
         are serialised, not failed. For GroupCommit and migrate(); others call write()."""
         with self.lock if self.sqlite else _nothing(), \
-                self._cursor("BEGIN IMMEDIATE" if self.sqlite else None, "commit") as cursor:
+                self._cursor("BEGIN IMMEDIATE" if self.sqlite else "BEGIN", "commit") as cursor:
             yield cursor
 
     def migrate(self) -> None:
@@ -257,7 +277,8 @@ class Database:
         """Migrate, or DatabaseUnavailable naming the URL (without its password)."""
         try:
             self.migrate()
-            self.sync_clock()
+            if self.clock is not None:
+                self.clock.sync()
         except (exc.OperationalError, exc.InterfaceError) as e:
             self.engine.dispose()
             raise self._unavailable(e) from None
@@ -266,18 +287,7 @@ class Database:
     def now_ms(self) -> int:
         """Milliseconds since the epoch by the database's clock (this machine's for SQLite),
         so that several instances judge TTLs alike however their clocks differ."""
-        return time.time_ns() // 1_000_000 + self.clock_offset_ms
-
-    def sync_clock(self) -> None:
-        """Measure the database clock's offset (to within half a round trip)."""
-        if self.sqlite:
-            return
-        with self.engine.connect() as conn:
-            before = time.time_ns()
-            db_ms = conn.exec_driver_sql(
-                "SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint").scalar_one()
-            after = time.time_ns()
-        self.clock_offset_ms = db_ms - (before + after) // 2_000_000
+        return self.clock.now_ms() if self.clock is not None else time.time_ns() // 1_000_000
 
     def ping(self) -> None:
         """Raise if the database cannot answer a trivial query."""
@@ -287,6 +297,44 @@ class Database:
     def dispose(self) -> None:
         self.release()
         self.engine.dispose()
+
+
+class DatabaseClock:
+    """The database server's time as this instance sees it: asked at start-up and again
+    every `resync_seconds`, and carried forward between asks by this machine's monotonic
+    clock. So a step of this machine's wall clock (NTP, an administrator) never shifts a
+    TTL, and the monotonic clock's drift (parts per million) is corrected within a minute.
+    The ask costs one round trip a minute, on whichever call finds it due; if the database
+    cannot answer, the last reading is carried forward and asked again a minute later."""
+
+    QUERY = "SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint"
+
+    def __init__(self, engine: Engine, errors: tuple[type[BaseException], ...],
+                 resync_seconds: float = 60.0) -> None:
+        self.engine, self.errors = engine, errors
+        self.resync_ns = int(resync_seconds * 1e9)
+        self.lock = threading.Lock()
+        self.anchor = (time.time_ns() // 1_000_000, time.monotonic_ns())  # until the first ask
+        self.due_ns = 0
+
+    def sync(self) -> None:
+        """Ask the database its time (accurate to half a round trip); raises if it cannot answer."""
+        self.due_ns = time.monotonic_ns() + self.resync_ns
+        with self.engine.connect() as conn:
+            before = time.monotonic_ns()
+            db_ms = conn.exec_driver_sql(self.QUERY).scalar_one()
+            after = time.monotonic_ns()
+        self.anchor = (db_ms, (before + after) // 2)
+
+    def now_ms(self) -> int:
+        if time.monotonic_ns() >= self.due_ns and self.lock.acquire(blocking=False):
+            try:  # one thread asks; the others carry the last reading forward meanwhile
+                with suppress(*self.errors):
+                    self.sync()
+            finally:
+                self.lock.release()
+        db_ms, at = self.anchor
+        return db_ms + (time.monotonic_ns() - at) // 1_000_000
 
 
 def open_database(url: str, fsync_each_commit: bool = False, pool_size: int = 16) -> Database:

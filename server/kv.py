@@ -7,7 +7,9 @@ counted, whether or not the background sweep has deleted it yet. Every write is 
 and answered only once committed, through server.db.Database.write (on SQLite concurrent
 writes of one process may share a transaction); a new key beyond `maxKeysPerNamespace` is
 refused, an overwrite never is. On PostgreSQL the room check and insert of a namespace run
-under its advisory lock, so the limit holds across instances.
+under its advisory lock, so the limit holds across instances; overwriting a live key needs
+neither, so it is tried first, alone (one round trip), and writes to one namespace do not
+queue on its lock.
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from types import SimpleNamespace
 from typing import Any, Callable
 
 from sqlalchemy import (BigInteger, Integer, and_, bindparam, delete, exists, func, literal_column, or_,
-                        select)
+                        select, update)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from server import audit
@@ -173,6 +175,8 @@ def _statements(dialect: str) -> SimpleNamespace:
         # the namespace has room, expired keys not counting. No row affected: full.
         set=upsert.on_conflict_do_update(index_elements=[T.c.namespace, T.c.key],
                                          set_={c: upsert.excluded[c] for c in row}),
+        # A live key's new value in place: no room check needed, so no namespace lock.
+        overwrite=update(T).where(this_key, live).values(row),
         get=select(T.c.value, T.c.ttl_ms).where(this_key, live),
         keys=select(T.c.key).where(T.c.namespace == ns, live).order_by(T.c.key),
         namespaces=select(T.c.namespace).where(live).distinct().order_by(T.c.namespace),
@@ -202,8 +206,10 @@ class KeyValueStore:
         except DatabaseUnavailable as e:
             raise StoreUnavailable(e.message) from None
 
-    def _commit(self, unit: Unit[W]) -> W:
+    def _commit(self, unit: Unit[W], one_statement: bool = False) -> W:
         try:
+            if one_statement:
+                return self.database.write_statement(unit)
             return self.database.write(unit)
         except DatabaseUnavailable as e:
             raise (StoreFull if isinstance(e, DiskFull) else StoreUnavailable)(e.message) from None
@@ -243,6 +249,9 @@ class KeyValueStore:
     def set(self, namespace: str, key: str, value: Any, ttl: Any = None) -> Entry:
         """Store a key (overwriting any old value and TTL)."""
         entry, params = self._write(namespace, key, value, ttl)
+        if self.advisory and self._commit(lambda cursor: self.q.overwrite.run(cursor, params).rowcount,
+                                          one_statement=True):
+            return entry
 
         def upsert(cursor: Any) -> int:
             self._lock_namespaces(cursor, {namespace})

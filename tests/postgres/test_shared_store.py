@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
+from types import SimpleNamespace
 
 import pytest
 
@@ -69,6 +71,8 @@ def test_an_outage_answers_unavailable_and_recovers_without_restart(cluster, sto
         assert "unavailable" in e.value.message and "127.0.0.1" in e.value.message
         with pytest.raises(StoreUnavailable):
             a.set("ns", "during", "v")
+        a.database.clock.due_ns = 0  # its clock's ask due: the last reading carries on
+        assert abs(a.database.now_ms() - time.time_ns() // 10**6) < 1000
     finally:
         cluster.start()
     assert a.get("ns", "before").value == "v"  # the same store, its connections renewed
@@ -83,12 +87,38 @@ def test_an_unreachable_database_at_start_up_names_the_url_without_its_password(
     assert "127.0.0.1" in e.value.message and "s3cret" not in e.value.message
 
 
-def test_ttl_is_judged_by_the_database_clock(stores):
-    """Same machine, so the database's clock and this one agree: a measured offset of more
-    than a few ms would be a wrong measurement (units, sign), and it would shift every TTL."""
-    database = stores[0].database
-    assert abs(database.clock_offset_ms) < 50
+def _database_ms(database) -> int:
     with database.engine.connect() as conn:
-        db_ms = conn.exec_driver_sql(
-            "SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint").scalar_one()
-    assert abs(database.now_ms() - db_ms) < 50
+        return conn.exec_driver_sql(db.DatabaseClock.QUERY).scalar_one()
+
+
+def test_ttl_is_judged_by_the_database_clock(stores):
+    """Same machine, so the database's clock and this one agree: a reading off by more than
+    a few ms would be a wrong measurement (units, sign), and it would shift every TTL."""
+    database = stores[0].database
+    assert abs(database.now_ms() - _database_ms(database)) < 50
+
+
+def test_a_step_of_this_machines_wall_clock_does_not_move_ttls(stores, monkeypatch):
+    """NTP or an administrator setting one instance's clock an hour ahead after start-up:
+    its TTLs are still judged by the database's time (as the other instances judge them)."""
+    a, b, _ = stores
+    a.set("ns", "short", "v", ttl=60_000)
+    real = time.time_ns
+    monkeypatch.setattr(db, "time", SimpleNamespace(time_ns=lambda: real() + 3600 * 10**9,
+                                                    monotonic_ns=time.monotonic_ns))
+    assert abs(a.database.now_ms() - _database_ms(a.database)) < 50
+    assert a.get("ns", "short").value == "v"  # an hour ahead, it would have expired
+    a.set("ns", "later", "v", ttl=60_000)
+    assert b.get("ns", "later").value == "v"  # stored as expiring in a minute, not an hour ago
+
+
+def test_the_database_clock_is_asked_again(stores, monkeypatch):
+    """Between asks the time is carried forward by this machine's monotonic clock; one that
+    ran 10 s fast is corrected at the next ask (due every `resync_seconds`, here in 0.2 s)."""
+    database = stores[0].database
+    database.clock.due_ns = time.monotonic_ns() + 200_000_000
+    real = time.monotonic_ns
+    monkeypatch.setattr(db, "time", SimpleNamespace(time_ns=time.time_ns,
+                                                    monotonic_ns=lambda: real() + 10 * 10**9))
+    assert abs(database.now_ms() - _database_ms(database)) < 50
