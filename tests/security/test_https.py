@@ -16,40 +16,12 @@ import pytest
 import requests
 import trustme
 import yaml
-from cryptography.hazmat.primitives import serialization
 
 from demo.processes import Valet, free_port
+from security.tls_support import Certs, tls_config
 
 MODES = {"waitress": 0, "gunicorn": 2}
 ROOT = Path(__file__).resolve().parents[2]
-
-
-class Certs:
-    """A CA, an intermediate CA and a server certificate for 127.0.0.1 issued by the latter."""
-
-    def __init__(self, folder: Path) -> None:
-        self.root = trustme.CA()
-        intermediate = self.root.create_child_ca()
-        leaf = intermediate.issue_cert("127.0.0.1", "localhost")
-        self.ca = folder / "root.pem"
-        self.intermediate = folder / "intermediate.pem"
-        self.cert = folder / "cert.pem"  # the server's certificate alone
-        self.chain = folder / "chain.pem"  # the server's certificate and the intermediate
-        self.key = folder / "key.pem"
-        self.root.cert_pem.write_to_path(str(self.ca))
-        intermediate.cert_pem.write_to_path(str(self.intermediate))
-        leaf.cert_chain_pems[0].write_to_path(str(self.cert))
-        self.chain.write_bytes(b"".join(p.bytes() for p in leaf.cert_chain_pems[:2]))
-        leaf.private_key_pem.write_to_path(str(self.key))
-        self.leaf = leaf
-
-    def encrypted_key(self, folder: Path, passphrase: bytes) -> Path:
-        key = serialization.load_pem_private_key(self.leaf.private_key_pem.bytes(), None)
-        path = folder / "encrypted_key.pem"
-        path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                           serialization.PrivateFormat.PKCS8,
-                                           serialization.BestAvailableEncryption(passphrase)))
-        return path
 
 
 @pytest.fixture(scope="module")
@@ -57,15 +29,10 @@ def certs(tmp_path_factory) -> Certs:
     return Certs(tmp_path_factory.mktemp("certs"))
 
 
-def _tls(certs: Certs, cert: Path | None = None, **extra) -> dict:
-    return {"restServerConfig": {"tls": {"enable": True, "cert": str(cert or certs.chain),
-                                         "key": str(certs.key), **extra}}}
-
-
 @pytest.fixture(scope="module", params=list(MODES))
 def server(request, certs, tmp_path_factory):
     root = tmp_path_factory.mktemp(request.param)
-    valet = Valet(root, butler=_tls(certs), workers=MODES[request.param], ca=str(certs.ca),
+    valet = Valet(root, butler=tls_config(certs), workers=MODES[request.param], ca=str(certs.ca),
                   log=(root / "valet.log").open("w"))
     yield valet.start()
     valet.stop()
@@ -148,12 +115,12 @@ def test_tls_1_2_is_accepted(server, certs):
 def test_ca_completes_the_chain_sent_to_clients(mode, certs, tmp_path):
     """Butler's `tls.ca`: a CA / intermediate bundle. A certificate file without its
     intermediate is not trusted by clients that know only the root, unless `ca` supplies it."""
-    valet = Valet(tmp_path, butler=_tls(certs, cert=certs.cert, ca=str(certs.intermediate)),
+    valet = Valet(tmp_path, butler=tls_config(certs, cert=certs.cert, ca=str(certs.intermediate)),
                   workers=MODES[mode], ca=str(certs.ca))
     with valet:
         assert requests.get(f"{valet.url}/v4/butlerping", verify=str(certs.ca),
                             timeout=10).status_code == 200
-    alone = Valet(tmp_path / "alone", butler=_tls(certs, cert=certs.cert), workers=MODES[mode],
+    alone = Valet(tmp_path / "alone", butler=tls_config(certs, cert=certs.cert), workers=MODES[mode],
                   ca=str(certs.ca))
     alone.verify = False  # its chain is incomplete: wait for it without checking
     with alone:
@@ -225,7 +192,7 @@ def test_https_starts_on_the_windows_like_path(certs, tmp_path):
     from test_windows import WINDOWS_LIKE
 
     (tmp_path / "sitecustomize.py").write_text(WINDOWS_LIKE)
-    valet = Valet(tmp_path / "v", butler=_tls(certs), ca=str(certs.ca),
+    valet = Valet(tmp_path / "v", butler=tls_config(certs), ca=str(certs.ca),
                   env={"PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}"},
                   log=(tmp_path / "out.log").open("w"))
     valet.start()
