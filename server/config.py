@@ -200,6 +200,10 @@ OPTIONS: list[Option] = [
     # Web origins (scheme://host[:port]) whose pages may call Valet from a browser (CORS);
     # other browser-originated cross-site requests are refused.
     Option("Valet.cors.allowedOrigins", _str_list, []),
+    # Host names Valet answers to, against DNS rebinding (server/api/allowed_hosts.py); unset:
+    # loopback names when listening on loopback, any name otherwise.
+    Option("Valet.allowedHosts", lambda v: None if v is None else _str_list(v), None,
+           env="VALET_ALLOWED_HOSTS"),
     # Requests per client address and per API key: N (per minute) or "10/second"; off when unset.
     Option("Valet.rateLimit.perClient", parse_rate, None, env="VALET_RATE_LIMIT"),
     Option("Valet.rateLimit.perKey", parse_rate, None),
