@@ -8,11 +8,12 @@
   a thread only once its whole head is in (its bytes are given to gunicorn's parser), within
   `Valet.limits.headerTimeoutSeconds`; a client may have at most
   `Valet.limits.connectionsPerClient` connections sending a head at once (per worker).
-  With TLS on, gunicorn's own reading applies (the handshake runs on a thread).
+  With TLS on, the handshake is done there too, within the same time.
 """
 from __future__ import annotations
 
 import errno
+import ssl
 import selectors
 import time
 from collections import Counter, deque
@@ -35,9 +36,10 @@ def json_error(status_int: int, reason: str, mesg: str) -> bytes:
     return head.encode("latin-1") + body
 
 
-def worker_class(connection_limits: ConnectionLimits) -> type:  # linux-only
-    """gunicorn's `worker_class` for these limits."""
-    from gunicorn import util
+def worker_class(connection_limits: ConnectionLimits,
+                 context: ssl.SSLContext | None) -> type:  # linux-only
+    """gunicorn's `worker_class` for these limits (and TLS context, when TLS is on)."""
+    from gunicorn import http, util
     from gunicorn.workers.gthread import TConn, ThreadWorker
 
     def write_error(sock: Any, status_int: int, reason: str, mesg: str) -> None:
@@ -48,11 +50,18 @@ def worker_class(connection_limits: ConnectionLimits) -> type:  # linux-only
 
     class _Conn(TConn):
         head = b""  # what was read in the event loop, for the parser
+        handshaken = False
 
         def init(self) -> None:
-            first = not self.initialized
-            super().init()
-            if first and self.head and not self.is_http2:
+            if self.initialized:
+                return
+            if context is None:
+                super().init()
+            else:  # wrapped and handshaken in the event loop: the rest of TConn.init
+                self.initialized = True
+                self.sock.setblocking(True)
+                self.parser = http.get_parser(self.cfg, self.sock, self.client)
+            if self.head and not self.is_http2:
                 self.parser.unreader.unread(self.head)
                 self.head = b""
 
@@ -66,8 +75,6 @@ def worker_class(connection_limits: ConnectionLimits) -> type:  # linux-only
             self.reading: Counter[str] = Counter()  # connections sending a head, per client
 
         def accept(self, listener: Any) -> None:
-            if self.cfg.is_ssl:
-                return super().accept(listener)
             try:
                 sock, addr = listener.accept()
             except OSError as e:
@@ -76,6 +83,9 @@ def worker_class(connection_limits: ConnectionLimits) -> type:  # linux-only
                 return
             self.nr_conns += 1
             conn = _Conn(self.cfg, sock, addr, listener.getsockname())
+            if context is not None:
+                conn.sock = context.wrap_socket(conn.sock, server_side=True,
+                                                do_handshake_on_connect=False)
             if self.limits.over_cap(self.reading[addr[0]]):
                 self.report.refused_one(addr[0])
                 self._drop(conn)
@@ -84,8 +94,6 @@ def worker_class(connection_limits: ConnectionLimits) -> type:  # linux-only
 
         def on_client_socket_readable(self, conn: _Conn, client: Any) -> None:
             """A kept-alive connection has a next request coming: read its head here too."""
-            if self.cfg.is_ssl:
-                return super().on_client_socket_readable(conn, client)
             self.keepalived_conns.remove(conn)
             self._await_head(conn, register=False)
 
@@ -101,10 +109,15 @@ def worker_class(connection_limits: ConnectionLimits) -> type:  # linux-only
 
         def _read_head(self, conn: _Conn, sock: Any) -> None:
             try:
+                if context is not None and not conn.handshaken:
+                    sock.do_handshake()
+                    conn.handshaken = True
                 data = sock.recv(MAX_HEAD)
-            except (BlockingIOError, InterruptedError):
+                while context is not None and data and sock.pending():  # decrypted, held by TLS
+                    data += sock.recv(sock.pending())
+            except (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
                 return
-            except OSError:
+            except OSError:  # ssl.SSLError included: a failed handshake
                 data = b""
             if not data:  # the client went away
                 self._stop_reading(conn)

@@ -89,8 +89,8 @@ def bind_error(config: Config, error: Exception) -> ConfigError:
 
 def check_servable(config: Config) -> None:
     if not config["Butler.restServerConfig.enable"]:
-        raise ConfigError("Butler.restServerConfig.enable is false, but Valet's API is served over "
-                          "HTTP only: set it to true")
+        raise ConfigError("Butler.restServerConfig.enable is false, but Valet's API is served over its "
+                          "REST listener only: set it to true")
 
 
 def serve_waitress(config: Config) -> None:
@@ -157,7 +157,7 @@ def serve_gunicorn(config: Config, workers: int) -> None:  # linux-only
             host = config["Butler.restServerConfig.serverHost"]
             self.cfg.set("bind", f"{host}:{config['Butler.restServerConfig.serverPort']}")
             self.cfg.set("workers", workers)
-            self.cfg.set("worker_class", gunicorn_worker.worker_class(limits))
+            self.cfg.set("worker_class", gunicorn_worker.worker_class(limits, context))
             self.cfg.set("worker_connections", limits.connections)
             if context:  # gunicorn's TLS, with the context built (and checked) above
                 self.cfg.set("certfile", config[tls.TLS + "cert"])
