@@ -96,6 +96,7 @@ def worker_class(connection_limits: ConnectionLimits,
             """A kept-alive connection has a next request coming: read its head here too."""
             self.keepalived_conns.remove(conn)
             self._await_head(conn, register=False)
+            self._read_head(conn, conn.sock)  # readable now: no need to wait for the next poll
 
         def _await_head(self, conn: _Conn, register: bool) -> None:
             conn.head = b""
