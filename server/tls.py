@@ -130,7 +130,8 @@ class TlsFront:
 
     def _admit(self, server: Any, sock: socket.socket, addr: Any) -> None:
         client = addr[0]
-        if self.limits.over_cap(self.handshaking.get(client, 0)):
+        if (self.limits.over_cap(self.handshaking.get(client, 0))
+                or sum(self.handshaking.values()) >= self.limits.connections):
             self.report.refused_one(client)
             sock.close()
             return
