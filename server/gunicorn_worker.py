@@ -36,8 +36,7 @@ def json_error(status_int: int, reason: str, mesg: str) -> bytes:
     return head.encode("latin-1") + body
 
 
-def worker_class(connection_limits: ConnectionLimits,
-                 context: ssl.SSLContext | None) -> type:  # linux-only
+def worker_class(conn_limits: ConnectionLimits, context: ssl.SSLContext | None) -> type:  # linux-only
     """gunicorn's `worker_class` for these limits (and TLS context, when TLS is on)."""
     from gunicorn import http, util
     from gunicorn.workers.gthread import TConn, ThreadWorker
@@ -66,7 +65,7 @@ def worker_class(connection_limits: ConnectionLimits,
                 self.head = b""
 
     class ValetWorker(ThreadWorker):
-        limits = connection_limits
+        limits = conn_limits
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
