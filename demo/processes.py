@@ -40,13 +40,14 @@ def terminate(proc: subprocess.Popen | None, timeout: float = 10.0) -> None:
             proc.wait()
 
 
-def wait_until_ready(url: str, timeout: float = 20.0, proc: subprocess.Popen | None = None) -> bool:
+def wait_until_ready(url: str, timeout: float = 20.0, proc: subprocess.Popen | None = None,
+                     verify: str | bool = True) -> bool:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         if proc is not None and proc.poll() is not None:
             return False
         try:
-            requests.get(url, timeout=1)
+            requests.get(url, timeout=1, verify=verify)
             return True
         except (requests.ConnectionError, requests.Timeout):  # not up yet, or slow to answer
             time.sleep(0.05)
@@ -54,22 +55,25 @@ def wait_until_ready(url: str, timeout: float = 20.0, proc: subprocess.Popen | N
 
 
 class Valet:
-    """A Valet server (`python -m server`) on a free port with its own data directory."""
+    """A Valet server (`python -m server`) on a free port with its own data directory;
+    with `ca` (the CA file its HTTPS certificate is checked against), over HTTPS."""
 
     def __init__(self, data_dir: Path, butler: dict | None = None, valet: dict | None = None,
                  workers: int = 0, log: IO | None = None, env: dict | None = None,
-                 args: Sequence[str] = ()) -> None:
+                 args: Sequence[str] = (), ca: str | None = None) -> None:
         self.data_dir = Path(data_dir)
         self.env = env or {}
         self.args = list(args)
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.verify: str | bool = ca or True
+        self.url = f"{'https' if ca else 'http'}://127.0.0.1:{self.port}"
         self.workers = workers
         self.log = log
         self.config_path = self.data_dir / "valet.yaml"
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        config = {"Butler": {"restServerConfig": {"serverHost": "127.0.0.1", "serverPort": self.port},
-                             **(butler or {})},
+        butler = dict(butler or {})
+        rest = {"serverHost": "127.0.0.1", "serverPort": self.port, **butler.pop("restServerConfig", {})}
+        config = {"Butler": {"restServerConfig": rest, **butler},
                   "Valet": {"dataDir": str(self.data_dir / "data"), **(valet or {})}}
         self.config_path.write_text(yaml.safe_dump(config))
         self.proc: subprocess.Popen | None = None
@@ -82,7 +86,7 @@ class Valet:
                                      stderr=subprocess.STDOUT if self.log else subprocess.DEVNULL,
                                      cwd=Path(__file__).resolve().parent.parent,
                                      env={**os.environ, "PYTHONUNBUFFERED": "1", **self.env})
-        if not wait_until_ready(f"{self.url}/health", timeout, self.proc):
+        if not wait_until_ready(f"{self.url}/health", timeout, self.proc, self.verify):
             self.stop(signal.SIGKILL)
             raise RuntimeError(f"Valet did not start on port {self.port}")
         return self

@@ -132,6 +132,13 @@ OPTIONS: list[Option] = [
     Option("Butler.restServerConfig.serverHost", _str, "127.0.0.1", env="VALET_HOST"),
     Option("Butler.restServerConfig.serverPort", _port, 8080, env="VALET_PORT"),
     Option("Butler.restServerConfig.backgroundServerPort", _port, used=False),
+    # HTTPS on Valet's listener (server/tls.py): PEM certificate and key; `ca` completes the
+    # chain sent to clients, as in Butler.
+    Option("Butler.restServerConfig.tls.enable", _bool, False),
+    Option("Butler.restServerConfig.tls.cert", _optional_str, None),
+    Option("Butler.restServerConfig.tls.key", _optional_str, None),
+    Option("Butler.restServerConfig.tls.ca", _optional_str, None),
+    Option("Valet.tls.keyPassphrase", _optional_secret, None),
     Option("Butler.logLevel", _log_level, logging.INFO, env="VALET_LOG_LEVEL"),
     Option("Butler.fileLogging", _bool, False),
     Option("Butler.logDirectory", _str, "log", path=True),
@@ -193,6 +200,10 @@ OPTIONS: list[Option] = [
     # Web origins (scheme://host[:port]) whose pages may call Valet from a browser (CORS);
     # other browser-originated cross-site requests are refused.
     Option("Valet.cors.allowedOrigins", _str_list, []),
+    # Host names Valet answers to, against DNS rebinding (server/api/allowed_hosts.py); unset:
+    # loopback names when listening on loopback, any name otherwise.
+    Option("Valet.allowedHosts", lambda v: None if v is None else _str_list(v), None,
+           env="VALET_ALLOWED_HOSTS"),
     # Requests per client address and per API key: N (per minute) or "10/second"; off when unset.
     Option("Valet.rateLimit.perClient", parse_rate, None, env="VALET_RATE_LIMIT"),
     Option("Valet.rateLimit.perKey", parse_rate, None),
@@ -205,6 +216,11 @@ OPTIONS: list[Option] = [
     Option("Valet.limits.keyChars", _int_between(1), 1024),
     Option("Valet.limits.valueBytes", _int_between(1), 1024 * 1024),
     Option("Valet.limits.requestBodyBytes", _int_between(1024), 2 * 1024 * 1024),
+    # Slow or idle clients (server/slow_clients.py): open connections in all (per process),
+    # per client address (0: no cap), and the time to send a request head.
+    Option("Valet.limits.connections", _int_between(10, 4000), 400),
+    Option("Valet.limits.connectionsPerClient", _int_between(0, 4000), 50),
+    Option("Valet.limits.headerTimeoutSeconds", _number_at_least(0.5), 10.0),
     Option("Valet.qrs.timeoutSeconds", _number_at_least(0.1), 10.0),
     # The passphrase of an encrypted Butler.cert.clientCertKey: text, {file: PATH} or {env: NAME}.
     Option("Valet.qrs.clientCertKeyPassphrase", _optional_secret, None),
@@ -338,9 +354,6 @@ def load(path: str | None = None, env: dict[str, str] | None = None) -> Config:
 # does instead. Any other ignored `….enable` (or endpoint flag) set to true gets a
 # generic warning.
 INSTEAD = {
-    "Butler.restServerConfig.tls.enable":
-        "Valet serves plain HTTP; put a TLS-terminating reverse proxy in front of it "
-        "(and set Valet.trustedProxies)",
     "Butler.heartbeat.enable": "Valet sends no heartbeat; have your monitoring poll GET /health",
     "Butler.scheduler.enable": "Valet has no scheduler; use QMC triggers, or the OS scheduler "
                                "calling PUT /v4/reloadtask/{taskId}/start",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import ssl
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -107,3 +108,19 @@ def find_key(keys: tuple[ApiKey, ...], presented: str) -> ApiKey | None:
         if hmac.compare_digest(key.digest, digest):
             found = key
     return found
+
+
+class EncryptedKeyWithoutPassphrase(Exception):
+    """An encrypted private key was configured without its passphrase."""
+
+
+def _never_prompt() -> str:
+    # Called by OpenSSL only for an encrypted key; without it OpenSSL would block the
+    # thread on a terminal prompt (Enter PEM pass phrase:).
+    raise EncryptedKeyWithoutPassphrase
+
+
+def load_cert_chain(context: ssl.SSLContext, cert: str, key: str, passphrase: str | None) -> None:
+    """Load a certificate and its key into `context`, never prompting for a passphrase:
+    an encrypted key without one raises EncryptedKeyWithoutPassphrase."""
+    context.load_cert_chain(cert, key, password=passphrase or _never_prompt)

@@ -49,6 +49,8 @@ from urllib3.exceptions import (ConnectTimeoutError, HTTPError, NewConnectionErr
 from urllib3.util.retry import Retry
 from urllib3.util.ssl_ import create_urllib3_context
 
+from server.credentials import EncryptedKeyWithoutPassphrase, load_cert_chain
+
 MAX_URL_LENGTH = 8192  # a URL any server or proxy in front of the repository accepts
 POOL_SIZE = 10  # connections kept open to one repository; more callers wait for a free one
 _XRFKEY_CHARS = string.ascii_letters + string.digits
@@ -485,16 +487,6 @@ def _ssl_context(s: QrsSettings) -> ssl.SSLContext:
                              f"{s.ca_cert or ''}: {e}", request_sent=False) from None
 
 
-class EncryptedKeyWithoutPassphrase(Exception):
-    pass
-
-
-def _never_prompt() -> str:
-    # Called by OpenSSL only for an encrypted key; without it OpenSSL would block the
-    # thread on a terminal prompt (Enter PEM pass phrase:).
-    raise EncryptedKeyWithoutPassphrase
-
-
 @functools.lru_cache(maxsize=16)
 def _cached_context(cert: tuple[str, str] | None, ca: str | None, verify: bool,
                     passphrase: str | None) -> ssl.SSLContext:
@@ -507,7 +499,7 @@ def _cached_context(cert: tuple[str, str] | None, ca: str | None, verify: bool,
         else:
             context.load_default_certs()
     if cert:
-        context.load_cert_chain(*cert, password=passphrase or _never_prompt)
+        load_cert_chain(context, *cert, passphrase)
     return context
 
 

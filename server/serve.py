@@ -11,12 +11,13 @@ import threading
 
 import waitress
 
-from server import logs, mqtt
+from server import logs, mqtt, tls
 from server.api.gate import warn_if_exposed
 from server.app import create_app
 from server.config import Config, ConfigError
 from server.services import Services
-from server.waitress_json import JsonErrorChannel
+from server.slow_clients import ConnectionLimits, ThrottledReport
+from server.waitress_json import ValetChannel
 
 log = logging.getLogger("valet")
 
@@ -88,38 +89,46 @@ def bind_error(config: Config, error: Exception) -> ConfigError:
 
 def check_servable(config: Config) -> None:
     if not config["Butler.restServerConfig.enable"]:
-        raise ConfigError("Butler.restServerConfig.enable is false, but Valet's API is served over "
-                          "HTTP only: set it to true")
+        raise ConfigError("Butler.restServerConfig.enable is false, but Valet's API is served over its "
+                          "REST listener only: set it to true")
 
 
 def serve_waitress(config: Config) -> None:
     check_servable(config)
+    context = tls.server_context(config) if tls.enabled(config) else None
     app = create_app(config)
     services: Services = app.extensions["valet"]
     host, port = config[HOST], config[PORT]
+    limits = ConnectionLimits.from_config(config)
     try:
         server = waitress.create_server(app, host=host, port=port, threads=config["Valet.threads"],
                                         max_request_body_size=_waitress_body_cap(config),
                                         # X-Forwarded-For reaches ProxyFix only when trusted
                                         clear_untrusted_proxy_headers=not config["Valet.trustedProxies"],
+                                        connection_limit=limits.connections,
+                                        url_scheme="https" if context else "http",
                                         ident="valet")
     except (OSError, ValueError) as e:
         services.database.dispose()
         raise bind_error(config, e) from None
-    server.channel_class = JsonErrorChannel
+    server.valet_limits, server.valet_report = limits, ThrottledReport(limits)
+    front = tls.TlsFront(context, ValetChannel, limits, server.valet_report) if context else None
+    server.channel_class = front or ValetChannel
     sweeper = Sweeper(services, config["Valet.sweepIntervalSeconds"])
     warn_if_exposed(host, config["Valet.apiKeys"])
     _tune_threads()
     _stop_on_signals()
     sweeper.start()
     services.mqtt = mqtt.start_listener(config, services.starter)
-    log.info("Valet listening on http://%s:%s (database %s)", host, server.effective_port,
-             services.database.safe_url)
+    log.info("Valet listening on %s://%s:%s (database %s)", "https" if context else "http", host,
+             server.effective_port, services.database.safe_url)
     try:
         server.run()  # returns after SIGTERM/SIGINT, once running requests have finished
     finally:
         sweeper.stop()
         server.close()
+        if front:
+            front.stop()
         if services.mqtt:
             services.mqtt.stop()
         services.database.dispose()
@@ -130,21 +139,30 @@ def serve_gunicorn(config: Config, workers: int) -> None:  # linux-only
     """Several worker processes on one port and one database (Linux only)."""
     from gunicorn.app.base import BaseApplication
 
+    from server import gunicorn_worker
+
     check_servable(config)
     try:  # gunicorn would retry and exit 1 with its own message: try the address first
         with socket.create_server((config[HOST], config[PORT])):
             pass
     except (OSError, ValueError) as e:
         raise bind_error(config, e) from None
+    context = tls.server_context(config) if tls.enabled(config) else None
     create_app(config).extensions["valet"].database.dispose()  # migrate once, before forking
     warn_if_exposed(config["Butler.restServerConfig.serverHost"], config["Valet.apiKeys"])
+    limits = ConnectionLimits.from_config(config)
 
     class _Valet(BaseApplication):
         def load_config(self) -> None:
             host = config["Butler.restServerConfig.serverHost"]
             self.cfg.set("bind", f"{host}:{config['Butler.restServerConfig.serverPort']}")
             self.cfg.set("workers", workers)
-            self.cfg.set("worker_class", "gthread")
+            self.cfg.set("worker_class", gunicorn_worker.worker_class(limits, context))
+            self.cfg.set("worker_connections", limits.connections)
+            if context:  # gunicorn's TLS, with the context built (and checked) above
+                self.cfg.set("certfile", config[tls.TLS + "cert"])
+                self.cfg.set("keyfile", config[tls.TLS + "key"])
+                self.cfg.set("ssl_context", lambda _config, _default: context)
             self.cfg.set("threads", config["Valet.workerThreads"])
             self.cfg.set("graceful_timeout", 10)
             # 0: no limit of its own (1 MiB): a key within the documented limits, percent-encoded

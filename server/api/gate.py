@@ -1,5 +1,5 @@
 """The one gate in front of every route, whichever serves it (the plain-WSGI fast path or
-Flask): API keys and scopes, the method-override refusal, the access log line and the JSON
+Flask): the Host allow-list, API keys and scopes, the method-override refusal, the access log line and the JSON
 500. It routes with Flask's own URL map, so a route's scope is declared once, on its view:
 
     @blp.route("/v4/…")
@@ -11,7 +11,6 @@ A view without a declaration needs an `admin` key; `requires(OPEN)` needs none.
 from __future__ import annotations
 
 import functools
-import ipaddress
 import logging
 import time
 from typing import Any, Callable, Iterable, NamedTuple
@@ -20,6 +19,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map
 
 from server.api.access_log import log_request
+from server.api.allowed_hosts import AllowedHosts, is_loopback
 from server.api.cross_site import PREFLIGHT_HEADERS, CrossSite
 from server.api.errors import INTERNAL_ERROR, error_body
 from server.api.plain import start_json
@@ -73,8 +73,10 @@ class Gate:
     `valet.route` (endpoint name, path arguments) for the fast path."""
 
     def __init__(self, app: WsgiApp, url_map: Map, scopes: dict[str, str],
-                 keys: tuple[ApiKey, ...], cross_site: CrossSite, rate_limits: RateLimits) -> None:
+                 keys: tuple[ApiKey, ...], cross_site: CrossSite, rate_limits: RateLimits,
+                 allowed_hosts: AllowedHosts) -> None:
         self.app = app
+        self.allowed_hosts = allowed_hosts
         self.adapter = url_map.bind("valet")
         # Matching costs ~10 µs, a twentieth of a whole key lookup; load scripts repeat paths.
         self.route = functools.lru_cache(maxsize=1024)(self._match)
@@ -87,7 +89,8 @@ class Gate:
     def from_config(cls, app: WsgiApp, flask_app: Any, config: Config) -> "Gate":
         return cls(app, flask_app.url_map, scopes_of(flask_app.view_functions, config["Valet.docsOpen"]),
                    config["Valet.apiKeys"], CrossSite(config["Valet.cors.allowedOrigins"]),
-                   RateLimits(config["Valet.rateLimit.perClient"], config["Valet.rateLimit.perKey"]))
+                   RateLimits(config["Valet.rateLimit.perClient"], config["Valet.rateLimit.perKey"]),
+                   AllowedHosts(config["Valet.allowedHosts"], config["Butler.restServerConfig.serverHost"]))
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         started = time.perf_counter()
@@ -125,6 +128,9 @@ class Gate:
 
     def _refusal(self, environ: dict[str, Any]) -> Refusal | None:
         """Why the request is refused before any endpoint sees it, or None."""
+        wrong_host = self.allowed_hosts.refusal(environ)
+        if wrong_host is not None:
+            return Refusal(400, wrong_host)
         cross_site = self.cross_site.refusal(environ)
         if cross_site is not None:
             return Refusal(403, cross_site)
@@ -181,12 +187,6 @@ def scopes_of(view_functions: dict[str, Callable], docs_open: bool) -> dict[str,
 
 def warn_if_exposed(host: str, keys: tuple[ApiKey, ...]) -> None:
     """A WARNING at start-up when Valet listens beyond loopback with no API keys."""
-    if keys:
-        return
-    try:
-        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:  # a host name
-        loopback = False
-    if not loopback:
+    if not keys and not is_loopback(host):
         log.warning("listening on %s without API keys: anyone who can reach this port can read "
                     "and change every key and start tasks; set Valet.apiKeys", host)

@@ -63,8 +63,7 @@ def test_a_butler_file_is_read_and_unused_keys_are_warned_about(tmp_path, caplog
     assert c["Butler.startTaskFilter.allowTask.customProperty"] == [{"name": "taskGroup", "value": "tasks1"}]
     assert c["Butler.configQRS.headers.static"][0]["name"] == "X-Qlik-User"
     assert c.start_task_enabled
-    assert {"Butler.influxDb.hostIP", "Butler.restServerConfig.tls.enable",
-            "Butler.restServerConfig.backgroundServerPort"} <= set(c.ignored)
+    assert {"Butler.influxDb.hostIP", "Butler.restServerConfig.backgroundServerPort"} <= set(c.ignored)
     assert "influxDb (2)" in config.ignored_summary(c)
 
 

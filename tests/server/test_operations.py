@@ -87,8 +87,7 @@ def served_template(tmp_path):
     port = free_port()
     switched_on = {"heartbeat": {"enable": True}, "scheduler": {"enable": True},
                    "influxDb": {"enable": True},
-                   "restServerConfig": {"enable": True, "serverHost": "127.0.0.1", "serverPort": port,
-                                        "tls": {"enable": True}},
+                   "restServerConfig": {"enable": True, "serverHost": "127.0.0.1", "serverPort": port},
                    "restServerEndpointsEnable": {"keyValueStore": True, "butlerping": True,
                                                  "fileCopy": True, "apiListEnbledEndpoints": True},
                    "keyValueStore": {"enable": True}}
@@ -116,7 +115,7 @@ def test_each_switched_on_butler_feature_gets_its_own_warning(served_template):
     _url, _folder, log, _work = served_template
     text = log_once_written(log, "config:")
     warnings = [line for line in text.splitlines() if " WARNING " in line]
-    for key in ("Butler.heartbeat.enable", "Butler.scheduler.enable", "Butler.influxDb.enable", "Butler.restServerConfig.tls.enable",
+    for key in ("Butler.heartbeat.enable", "Butler.scheduler.enable", "Butler.influxDb.enable",
                 "Butler.restServerEndpointsEnable.fileCopy"):
         assert sum(key in line for line in warnings) == 1, (key, warnings)
 
