@@ -30,7 +30,7 @@ SKIPPED = _task(5, "Wait: skipped", run={"seconds": 0.5, "status": "Skipped"})
 RESET = _task(6, "Wait: reset", run={"seconds": 0.5, "status": "Reset"})
 OFF = _task(7, "Wait: disabled", enabled=False)
 SLOW = _task(8, "Wait: slow", run={"seconds": 30})
-MEDIUM = _task(9, "Wait: medium", run={"seconds": 6})  # outlasts two command start-ups
+MEDIUM = _task(9, "Wait: medium", run={"seconds": 20})  # outlasts two command start-ups on a loaded machine
 RETRIED = _task(10, "Wait: retried", run={"seconds": 0.5, "retries": 1})
 TWIN_A = _task(11, "Wait: twin", run={"seconds": 0.5})
 TWIN_B = _task(12, "Wait: twin", run={"seconds": 0.5})
