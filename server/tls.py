@@ -248,9 +248,17 @@ class TlsFront:
         self.limits = limits
         self.report = report
         self.handshaking: dict[str, int] = {}  # per client, touched on the loop's thread only
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, name="valet-tls", daemon=True)
+        made = threading.Event()
+        self.thread = threading.Thread(target=self._run, args=(made,), name="valet-tls", daemon=True)
         self.thread.start()
+        made.wait()
+
+    def _run(self, made: threading.Event) -> None:
+        # Made on its own thread: Windows' proactor loop made on the main thread would take
+        # the process's signal wakeup fd (asyncio/proactor_events.py), none of the relay's business.
+        self.loop = asyncio.new_event_loop()
+        made.set()
+        self.loop.run_forever()
 
     def __call__(self, server: Any, sock: socket.socket, addr: Any, adj: Any, map: Any = None) -> None:
         self.loop.call_soon_threadsafe(self._admit, server, sock, addr)
