@@ -24,11 +24,12 @@ from typing import Any, Callable
 from server.api.plain import raw_error
 from server.config import Config, ConfigError
 from server.credentials import EncryptedKeyWithoutPassphrase, load_cert_chain
-from server.slow_clients import MAX_HEAD, ConnectionLimits, ThrottledReport, head_complete
+from server.slow_clients import ConnectionLimits, ThrottledReport, head_complete
 
 log = logging.getLogger("valet.tls")
 TLS = "Butler.restServerConfig.tls."
 PASSPHRASE = "Valet.tls.keyPassphrase"
+READ_CHUNK = 64 * 1024  # decrypted bytes taken from TLS at once
 
 
 def enabled(config: Config) -> bool:
@@ -143,7 +144,7 @@ class _Client(asyncio.Protocol):
                 self.tls.do_handshake()
                 self._settle()
                 self.front.loop.create_task(self.front.relay(self))
-            while chunk := self.tls.read(MAX_HEAD):
+            while chunk := self.tls.read(READ_CHUNK):
                 self._deliver(chunk)
             self._close()  # b"": the client's close_notify
         except ssl.SSLWantReadError:
