@@ -221,6 +221,8 @@ OPTIONS: list[Option] = [
     Option("Valet.limits.connections", _int_between(10, 4000), 400),
     Option("Valet.limits.connectionsPerClient", _int_between(0, 4000), 50),
     Option("Valet.limits.headerTimeoutSeconds", _number_at_least(0.5), 10.0),
+    # /health's disk check is down below this much free space beside the SQLite file (0: off).
+    Option("Valet.health.minFreeDiskBytes", _int_between(0), 1024 * 1024),
     Option("Valet.qrs.timeoutSeconds", _number_at_least(0.1), 10.0),
     # The passphrase of an encrypted Butler.cert.clientCertKey: text, {file: PATH} or {env: NAME}.
     Option("Valet.qrs.clientCertKeyPassphrase", _optional_secret, None),

@@ -8,32 +8,23 @@
   a thread only once its whole head is in (its bytes are given to gunicorn's parser), within
   `Valet.limits.headerTimeoutSeconds`; a client may have at most
   `Valet.limits.connectionsPerClient` connections sending a head at once (per worker).
-  With TLS on, the handshake is done there too, within the same time.
+  With TLS on, the handshake is done there too, within the same time, and a connection
+  that starts with plain HTTP instead gets server.tls's answer once its head is in.
 """
 from __future__ import annotations
 
 import errno
-import ssl
 import selectors
+import socket
+import ssl
 import time
 from collections import Counter, deque
 from functools import partial
 from typing import Any
 
-from server.api.errors import error_body
-from server.api.plain import encode
-from server.slow_clients import ConnectionLimits, ThrottledReport
-
-HEAD_END = b"\r\n\r\n"
-MAX_HEAD = 64 * 1024  # past this, gunicorn's parser refuses the head (431)
-
-
-def json_error(status_int: int, reason: str, mesg: str) -> bytes:
-    """A whole HTTP answer in the JSON error shape, for gunicorn's own refusals."""
-    body = encode(error_body(status_int, f"{reason}: {mesg}" if mesg else reason))
-    head = (f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n")
-    return head.encode("latin-1") + body
+from server.api.plain import raw_error
+from server.slow_clients import MAX_HEAD, ConnectionLimits, ThrottledReport, head_complete
+from server.tls import PLAIN_HTTP_ANSWER, is_tls_handshake
 
 
 def worker_class(conn_limits: ConnectionLimits, context: ssl.SSLContext | None) -> type:  # linux-only
@@ -42,13 +33,14 @@ def worker_class(conn_limits: ConnectionLimits, context: ssl.SSLContext | None) 
     from gunicorn.workers.gthread import TConn, ThreadWorker
 
     def write_error(sock: Any, status_int: int, reason: str, mesg: str) -> None:
-        util.write_nonblock(sock, json_error(status_int, reason, mesg))
+        util.write_nonblock(sock, raw_error(status_int, f"{reason}: {mesg}" if mesg else reason))
 
     # gunicorn answers its own errors through this one function (gunicorn.workers.base).
     util.write_error = write_error
 
     class _Conn(TConn):
         head = b""  # what was read in the event loop, for the parser
+        tls: bool | None = None  # with TLS on: whether it began with a handshake (None: unread)
         handshaken = False
 
         def init(self) -> None:
@@ -82,9 +74,6 @@ def worker_class(conn_limits: ConnectionLimits, context: ssl.SSLContext | None) 
                 return
             self.nr_conns += 1
             conn = _Conn(self.cfg, sock, addr, listener.getsockname())
-            if context is not None:
-                conn.sock = context.wrap_socket(conn.sock, server_side=True,
-                                                do_handshake_on_connect=False)
             if self.limits.over_cap(self.reading[addr[0]]):
                 self.report.refused_one(addr[0])
                 self._drop(conn)
@@ -107,14 +96,13 @@ def worker_class(conn_limits: ConnectionLimits, context: ssl.SSLContext | None) 
             else:
                 self.poller.modify(conn.sock, selectors.EVENT_READ, callback)
 
-        def _read_head(self, conn: _Conn, sock: Any) -> None:
+        def _read_head(self, conn: _Conn, _sock: Any) -> None:
             try:
                 if context is not None and not conn.handshaken:
-                    sock.do_handshake()
-                    conn.handshaken = True
-                data = sock.recv(MAX_HEAD)
-                while context is not None and data and sock.pending():  # decrypted, held by TLS
-                    data += sock.recv(sock.pending())
+                    self._handshake(conn)
+                data = conn.sock.recv(MAX_HEAD)
+                while conn.handshaken and data and conn.sock.pending():  # decrypted, held by TLS
+                    data += conn.sock.recv(conn.sock.pending())
             except (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
                 return
             except OSError:  # ssl.SSLError included: a failed handshake
@@ -124,13 +112,41 @@ def worker_class(conn_limits: ConnectionLimits, context: ssl.SSLContext | None) 
                 self._drop(conn)
                 return
             conn.head += data
-            if HEAD_END in conn.head or len(conn.head) > MAX_HEAD:
+            if head_complete(conn.head):
                 self._stop_reading(conn)
+                if conn.tls is False:
+                    self._answer_plain_http(conn)
+                    return
                 if conn.parser is not None:  # kept alive: its parser already exists
                     conn.parser.unreader.unread(conn.head)
                     conn.head = b""
                 conn.data_ready = True
                 self.enqueue_req(conn)
+
+        def _handshake(self, conn: _Conn) -> None:
+            """Look at the first byte (raising BlockingIOError until there is one): a TLS
+            handshake is wrapped and done (raising SSLWantReadError until it is)."""
+            if conn.tls is None:
+                first = conn.sock.recv(1, socket.MSG_PEEK)
+                if not first:
+                    return  # gone: the recv that follows reads b""
+                conn.tls = is_tls_handshake(first)
+                if conn.tls:  # the socket object changes: so does the poller's entry
+                    self.poller.unregister(conn.sock)
+                    conn.sock = context.wrap_socket(conn.sock, server_side=True,
+                                                    do_handshake_on_connect=False)
+                    self.poller.register(conn.sock, selectors.EVENT_READ,
+                                         partial(self._read_head, conn))
+            if conn.tls:
+                conn.sock.do_handshake()
+                conn.handshaken = True
+
+        def _answer_plain_http(self, conn: _Conn) -> None:
+            try:
+                conn.sock.send(PLAIN_HTTP_ANSWER)
+            except OSError:
+                pass
+            self._drop(conn)
 
         def _stop_reading(self, conn: _Conn) -> None:
             self.poller.unregister(conn.sock)

@@ -20,6 +20,13 @@ from server.config import Config
 
 log = logging.getLogger("valet.connections")
 LOG_INTERVAL = 60.0
+HEAD_END = b"\r\n\r\n"
+MAX_HEAD = 64 * 1024  # read no further: gunicorn refuses a longer head (431)
+
+
+def head_complete(head: bytes) -> bool:
+    """Whether what a connection sent holds its whole request head (or more than any allowed)."""
+    return HEAD_END in head or len(head) > MAX_HEAD
 
 
 @dataclass(frozen=True)

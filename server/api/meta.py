@@ -26,7 +26,6 @@ endpoints_blp = Blueprint("endpointsenabled", __name__, url_prefix="/v4",
                           description="Which Butler endpoints are enabled, as Butler lists them")
 
 REPOSITORY_PROBE_TIMEOUT = 3.0  # seconds; /health must answer well within a prober's timeout
-DISK_FREE_MIN_BYTES = 1024 * 1024  # below this a write (its WAL pages, a checkpoint) may not fit
 DISK_FULL_RECENT_SECONDS = 60.0  # a write that failed for a full disk keeps the check down this long
 
 
@@ -72,8 +71,11 @@ def _disk(services: Services) -> str:
     if not path or path == ":memory:":
         return "no write has failed for lack of disk space"
     free = shutil.disk_usage(Path(path).parent).free
-    if free < DISK_FREE_MIN_BYTES:
-        raise PartDown(f"disk full: {free} bytes free beside {path}; writes answer 507 until space is freed")
+    # Below the default 1 MiB a write (its WAL pages, a checkpoint) may not fit.
+    minimum = services.config["Valet.health.minFreeDiskBytes"]
+    if free < minimum:
+        raise PartDown(f"disk full: {free} bytes free beside {path}, under "
+                       f"Valet.health.minFreeDiskBytes ({minimum}); writes may answer 507")
     return f"{free // (1024 * 1024)} MiB free beside the database"
 
 

@@ -42,6 +42,15 @@ def start_json(start_response: Callable, status: int, obj: Any,
     return [body]
 
 
+def raw_error(status: int, message: str) -> bytes:
+    """A whole HTTP/1.1 answer in the JSON error shape that ends the connection, for what a
+    listener answers on its own socket before any request reaches the app."""
+    body = encode(error_body(status, message))
+    head = (f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\nConnection: close\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n")
+    return head.encode("latin-1") + body
+
+
 def read_body(environ: dict[str, Any], limit: int) -> bytes:
     """The request body, at most `limit` bytes (413 beyond, chunked bodies included: they
     are never cut short). Read once; later calls get the same bytes."""

@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import requests
@@ -15,12 +16,10 @@ import requests
 from demo.processes import Valet
 from helpers import assert_error
 
-pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux") or os.geteuid() != 0,
-                                reason="mounts a tmpfs: Linux, as root")
-
-
 @pytest.fixture
 def small_disk(tmp_path):
+    if not sys.platform.startswith("linux") or os.geteuid() != 0:
+        pytest.skip("mounts a tmpfs: Linux, as root")
     mount = tmp_path / "disk"
     mount.mkdir()
     if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)]).returncode:
@@ -66,3 +65,29 @@ def test_a_full_disk_is_reported_and_writes_answer_507(small_disk, tmp_path):
     finally:
         valet.stop()
     assert "Traceback" not in (tmp_path / "valet.log").read_text()
+
+
+def test_the_free_space_threshold_is_configurable(tmp_path):
+    """`Valet.health.minFreeDiskBytes`: above the free space, the check is down (degraded,
+    200, as for a nearly full disk) though writes still work; 0 turns the free-space part off."""
+    free = shutil.disk_usage(tmp_path).free
+    above = Valet(tmp_path / "above", valet={"health": {"minFreeDiskBytes": free + 2**40}})
+    with above:
+        code, status, disk = _disk_check(above)
+        assert (code, status, disk["status"]) == (200, "degraded", "down")
+        assert "Valet.health.minFreeDiskBytes" in disk["detail"] and "bytes free" in disk["detail"]
+        assert requests.post(f"{above.url}/v4/keyvalues/ns", json={"key": "k", "value": "v"},
+                             timeout=10).status_code == 201
+    for minimum in (0, 4096):
+        below = Valet(tmp_path / f"below{minimum}", valet={"health": {"minFreeDiskBytes": minimum}})
+        with below:
+            code, status, disk = _disk_check(below)
+            assert (code, status, disk["status"]) == (200, "ok", "up"), disk
+            assert "MiB free" in disk["detail"]
+
+
+def test_a_wrong_threshold_stops_start_up_naming_the_key(tmp_path):
+    valet = Valet(tmp_path, valet={"health": {"minFreeDiskBytes": -1}})
+    r = subprocess.run([sys.executable, "-m", "server", "--config", str(valet.config_path)],
+                       capture_output=True, text=True, timeout=60, cwd=Path(__file__).resolve().parents[2])
+    assert r.returncode == 2 and "Valet.health.minFreeDiskBytes" in r.stderr, r.stderr

@@ -9,7 +9,9 @@ import socket
 import ssl
 import subprocess
 import sys
+import textwrap
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -18,9 +20,11 @@ import trustme
 import yaml
 
 from demo.processes import Valet, free_port
+from helpers import assert_error
 from security.tls_support import Certs, tls_config
 
 MODES = {"waitress": 0, "gunicorn": 2}
+HEADER_TIMEOUT = 3.0
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -33,7 +37,8 @@ def certs(tmp_path_factory) -> Certs:
 def server(request, certs, tmp_path_factory):
     root = tmp_path_factory.mktemp(request.param)
     valet = Valet(root, butler=tls_config(certs), workers=MODES[request.param], ca=str(certs.ca),
-                  log=(root / "valet.log").open("w"))
+                  log=(root / "valet.log").open("w"),
+                  valet={"limits": {"headerTimeoutSeconds": HEADER_TIMEOUT}})
     yield valet.start()
     valet.stop()
 
@@ -63,9 +68,58 @@ def test_a_client_that_does_not_trust_the_certificate_fails(server):
         requests.get(f"{server.url}/v4/butlerping", timeout=10)  # the system's CAs only
 
 
-def test_plain_http_on_the_https_port_is_not_served(server):
-    with pytest.raises(requests.ConnectionError):
-        requests.get(server.url.replace("https", "http") + "/v4/butlerping", timeout=10)
+PLAIN_HTTP = "plain HTTP request sent to Valet's HTTPS port"
+
+
+def test_plain_http_on_the_https_port_gets_a_json_400_saying_use_https(server, certs):
+    # As nginx answers it (400 "The plain HTTP request was sent to HTTPS port"), in Valet's
+    # error shape; the connection is closed after the answer.
+    http_url = server.url.replace("https://", "http://")
+    r = requests.get(http_url + "/v4/butlerping", timeout=10)
+    assert assert_error(r, 400)["message"].startswith(PLAIN_HTTP)
+    assert "use https://" in r.json()["message"] and r.headers["Connection"] == "close"
+    r = requests.post(http_url + "/v4/keyvalues/plain", json={"key": "k", "value": "v"}, timeout=10)
+    assert assert_error(r, 400)["message"].startswith(PLAIN_HTTP)
+    namespaces = requests.get(f"{server.url}/v4/keyvaluesnamespaces", verify=str(certs.ca), timeout=10)
+    assert "plain" not in namespaces.json()  # nothing was stored
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+        s.sendall(b"GET /v4/butlerping HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        seconds, answer = _closed_after(s)
+    assert answer.startswith(b"HTTP/1.1 400 Bad Request\r\n") and seconds < 2, (seconds, answer)
+
+
+def _closed_after(s: socket.socket, drip: bytes = b"") -> tuple[float, bytes]:
+    """Seconds until Valet closes `s`, and what it sent; meanwhile `drip` is sent a byte
+    every half second."""
+    started = time.monotonic()
+    answer = b""
+    s.settimeout(0.5)
+    for i in range(int((HEADER_TIMEOUT + 5) / 0.5)):
+        try:
+            if i < len(drip):
+                s.send(drip[i:i + 1])
+            chunk = s.recv(4096)
+        except socket.timeout:
+            continue
+        except ConnectionError:
+            chunk = b""
+        if not chunk:
+            return time.monotonic() - started, answer
+        answer += chunk
+    pytest.fail(f"still open {HEADER_TIMEOUT + 5} s after connecting; got {answer!r}")
+
+
+def test_a_client_that_sends_nothing_is_closed_at_the_header_timeout(server):
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+        seconds, answer = _closed_after(s)
+    assert answer == b"" and HEADER_TIMEOUT - 0.5 < seconds < HEADER_TIMEOUT + 2, (seconds, answer)
+
+
+def test_a_slow_plain_http_head_is_closed_at_the_header_timeout(server):
+    head = b"GET /v4/butlerping HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + b"a" * 100
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+        seconds, answer = _closed_after(s, drip=head)
+    assert answer == b"" and HEADER_TIMEOUT - 0.5 < seconds < HEADER_TIMEOUT + 2, (seconds, answer)
 
 
 def _old_protocol_client(certs: Certs) -> ssl.SSLContext:
@@ -187,20 +241,52 @@ def test_an_encrypted_key_needs_its_passphrase_and_is_never_prompted_for(certs, 
     assert "s3cret-pass" not in (tmp_path / "ok.log").read_text()
 
 
+# Windows' default asyncio loop is the proactor, which has no add_reader/add_writer (and its
+# selector loop uses select()): the TLS relay is run on such a loop, made here from the
+# selector loop since Linux has no proactor.
+PROACTOR_LIKE = textwrap.dedent("""
+    import asyncio, selectors, sys
+
+    class ProactorLikeLoop(asyncio.SelectorEventLoop):
+        def __init__(self):
+            super().__init__(selectors.SelectSelector())
+            print("proactor-like loop made", file=sys.stderr, flush=True)
+
+        def add_reader(self, *args):
+            raise NotImplementedError("not on the proactor loop")
+
+        add_writer = remove_reader = remove_writer = add_reader
+
+    class Policy(asyncio.DefaultEventLoopPolicy):
+        def new_event_loop(self):
+            return ProactorLikeLoop()
+
+    asyncio.set_event_loop_policy(Policy())
+""")
+
+
 def test_https_starts_on_the_windows_like_path(certs, tmp_path):
-    """tests/test_windows.py's simulation (POSIX-only APIs removed) with TLS on."""
+    """tests/test_windows.py's simulation (POSIX-only APIs removed) with TLS on, the relay
+    on a loop that has what the proactor loop has."""
     from test_windows import WINDOWS_LIKE
 
-    (tmp_path / "sitecustomize.py").write_text(WINDOWS_LIKE)
+    (tmp_path / "sitecustomize.py").write_text(WINDOWS_LIKE + PROACTOR_LIKE)
     valet = Valet(tmp_path / "v", butler=tls_config(certs), ca=str(certs.ca),
                   env={"PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}"},
                   log=(tmp_path / "out.log").open("w"))
     valet.start()
     try:
-        r = requests.post(f"{valet.url}/v4/keyvalues/win", json={"key": "k", "value": "v"},
-                          verify=str(certs.ca), timeout=10)
-        assert r.status_code == 201, r.text
+        with requests.Session() as session:  # kept alive over the relay
+            for n in range(3):
+                r = session.post(f"{valet.url}/v4/keyvalues/win", json={"key": f"k{n}", "value": "v" * 100_000},
+                                 verify=str(certs.ca), timeout=10)
+                assert r.status_code == 201, r.text
+            r = session.get(f"{valet.url}/v4/keyvalues/win", params={"key": "k2"}, verify=str(certs.ca), timeout=10)
+            assert r.json()["value"] == "v" * 100_000
+        r = requests.get(valet.url.replace("https://", "http://") + "/v4/butlerping", timeout=10)
+        assert assert_error(r, 400)["message"].startswith(PLAIN_HTTP)
     finally:
         assert valet.stop(signal.SIGINT) == 0
     text = (tmp_path / "out.log").read_text()
     assert "Valet listening on https://" in text and "Traceback" not in text
+    assert "proactor-like loop made" in text
