@@ -18,6 +18,7 @@ or `\\` is a parse error; an unknown property is a parse error.
 """
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -144,7 +145,8 @@ class _Parser:
             if self.take().kind != ")":
                 raise _cannot_parse(self.text)
             return node
-        if token.kind != "word" or not _is_path(token.text):
+        path = _path(token.text) if token.kind == "word" else None
+        if path is None:
             raise _cannot_parse(self.text)
         op = self.take()
         if op.kind != "word" or op.text.lower() not in OPERATORS:
@@ -152,12 +154,14 @@ class _Parser:
         value = self.take()
         if value.kind not in ("string", "word"):
             raise _cannot_parse(self.text)
-        return Comparison(tuple(token.text.lower().split(".")), op.text.lower(), value.text,
-                          value.kind == "string")
+        return Comparison(path, op.text.lower(), value.text, value.kind == "string")
 
 
-def _is_path(text: str) -> bool:
-    return _PATH.fullmatch(text) is not None
+@functools.lru_cache(maxsize=256)
+def _path(text: str) -> tuple[str, ...] | None:
+    """A property path's lower-cased parts; None when the word is not one. Cached: a lookup
+    names the same property hundreds of times."""
+    return tuple(text.lower().split(".")) if _PATH.fullmatch(text) else None
 
 
 def _cannot_parse(text: str) -> FilterError:
@@ -249,11 +253,11 @@ class Filter:
         return matches(self.node, entity, self.text)
 
     def candidates(self, index: Callable[[tuple[str, ...], str], set[str] | None]) -> set[str] | None:
-        """The IDs of the only entities that can match, when the filter is made of `eq`
-        comparisons joined by and/or on properties `index(path, value)` answers for (the IDs
-        whose property equals the value, case-insensitively); None when any part is anything
-        else (every entity must be judged). Such a filter raises on no entity, so judging only
-        these changes no answer."""
+        """The IDs of the entities that match, when the filter is made of `eq` comparisons
+        joined by and/or on properties `index(path, value)` answers for (the IDs whose text
+        property, or any element of it, equals the value case-insensitively: what `eq` on text
+        compares); None when any part is anything else (every entity must be judged). Such a
+        filter raises on no entity."""
         return _candidates(self.node, index)
 
 
