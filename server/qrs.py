@@ -53,6 +53,13 @@ from server.credentials import EncryptedKeyWithoutPassphrase, load_cert_chain
 
 MAX_URL_LENGTH = 8192  # a URL any server or proxy in front of the repository accepts
 POOL_SIZE = 10  # connections kept open to one repository; more callers wait for a free one
+# Task lookups: the whole ReloadTask (tags, custom properties, operational), or the condensed
+# task, "the ID property and zero or more pre-selected properties ... used to reduce the amount
+# of data to transfer" (https://help.qlik.com/en-US/sense-developer/Subsystems/
+# RepositoryServiceAPI/Content/Sense_RepositoryServiceAPI/RepositoryServiceAPI-Connect-API-Full-vs-Condensed-Objects.htm):
+# id, name, taskType, enabled, as the condensed task types list them (UserSyncTaskCondensed,
+# https://help.qlik.com/en-US/sense-developer/APIs/RepositoryServiceAPI/index.html?page=1942).
+FULL, CONDENSED = "task/full", "task"
 _XRFKEY_CHARS = string.ascii_letters + string.digits
 
 
@@ -252,20 +259,29 @@ class QrsClient:
         """Nothing to release: the pooled connections outlive the call."""
 
     # -- the calls -----------------------------------------------------------------------
-    def find_tasks(self, terms: Iterable[str], endpoint: str = "task/full") -> list[dict]:
+    def find_tasks(self, terms: Iterable[str], endpoint: str = FULL) -> list[dict]:
         """Tasks matching any of the filter terms, in as few requests as keep every URL within
         the limit; each task once, in the repository's order within each request."""
-        def look_up(batch: list[str]) -> list[dict]:
+        return self.find_tasks_in({endpoint: terms})
+
+    def find_tasks_in(self, lookups: Mapping[str, Iterable[str]]) -> list[dict]:
+        """`find_tasks` on several endpoints (`CONDENSED`, `FULL`) at once: every request of
+        every endpoint runs at the same time, the first on the caller's thread. A task found
+        on both keeps the union of its properties (the full entity's)."""
+        def look_up(endpoint: str, batch: list[str]) -> list[dict]:
             return self._json("GET", endpoint, {"filter": _OR.join(batch)}, quoted=True)
 
-        first, *rest = self._batches(list(dict.fromkeys(terms)), endpoint) or [[]]
-        if not first:
+        requests = [(endpoint, batch) for endpoint, terms in lookups.items()
+                    for batch in self._batches(list(dict.fromkeys(terms)), endpoint)]
+        if not requests:
             return []
-        others = [_lookup_executor().submit(look_up, batch) for batch in rest]
-        answers = [look_up(first)] + [f.result() for f in others]
+        first, *rest = requests
+        others = [_lookup_executor().submit(look_up, *request) for request in rest]
+        answers = [look_up(*first)] + [f.result() for f in others]
         found: dict[str, dict] = {}
         for task in (t for answer in answers for t in answer):
-            found.setdefault(task["id"], task)
+            seen = found.get(task["id"])
+            found[task["id"]] = task if seen is None else {**seen, **task}
         return list(found.values())
 
     def _batches(self, terms: list[str], endpoint: str) -> list[list[str]]:

@@ -119,9 +119,12 @@ class Repository:
         # cannot name it is matched on the prepared rest of the entity.
         judged = (self.task_json if "operational" in keep.text.lower()
                   else lambda task, full: self.static[task.id])
+        # A filter of `eq` on indexed text (Valet's lookups) is answered by the index alone: it
+        # compares as the filter does (lower-cased, any element of an array), so the tasks it
+        # gives are exactly those the filter matches (test_sense_lookup_index).
         narrowed = keep.candidates(self._task_ids_where)
-        ids = self.order if narrowed is None else [i for i in self.order if i in narrowed]
-        found = [task for task in (self.tasks[i] for i in ids) if keep(judged(task, True))]
+        found = ([self.tasks[i] for i in self.order if i in narrowed] if narrowed is not None
+                 else [task for task in (self.tasks[i] for i in self.order) if keep(judged(task, True))])
         return Response(200, [self.task_json(t, full) for t in found])
 
     def _task_ids_where(self, path: tuple[str, ...], value: str) -> set[str] | None:

@@ -170,7 +170,7 @@ def test_messages_received_before_sigterm_are_finished_and_answered(
     with Mosquitto(tmp_path / "broker") as broker:
         valet = start_valet(*valet_config(clean_sense, broker))
         wait_for_state(valet, "connected")
-        clean_sense.set_faults(rules=[{"action": "slow", "ms": 2000, "path": "task/full", "times": 1}])
+        clean_sense.set_faults(rules=[{"action": "slow", "ms": 2000, "path": "qrs/task$", "times": 1}])
         client = Client(broker)
         client.publish(A1[0])
         time.sleep(0.5)  # the first is in its slow lookup, the second waits in Valet's queue

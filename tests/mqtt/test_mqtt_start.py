@@ -205,8 +205,9 @@ def test_no_result_topic_still_starts(start_valet, sense, broker, qlog) -> None:
 def test_messages_that_arrive_together_share_one_start_and_keep_their_own_results(
         client, clean_sense, qlog, valet) -> None:
     """While the first message's lookup is slow, six more arrive; they are started with one
-    lookup and one task/start/many, and each result is what that message alone would get."""
-    clean_sense.set_faults(rules=[{"action": "slow", "ms": 1500, "path": "task/full", "times": 1}])
+    lookup per kind (IDs, tags) and one task/start/many, and each result is what that message
+    alone would get."""
+    clean_sense.set_faults(rules=[{"action": "slow", "ms": 1500, "path": "qrs/task$", "times": 1}])
     client.publish(A1[0])
     time.sleep(0.3)
     for payload in (A3[0], "nope", A2[0], DISABLED[0], A1[0],

@@ -50,8 +50,11 @@ def test_reference_example(request, store_url, qlog, name, filtered, url_id, que
     assert r.json() == expected
     started = expected["tasksId"]["started"] + expected["tasksTag"] + expected["tasksCP"]
     assert qlog.starts() == {t["taskId"]: 1 for t in started}
-    lookups = [p for m, p in qlog.paths() if m == "GET"]
-    assert len(lookups) == (0 if url_id == "abc123" else 1)  # a non-GUID is never looked up
+    lookups = [p for m, p in qlog.paths() if m == "GET" and p != "/qrs/about"]  # about: start-up
+    # at most one lookup per endpoint: condensed tasks for IDs, whole ones for tags and
+    # properties; a non-GUID is never looked up
+    assert len(lookups) == len(set(lookups)) and set(lookups) <= {"/qrs/task", "/qrs/task/full"}
+    assert lookups if url_id != "abc123" else not lookups
     assert [p for m, p in qlog.paths() if m == "POST"] == (["/qrs/task/start/many"] if started else [])
 
 
