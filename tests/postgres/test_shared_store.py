@@ -103,6 +103,8 @@ def test_sweeps_of_several_instances_do_not_conflict(stores, pg_url):
     with psycopg.connect(pg_url, autocommit=True) as sweeping:  # another instance's sweep
         sweeping.execute("SELECT pg_advisory_lock(%s)", (kv.SWEEP_LOCK,))
         assert clocked[1].sweep() == 0
+        # Released here: a closed connection's backend lets go of its locks only once it exits.
+        sweeping.execute("SELECT pg_advisory_unlock(%s)", (kv.SWEEP_LOCK,))
     assert clocked[1].sweep() == 1
 
 
@@ -129,7 +131,7 @@ def _terminate_backend_of(database, url: str) -> None:
     """Drop the calling thread's connection from the server's side, as a restart would."""
     pid = database.read(lambda cursor: cursor.execute("SELECT pg_backend_pid()").fetchone()[0])
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        conn.execute("SELECT pg_terminate_backend(%s, 5000)", (pid,))  # waits until it has exited
 
 
 def test_a_pipelined_write_that_fails_leaves_nothing_behind(pg_url, stores):
