@@ -1,6 +1,6 @@
 """The database: one `Database` object per store holds the engine, the write lock and the
-connections, and is the one way to it: reads through `reading()`, every write through
-`write()`.
+connections, and is the one way to it: reads through `read()`, every write through
+`write()` (or its one-statement and pipelined variants).
 
 SQLite by default (WAL journal; synchronous=NORMAL keeps every committed transaction
 through a process crash, FULL adds an fsync per commit for power loss), PostgreSQL by URL.
@@ -8,7 +8,9 @@ On SQLite writes are serialised by a write lock and committed in groups (GroupCo
 PostgreSQL each caller's write is its own transaction, retried on a serialization failure
 or deadlock, and a write of one statement, or a read, is sent alone in autocommit (one
 round trip instead of BEGIN, the statement and COMMIT: what a database on another machine
-costs is round trips). A connection whose server went away is discarded and replaced on next use.
+costs is round trips); a write that reads no result before its end is sent with BEGIN and
+COMMIT as one pipeline (one round trip). A connection whose server went away is discarded
+and replaced on next use.
 """
 from __future__ import annotations
 
@@ -173,12 +175,6 @@ class Database:
             connection.invalidate()
 
     @contextmanager
-    def reading(self) -> Iterator[Any]:
-        """A driver cursor for reads, in autocommit: each statement reads its own snapshot."""
-        with self._cursor(None, None) as cursor:
-            yield cursor
-
-    @contextmanager
     def _cursor(self, begin: str | None, end: str | None) -> Iterator[Any]:
         """A cursor on the thread's connection: `begin` executed first, the connection's
         `end` ("commit", "rollback") called on success, a rollback after a failure."""
@@ -211,8 +207,7 @@ class Database:
         DatabaseUnavailable if the database cannot answer."""
         for attempt in range(2):
             try:
-                with self.reading() as cursor:
-                    return unit(cursor)
+                return self._in_autocommit(unit)
             except self.outage_errors as e:
                 if attempt:
                     raise self._unavailable(e) from e
@@ -223,33 +218,63 @@ class Database:
         path of every write. An exception from the unit rolls its statements back;
         DatabaseUnavailable if the database cannot take the write (nothing was committed,
         unless the connection died during the commit itself)."""
-        try:
-            return self.group.run(unit) if self.group is not None else self._write_retrying(unit)
-        except self.outage_errors as e:
-            raise self._unavailable(e) from e
+        if self.group is not None:
+            return self._available(lambda: self.group.run(unit))
+        return self._available(lambda: self._retrying(lambda: self._in_transaction(unit)))
 
     def write_statement(self, unit: Unit[W]) -> W:
         """As write(), for a unit of one statement: on PostgreSQL sent alone, in autocommit
         (one round trip); on SQLite through the group commit like any write."""
         if self.group is not None:
             return self.write(unit)
+        return self._available(lambda: self._in_autocommit(unit))
+
+    def write_pipelined(self, unit: Unit[Any], result: Unit[W]) -> W:
+        """As write(), for a unit that only sends statements and reads none of their
+        results: on PostgreSQL BEGIN, the unit's statements and COMMIT go as one pipeline
+        (psycopg's pipeline mode, one round trip), so a lock the unit takes is held only
+        while the server runs them, never across a round trip; `result(cursor)` then reads
+        what the unit's last statement did. On SQLite, write() of the unit and result."""
+        if self.group is not None:
+            return self.write(lambda cursor: (unit(cursor), result(cursor))[1])
+        return self._available(lambda: self._retrying(lambda: self._in_pipeline(unit, result)))
+
+    def _available(self, write: Callable[[], W]) -> W:
         try:
-            with self._cursor(None, None) as cursor:
-                return unit(cursor)
+            return write()
         except self.outage_errors as e:
             raise self._unavailable(e) from e
 
-    def _write_retrying(self, unit: Unit[W]) -> W:
+    def _retrying(self, write: Callable[[], W]) -> W:
         serialization_lost = (self.engine.dialect.dbapi.errors.SerializationFailure,
                               self.engine.dialect.dbapi.errors.DeadlockDetected)
         for attempt in range(RETRIES):
             try:
-                with self.transaction() as cursor:
-                    return unit(cursor)
+                return write()
             except serialization_lost:
                 if attempt == RETRIES - 1:
                     raise
         raise AssertionError("unreachable")
+
+    def _in_transaction(self, unit: Unit[W]) -> W:
+        with self.transaction() as cursor:
+            return unit(cursor)
+
+    def _in_autocommit(self, unit: Unit[W]) -> W:
+        # Each statement is its own transaction and reads its own snapshot.
+        with self._cursor(None, None) as cursor:
+            return unit(cursor)
+
+    def _in_pipeline(self, unit: Unit[Any], result: Unit[W]) -> W:
+        # The connection is in autocommit, so BEGIN and COMMIT are ours; a failure rolls
+        # back in _cursor, after the pipeline has ended (and synced).
+        with self._cursor(None, None) as cursor:
+            driver = self.local.connection.driver_connection
+            with driver.pipeline():
+                driver.execute("BEGIN")
+                unit(cursor)
+                driver.execute("COMMIT")
+            return result(cursor)
 
     @contextmanager
     def transaction(self) -> Iterator[Any]:

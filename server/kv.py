@@ -7,9 +7,10 @@ counted, whether or not the background sweep has deleted it yet. Every write is 
 and answered only once committed, through server.db.Database.write (on SQLite concurrent
 writes of one process may share a transaction); a new key beyond `maxKeysPerNamespace` is
 refused, an overwrite never is. On PostgreSQL the room check and insert of a namespace run
-under its advisory lock, so the limit holds across instances; overwriting a live key needs
-neither, so it is tried first, alone (one round trip), and writes to one namespace do not
-queue on its lock.
+under its advisory lock, so the limit holds across instances; the lock, the upsert and the
+COMMIT go as one pipeline, so the lock is held for no round trip. Overwriting a live key
+needs neither, so it is tried first, alone (one round trip), and writes to one namespace do
+not queue on its lock.
 """
 from __future__ import annotations
 
@@ -206,11 +207,10 @@ class KeyValueStore:
         except DatabaseUnavailable as e:
             raise StoreUnavailable(e.message) from None
 
-    def _commit(self, unit: Unit[W], one_statement: bool = False) -> W:
+    def _commit(self, write: Callable[..., W], *units: Unit[Any]) -> W:
+        """`write` (one of the database's write methods) of `units`, its outage a KvError."""
         try:
-            if one_statement:
-                return self.database.write_statement(unit)
-            return self.database.write(unit)
+            return write(*units)
         except DatabaseUnavailable as e:
             raise (StoreFull if isinstance(e, DiskFull) else StoreUnavailable)(e.message) from None
 
@@ -249,15 +249,15 @@ class KeyValueStore:
     def set(self, namespace: str, key: str, value: Any, ttl: Any = None) -> Entry:
         """Store a key (overwriting any old value and TTL)."""
         entry, params = self._write(namespace, key, value, ttl)
-        if self.advisory and self._commit(lambda cursor: self.q.overwrite.run(cursor, params).rowcount,
-                                          one_statement=True):
+        if self.advisory and self._commit(self.database.write_statement,
+                                          lambda cursor: self.q.overwrite.run(cursor, params).rowcount):
             return entry
 
-        def upsert(cursor: Any) -> int:
+        def upsert(cursor: Any) -> None:
             self._lock_namespaces(cursor, {namespace})
-            return self.q.set.run(cursor, params).rowcount
+            self.q.set.run(cursor, params)
 
-        if not self._commit(upsert):
+        if not self._commit(self.database.write_pipelined, upsert, lambda cursor: cursor.rowcount):
             raise self._full(namespace)
         return entry
 
@@ -274,7 +274,7 @@ class KeyValueStore:
                 if not self.q.set.run(cursor, params).rowcount:
                     raise self._full(entry.namespace)  # rolls the whole transaction back
 
-        self._commit(upsert_all)
+        self._commit(self.database.write, upsert_all)
         return [entry for entry, _params in writes]
 
     def get(self, namespace: str, key: str) -> Entry | None:
@@ -300,7 +300,7 @@ class KeyValueStore:
             self.audit_deletion.run(cursor, audit.kv_deletion_row(
                 params["p_now"], caller, params["p_ns"], params.get("p_key"), gone))
             return gone
-        return self._commit(unit)
+        return self._commit(self.database.write, unit)
 
     def delete(self, namespace: str, key: str, caller: Caller = Caller("unknown")) -> None:
         params = {"p_ns": self.check_namespace(namespace), "p_key": self.check_key(key),
@@ -322,4 +322,4 @@ class KeyValueStore:
                 if not cursor.fetchone()[0]:
                     return 0
             return self.q.sweep.run(cursor, {"p_now": self.clock()}).rowcount
-        return self._commit(unit)
+        return self._commit(self.database.write, unit)

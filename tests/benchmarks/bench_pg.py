@@ -19,9 +19,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
-from typing import Iterator
 
 import requests
 
@@ -29,6 +28,7 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parents[1]), str(HERE.parent), str(HERE)]
 from bench_kv import POST_SCRIPT, cpu_reference_seconds, need_wrk  # noqa: E402
 from demo.processes import Valet  # noqa: E402
+import delay_proxy  # noqa: E402
 import pg  # noqa: E402
 
 CONNECTIONS = 32
@@ -85,21 +85,6 @@ def _pooled_quantile(points: list[tuple[int, float]], q: float) -> float:
     return points[-1][0]
 
 
-@contextmanager
-def delayed(port: int, delay_ms: int) -> Iterator[int]:
-    """The port to reach `port` through: itself, or a delay proxy's (delay_proxy.py)."""
-    if not delay_ms:
-        yield port
-        return
-    proc = subprocess.Popen([sys.executable, str(HERE / "delay_proxy.py"), "--target-port", str(port),
-                             "--delay-ms", str(delay_ms)], stdout=subprocess.PIPE, text=True)
-    try:
-        yield int(proc.stdout.readline().split()[1])
-    finally:
-        proc.terminate()
-        proc.wait()
-
-
 def bench_case(wrk: str, tmp: Path, label: str, instances: int, database_url: str | None,
                seconds: int, threads: int) -> list[tuple]:
     valet = {"sweepIntervalSeconds": 3600, "threads": threads,
@@ -151,7 +136,7 @@ def main() -> None:
         if not args.no_sqlite:
             rows += bench_case(wrk, root, "SQLite", 1, None, args.duration, args.threads)
         for delay_ms in map(int, args.latency_ms.split(",")):
-            with delayed(cluster.port, delay_ms) as port:
+            with delay_proxy.running(cluster.port, delay_ms) as port:
                 for instances in map(int, args.instances.split(",")):
                     name = f"bench_{delay_ms}_{instances}"
                     url = cluster.new_database(name).replace(f":{cluster.port}/", f":{port}/")

@@ -3,6 +3,7 @@ another machine (this machine's kernel has no `tc netem`):
 
     python tests/benchmarks/delay_proxy.py --target-port 5432 --delay-ms 20
 
+or from Python, `with running(5432, 20) as port:` (a proxy process for the block's length).
 Listens on a free loopback port (printed as `listening PORT` once ready) and forwards to the
 target on 127.0.0.1. What the server sends is held back `--delay-ms` from the moment it
 arrived, in order, without delaying later bytes further (a link's latency, not a
@@ -14,6 +15,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import socket
+import subprocess
+import sys
+from contextlib import contextmanager
+from typing import Iterator
 
 
 async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, delay: float) -> None:
@@ -62,6 +67,22 @@ async def _serve(target_port: int, delay: float, sock: socket.socket) -> None:
     print(f"listening {sock.getsockname()[1]}", flush=True)
     async with server:
         await server.serve_forever()
+
+
+@contextmanager
+def running(target_port: int, delay_ms: float) -> Iterator[int]:
+    """The port to reach `target_port` through while the block runs: a delay proxy's, in a
+    process of its own (or `target_port` itself when `delay_ms` is 0)."""
+    if not delay_ms:
+        yield target_port
+        return
+    proc = subprocess.Popen([sys.executable, __file__, "--target-port", str(target_port),
+                             "--delay-ms", str(delay_ms)], stdout=subprocess.PIPE, text=True)
+    try:
+        yield int(proc.stdout.readline().split()[1])
+    finally:
+        proc.terminate()
+        proc.wait()
 
 
 def main() -> None:
