@@ -29,6 +29,7 @@ from emulator.inline import read_options
 from emulator.lexicon import QUOTES, quoted_end
 from emulator.parser import Call, Parser, Ref, file_path, format_spec
 from emulator.program import (Action, Block, ExitDo, ExitFor, ExitScript, ExitSub, Interpreter)
+from emulator.tables import building_rows
 from emulator.tokens import END, NAME, STRING, WORD
 from emulator.values import Value, from_text, is_true, number, text, to_number, wildcard_regex
 
@@ -335,12 +336,13 @@ def _store(p: Parser, interp: Interpreter) -> Action:
         if missing:
             raise ScriptError(f"Store: field '{missing[0]}' not found in '{table}'", code=FIELD_NOT_FOUND)
         positions = [source.fields.index(f) for f in chosen]
-        rows = [[row[i] for i in positions] for row in source.rows]
         path = r.local_paths(written)[0]
-        if kind == "qvd":
-            write_qvd(path, chosen, rows)
-        else:
-            write_text(path, chosen, rows, delimiter)
+        with building_rows():
+            rows = [[row[i] for i in positions] for row in source.rows]
+            if kind == "qvd":
+                write_qvd(path, chosen, rows)
+            else:
+                write_text(path, chosen, rows, delimiter)
     return store
 
 
