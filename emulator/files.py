@@ -60,11 +60,13 @@ def _from_qvd(v: QvdCell) -> Value:
     return number(v)
 
 
-def write_qvd(path: Path, fields: list[str], rows: list[Row]) -> None:
+def write_qvd(path: Path, fields: list[str], rows: list[Row], positions: list[int]) -> None:
+    """Store ... (qvd): the values at ``positions`` of ``rows`` (a table's own rows, not copied)
+    as the fields ``fields``."""
     if not rows:
         raise UnsupportedSyntax("Store of a table without rows into a QVD file (PyQvd cannot write one)")
     with building_rows():
-        columns = [_qvd_column(list(map(itemgetter(i), rows))) for i in range(len(fields))]
+        columns = [_qvd_column(list(map(itemgetter(i), rows))) for i in positions]
         table = QvdTable(list(map(list, zip(*columns))), list(fields))
         del columns
         _writing(path, lambda: table.to_qvd(str(path)))
@@ -101,14 +103,14 @@ def _to_qvd(v: Value) -> QvdValue | None:
     return DualIntegerValue(int(v.num), v.text) if whole else DualDoubleValue(v.num, v.text)
 
 
-def write_text(path: Path, fields: list[str], rows: list[Row], delimiter: str = ",") -> None:
-    """Store ... (txt): the field names on the first line, then the values as shown, UTF-8;
+def write_text(path: Path, fields: list[str], rows: list[Row], positions: list[int], delimiter: str = ",") -> None:
+    """Store ... (txt): as write_qvd, the field names on the first line, then the values as shown, UTF-8;
     values holding the delimiter, a quote or a line break are quoted (our choice, the csv
     module's minimal quoting)."""
     out = io.StringIO()
     writer = csv.writer(out, delimiter=delimiter, lineterminator="\r\n")
     writer.writerow(fields)
-    writer.writerows([["" if v is None else v.text for v in row] for row in rows])
+    writer.writerows([["" if row[i] is None else row[i].text for i in positions] for row in rows])
     _writing(path, lambda: path.write_text(out.getvalue(), encoding="utf-8"))
 
 

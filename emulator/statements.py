@@ -29,7 +29,6 @@ from emulator.inline import read_options
 from emulator.lexicon import QUOTES, quoted_end
 from emulator.parser import Call, Parser, Ref, file_path, format_spec
 from emulator.program import (Action, Block, ExitDo, ExitFor, ExitScript, ExitSub, Interpreter)
-from emulator.tables import building_rows
 from emulator.tokens import END, NAME, STRING, WORD
 from emulator.values import Value, from_text, is_true, number, text, to_number, wildcard_regex
 
@@ -337,12 +336,10 @@ def _store(p: Parser, interp: Interpreter) -> Action:
             raise ScriptError(f"Store: field '{missing[0]}' not found in '{table}'", code=FIELD_NOT_FOUND)
         positions = [source.fields.index(f) for f in chosen]
         path = r.local_paths(written)[0]
-        with building_rows():
-            rows = [[row[i] for i in positions] for row in source.rows]
-            if kind == "qvd":
-                write_qvd(path, chosen, rows)
-            else:
-                write_text(path, chosen, rows, delimiter)
+        if kind == "qvd":
+            write_qvd(path, chosen, source.rows, positions)
+        else:
+            write_text(path, chosen, source.rows, positions, delimiter)
     return store
 
 
