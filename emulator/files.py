@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import csv
 import io
+from operator import itemgetter
 from pathlib import Path
 
 from pyqvd import DoubleValue, DualDoubleValue, DualIntegerValue, IntegerValue, QvdTable, QvdValue, StringValue
 from qvd_parser import QvdFile
 
 from emulator.errors import FILE_NOT_FOUND, WRONG_FILE_FORMAT, ScriptError, UnsupportedSyntax
-from emulator.tables import Row
+from emulator.tables import Row, building_rows
 from emulator.values import Dual, NumberValue, Value, number, text
 
 _INT32 = range(-2**31, 2**31)
@@ -33,16 +34,18 @@ def read_qvd(path: Path) -> tuple[list[str], list[Row]]:
         qvd = QvdFile.open(str(path))
     except Exception as e:  # the library's own errors (OSError, ValueError) for a damaged file
         raise ScriptError(f"'{path}' is not a readable QVD file: {e}", code=WRONG_FILE_FORMAT) from e
-    cells = list(zip(*qvd.rows()))  # one tuple per field; the library's row lists are freed here
-    columns = []
-    while cells:  # each field's raw cells are freed once converted: a lower peak of memory
-        columns.append(_column(cells.pop(0)))
-    return qvd.field_names(), [list(row) for row in zip(*columns)]
+    with building_rows():
+        cells = list(zip(*qvd.rows()))  # one tuple per field; the library's row lists are freed here
+        columns = []
+        while cells:  # each field's raw cells are freed once converted: a lower peak of memory
+            columns.append(_column(cells.pop(0)))
+        return qvd.field_names(), list(map(list, zip(*columns)))
 
 
 def _column(values: tuple[QvdCell, ...]) -> list[Value]:
-    """A field's values converted once per distinct symbol (a field has few symbols, many rows)."""
-    converted = {v: _from_qvd(v) for v in values}
+    """A field's values converted once per distinct symbol (a field has few symbols, many rows),
+    so that rows with one symbol share one value."""
+    converted = {v: _from_qvd(v) for v in dict.fromkeys(values)}
     return list(map(converted.__getitem__, values))
 
 
@@ -57,19 +60,30 @@ def _from_qvd(v: QvdCell) -> Value:
     return number(v)
 
 
-def write_qvd(path: Path, fields: list[str], rows: list[Row]) -> None:
+def write_qvd(path: Path, fields: list[str], rows: list[Row], positions: list[int]) -> None:
+    """Store ... (qvd): the values at ``positions`` of ``rows`` (a table's own rows, not copied)
+    as the fields ``fields``."""
     if not rows:
         raise UnsupportedSyntax("Store of a table without rows into a QVD file (PyQvd cannot write one)")
-    symbols: dict[object, QvdValue | None] = {}  # one symbol object per distinct value
+    with building_rows():
+        columns = [_qvd_column(list(map(itemgetter(i), rows))) for i in positions]
+        table = QvdTable(list(map(list, zip(*columns))), list(fields))
+        del columns
+        _writing(path, lambda: table.to_qvd(str(path)))
 
-    def symbol(v: Value) -> QvdValue | None:
-        key = _symbol_key(v)
-        found = symbols.get(key)
-        if found is None:
-            found = symbols[key] = _to_qvd(v)
-        return found
-    table = QvdTable([[symbol(v) for v in row] for row in rows], list(fields))
-    _writing(path, lambda: table.to_qvd(str(path)))
+
+def _qvd_column(values: list[Value]) -> list[QvdValue | None]:
+    """A field's values as PyQvd symbols: one symbol object per distinct value, converted once
+    per distinct value object (a stored field's values with one number are one object, see
+    FieldTexts), the rest done by C-level maps."""
+    symbols: dict[object, QvdValue | None] = {}
+    converted: dict[int, object] = dict(zip(map(id, values), values))  # the values are alive: ids unique
+    for key, v in converted.items():
+        wanted = _symbol_key(v)
+        if wanted not in symbols:
+            symbols[wanted] = _to_qvd(v)
+        converted[key] = symbols[wanted]
+    return list(map(converted.__getitem__, map(id, values)))
 
 
 def _symbol_key(v: Value) -> object:
@@ -89,14 +103,14 @@ def _to_qvd(v: Value) -> QvdValue | None:
     return DualIntegerValue(int(v.num), v.text) if whole else DualDoubleValue(v.num, v.text)
 
 
-def write_text(path: Path, fields: list[str], rows: list[Row], delimiter: str = ",") -> None:
-    """Store ... (txt): the field names on the first line, then the values as shown, UTF-8;
+def write_text(path: Path, fields: list[str], rows: list[Row], positions: list[int], delimiter: str = ",") -> None:
+    """Store ... (txt): as write_qvd, the field names on the first line, then the values as shown, UTF-8;
     values holding the delimiter, a quote or a line break are quoted (our choice, the csv
     module's minimal quoting)."""
     out = io.StringIO()
     writer = csv.writer(out, delimiter=delimiter, lineterminator="\r\n")
     writer.writerow(fields)
-    writer.writerows([["" if v is None else v.text for v in row] for row in rows])
+    writer.writerows([["" if row[i] is None else row[i].text for i in positions] for row in rows])
     _writing(path, lambda: path.write_text(out.getvalue(), encoding="utf-8"))
 
 

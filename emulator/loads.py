@@ -30,7 +30,7 @@ from emulator.files import read_qvd
 from emulator.parser import Call, FieldSpec, LoadStatement, Parser, Ref, parse_load
 from emulator.prefixes import PREFIX_WORDS, disregarded, generic_tables, merged, parse_prefixes, reshaped, sampled
 from emulator.program import Interpreter, LoadContext, Loading
-from emulator.tables import LoadedValues, Row, join_rows, keep_rows, value_key
+from emulator.tables import LoadedValues, Row, building_rows, join_rows, keep_rows, value_key
 from emulator.tokens import NAME, STRING, WORD, Token
 from emulator.values import Value, is_true, text, to_number
 
@@ -111,9 +111,10 @@ def _finish(runner: Interpreter, stmt: LoadStatement, default_name: str, fields:
         raise UnsupportedSyntax("Add, Replace, Merge, Crosstable, Generic or IntervalMatch below a preceding "
                                 "load (put it on the topmost LOAD)")
     name = top.label or default_name
-    for level in reversed(chain):
-        fields, rows = transform(runner, level, fields, rows, name if level is top else None)
-    store(runner, top, name, *reshaped(runner, top.reshape, fields, rows))
+    with building_rows():
+        for level in reversed(chain):
+            fields, rows = transform(runner, level, fields, rows, name if level is top else None)
+        store(runner, top, name, *reshaped(runner, top.reshape, fields, rows))
 
 
 def _first(runner: Interpreter, stmt: LoadStatement, fields: list[str], rows: list[Row]) -> Rows:

@@ -335,12 +335,11 @@ def _store(p: Parser, interp: Interpreter) -> Action:
         if missing:
             raise ScriptError(f"Store: field '{missing[0]}' not found in '{table}'", code=FIELD_NOT_FOUND)
         positions = [source.fields.index(f) for f in chosen]
-        rows = [[row[i] for i in positions] for row in source.rows]
         path = r.local_paths(written)[0]
         if kind == "qvd":
-            write_qvd(path, chosen, rows)
+            write_qvd(path, chosen, source.rows, positions)
         else:
-            write_text(path, chosen, rows, delimiter)
+            write_text(path, chosen, source.rows, positions, delimiter)
     return store
 
 

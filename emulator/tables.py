@@ -11,12 +11,31 @@
 """
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from emulator.errors import FIELD_NOT_FOUND, TABLE_NOT_FOUND, ScriptError
 from emulator.values import FieldTexts, Value
 
 Row = list[Value]
+
+
+@contextmanager
+def building_rows() -> Iterator[None]:
+    """Pause CPython's cyclic garbage collector while many rows are made, copied or converted.
+    Rows and values form no reference cycles (they are freed by reference counting), but every
+    new list and value counts toward the next collection, and each full collection walks every
+    row alive: on a 1,000,000-row QVD round trip that was half of the time. Nested uses are fine."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 @dataclass

@@ -4,12 +4,14 @@ https://help.qlik.com/en-US/cloud-services/Subsystems/Hub/Content/Sense_Hub/Scri
 """
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import pytest
 from pyqvd import DoubleValue, DualDoubleValue, DualIntegerValue, IntegerValue, QvdTable, StringValue
 
 from emulator.errors import ScriptError
+from emulator.tables import building_rows
 
 TABLE = ("T:\nLOAD Dual(M, N) as Month, N, Name Inline [\nM, N, Name\nJan, 1, a\nFeb, 2, \nMar, 3, c\n];\n"
          "Z: LOAD Null() as Nothing, 1 as One AutoGenerate 1;\n")
@@ -75,3 +77,35 @@ def test_a_damaged_qvd_fails_with_wrong_format(run, tmp_path: Path) -> None:
     with pytest.raises(ScriptError) as caught:
         run("T: LOAD * FROM bad.qvd (qvd);", files={"bad.qvd": "<QvdTableHeader>not really"})
     assert caught.value.code == 12
+
+
+def test_store_writes_the_listed_fields_in_their_order(run, tmp_path: Path) -> None:
+    """Store's field list picks the fields stored ("fieldlist ... A list of the fields to be
+    stored", Store page); that they are written in the listed order is our reading."""
+    run("T: LOAD * Inline [\nA, B, C\n1, x, p\n2, y, q\n];\nStore C, A from T into t.csv (txt);\n"
+        "Store B, A from T into t.qvd (qvd);")
+    assert (tmp_path / "t.csv").read_bytes().decode("utf-8") == "C,A\r\np,1\r\nq,2\r\n"
+    table = QvdTable.from_qvd(str(tmp_path / "t.qvd"))
+    assert table.columns == ["B", "A"]
+    assert [[v.display_value for v in row] for row in table.data] == [["x", "1"], ["y", "2"]]
+
+
+def test_rows_holding_one_symbol_share_one_value(run, tmp_path: Path) -> None:
+    """Memory: a field read from a QVD file has one value object per symbol, not per row."""
+    rows = [[StringValue("a"), DualIntegerValue(1, "Jan")], [StringValue("b"), DualIntegerValue(1, "Jan")],
+            [StringValue("a"), None]]
+    QvdTable(rows, ["S", "M"]).to_qvd(str(tmp_path / "few.qvd"))
+    loaded = run("T: LOAD * FROM few.qvd (qvd);").model.tables["T"].rows
+    assert loaded[0][0] is loaded[2][0] and loaded[0][1] is loaded[1][1]
+    assert [[None if v is None else v.text for v in row] for row in loaded] == [["a", "Jan"], ["b", "Jan"], ["a", None]]
+
+
+def test_building_rows_pauses_the_collector_and_always_restores_it() -> None:
+    assert gc.isenabled()
+    with pytest.raises(ValueError):
+        with building_rows():
+            with building_rows():
+                assert not gc.isenabled()
+            assert not gc.isenabled()  # the outer use still holds it
+            raise ValueError("a failed LOAD")
+    assert gc.isenabled()
