@@ -23,6 +23,7 @@ class Statement:
     text: str
     line: int
     file: str
+    expanded: bool = False  # cut from a dollar expansion's result: not expanded again
 
     @property
     def first_line(self) -> str:

@@ -149,7 +149,31 @@ class Runner:
 
     def prepared(self, stmt: Statement) -> Action:
         """The statement's action, dollar-expanded and parsed (cached by the expanded text)."""
-        text = self.expand(stmt.text) if "$(" in stmt.text else stmt.text
+        if "$(" not in stmt.text or stmt.expanded:
+            return self._parsed(stmt.text)
+        text = self.expand(stmt.text)
+        if ";" in text and statements.expansion_splits(stmt.text):
+            parts = split_statements(text, stmt.file, stmt.line, expanded=True)
+            if len(parts) != 1:
+                return self._several(parts)
+            text = parts[0].text
+        return self._parsed(text)
+
+    def _several(self, parts: list[Statement]) -> Action:
+        """An expansion holding several statements (``$(v)`` with v = ``;LOAD ...``, which
+        Qvc.GetFieldValues relies on) runs them one by one: dollar expansion is "technically a
+        macro expansion", "made just before the script statement ... is evaluated".
+        https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/Scripting/dollar-sign-expansions.htm
+        Trace keeps the ``;`` in its message (statements.Kind.text_argument). Each part checks
+        the preceding loads pending before it, so this one counts as a table statement."""
+        nodes = build_blocks(parts)
+
+        def run_parts(r: "Runner") -> None:
+            r.run_nodes(nodes)
+        run_parts.table_statement = True
+        return run_parts
+
+    def _parsed(self, text: str) -> Action:
         cacheable = len(text) < _CACHE_LIMIT
         action = self._prepared.get(text) if cacheable else None
         if action is None:

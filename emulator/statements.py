@@ -59,6 +59,8 @@ class Kind:
     ends: str = AT_SEMICOLON
     block: BlockShape | None = None
     table_statement: bool = False   # LOAD, SQL or one of their prefixes: parsed from its start
+    text_argument: bool = False     # takes the rest of its text as written: a ';' that its
+                                    # dollar expansion brings stays in it (Trace)
 
 
 _FIRST_WORDS = re.compile(r"\s*([^\W\d][\w.#$%@]*)(?:\s+([^\W\d][\w#]*))?")
@@ -95,6 +97,12 @@ def prepare(source: str, interp: Interpreter) -> Action:
         for _ in key.split():
             p.next()
     return kind.parse(p, interp)
+
+
+def expansion_splits(source: str) -> bool:
+    """Whether a ``;`` in this statement's dollar expansion starts another statement."""
+    kind = lookup(source)[1]
+    return kind is None or not kind.text_argument
 
 
 def control_words() -> dict[str, str]:
@@ -533,7 +541,7 @@ _TABLE_STATEMENT = Kind(loads.prepare_table_statement, table_statement=True)
 STATEMENTS: dict[str, Kind] = {
     "set": Kind(_set),
     "let": Kind(_let),
-    "trace": Kind(_trace),
+    "trace": Kind(_trace, text_argument=True),
     "sleep": Kind(_sleep),
     "exit": Kind(_exit, ends=AT_LINE_END),
     "call": Kind(_call, ends=AT_LINE_END),
