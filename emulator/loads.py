@@ -16,7 +16,8 @@
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from itertools import product
 from operator import itemgetter
 from pathlib import Path
@@ -27,6 +28,7 @@ from emulator.aggregations import AGGREGATIONS, without_repeats
 from emulator.evaluator import Getter, compile_expr, has_aggregation
 from emulator.inline import read_table
 from emulator.files import read_qvd
+from emulator.paths import TableFile
 from emulator.parser import Call, FieldSpec, LoadStatement, Parser, Ref, parse_load
 from emulator.prefixes import PREFIX_WORDS, disregarded, generic_tables, merged, parse_prefixes, reshaped, sampled
 from emulator.program import Interpreter, LoadContext, Loading
@@ -69,10 +71,23 @@ def _run_load(runner: Interpreter, stmt: LoadStatement) -> None:
     if disregarded((runner.pending_loads or [stmt])[0]):
         runner.pending_loads = []
         return
-    fields, rows = _first(runner, stmt, *_source_rows(runner, stmt))
-    if stmt.order_by:
-        rows = _ordered(fields, rows, stmt.order_by)
-    _finish(runner, stmt, _default_name(stmt), fields, rows, transform_own=True)
+    file = _table_file(runner, stmt) if stmt.source == "file" else None
+    with _reading(runner, file):
+        fields, rows = _first(runner, stmt, *_source_rows(runner, stmt, file))
+        if stmt.order_by:
+            rows = _ordered(fields, rows, stmt.order_by)
+        _finish(runner, stmt, _default_name(stmt), fields, rows, transform_own=True)
+
+
+@contextmanager
+def _reading(runner: Interpreter, file: TableFile | None) -> Iterator[None]:
+    """FileName(), FilePath(), FileSize()... without a name see the file this LOAD reads, in
+    every level of it (also the preceding loads above it)."""
+    previous, runner.table_file = runner.table_file, file
+    try:
+        yield
+    finally:
+        runner.table_file = previous
 
 
 def _default_name(stmt: LoadStatement) -> str:
@@ -127,11 +142,11 @@ def _first(runner: Interpreter, stmt: LoadStatement, fields: list[str], rows: li
     return fields, rows[:int(n)]
 
 
-def _source_rows(runner: Interpreter, stmt: LoadStatement) -> Rows:
+def _source_rows(runner: Interpreter, stmt: LoadStatement, file: TableFile | None) -> Rows:
     if stmt.source == "inline":
         return read_table(stmt.data, stmt.format_spec, runner.variables)
-    if stmt.source == "file":
-        return _read_file(runner, stmt)
+    if file is not None:
+        return _read_file(runner, stmt, file.found)
     if stmt.source == "resident":
         table = runner.model.get(stmt.resident)
         return list(table.fields), table.rows
@@ -141,17 +156,21 @@ def _source_rows(runner: Interpreter, stmt: LoadStatement) -> Rows:
     return [], [[] for _ in range(int(count))]
 
 
-def _read_file(runner: Interpreter, stmt: LoadStatement) -> Rows:
-    """A QVD file (format ``(qvd)`` or a .qvd name) or a delimited text file, placed as includes
-    are (paths.local_path)."""
+def _table_file(runner: Interpreter, stmt: LoadStatement) -> TableFile:
+    """The file ``From`` names, placed as includes are (paths.local_path): a QVD file (format
+    ``(qvd)`` or a .qvd name) or a delimited text file."""
     written = stmt.data
-    qvd = is_qvd(written, stmt.format_spec)
-    if not qvd and Path(written).suffix.lower() not in (".csv", ".txt", ".tab", ".tsv", ""):
+    if not is_qvd(written, stmt.format_spec) and \
+            Path(written).suffix.lower() not in (".csv", ".txt", ".tab", ".tsv", ""):
         raise UnsupportedSyntax(f"Only delimited text and QVD files can be loaded, not {written}")
-    path = next((p for p in runner.local_paths(written) if p.is_file()), None)
+    path = runner.find_file(written)
     if path is None:
         raise ScriptError(f"Cannot open file '{written}'", code=FILE_NOT_FOUND)
-    if qvd:
+    return TableFile(written, path)
+
+
+def _read_file(runner: Interpreter, stmt: LoadStatement, path: Path) -> Rows:
+    if is_qvd(stmt.data, stmt.format_spec):
         return read_qvd(path)
     return read_table(path.read_text(encoding="utf-8-sig"), stmt.format_spec, runner.variables)
 

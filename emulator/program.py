@@ -14,6 +14,7 @@ from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from emulator.paths import TableFile
 from emulator.tables import DataModel, LoadedValues, Row
 from emulator.values import Value
 
@@ -134,6 +135,7 @@ class Interpreter(Protocol):
     qualify_rules: list[tuple[re.Pattern, bool]]
     pending_loads: list         # preceding loads waiting for the LOAD or SQL below them
     load: LoadContext | None    # the LOAD level reading its source, if any
+    table_file: TableFile | None  # the file the LOAD in progress reads, if any
     current_file: str           # of the statement running: relative paths start there
     sleep: Callable[[float], None]
     scope: object
@@ -148,6 +150,7 @@ class Interpreter(Protocol):
     def clause(self, stmt: Statement) -> object: ...
     def now(self) -> dt.datetime: ...
     def local_paths(self, written: str) -> list[Path]: ...
+    def find_file(self, written: str) -> Path | None: ...
 
 
 @dataclass

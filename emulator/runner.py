@@ -20,7 +20,7 @@ from emulator.errors import FILE_NOT_FOUND, SCRIPT_ERROR_TEXTS, ScriptError, Uns
 from emulator.evaluator import Getter, compile_expr
 from emulator.functions import bind_function, serial_from_datetime
 from emulator.parser import parse_expression
-from emulator.paths import local_path
+from emulator.paths import TableFile, existing_file, local_path
 from emulator.program import (Action, Block, ExitBlock, ExitScript, ExitSub, Include, LoadContext,
                               Node, Simple, Statement, SubDefinition)
 from emulator.splitter import split_statements
@@ -80,6 +80,7 @@ class Runner:
         self._now = now or dt.datetime.now
         self.scope = VariableScope(self)
         self.load: LoadContext | None = None  # the LOAD level reading its source
+        self.table_file: TableFile | None = None  # the file the LOAD in progress reads
         self.current_file = "<script>"  # of the statement running: relative paths start there
         self.pending_loads: list = []  # preceding loads waiting for the LOAD or SQL below them
         self._prepared: dict[str, Action] = {}
@@ -227,7 +228,10 @@ class Runner:
             path_text = self.expand(node.path).strip()
         except ScriptError as e:
             raise e.located(stmt.file, stmt.line, stmt.text)
-        found = next((p for p in local_path(path_text, stmt.file, self.libs) if p.is_file()), None)
+        try:
+            found = existing_file(local_path(path_text, stmt.file, self.libs))
+        except ScriptError as e:
+            raise e.located(stmt.file, stmt.line, stmt.text)
         if found is None:
             if node.must:
                 raise ScriptError(f"Must_Include file not found: {path_text}", stmt.file,
@@ -288,6 +292,10 @@ class Runner:
     def local_paths(self, written: str) -> list[Path]:
         """Where a file the running statement names is looked for (paths.local_path)."""
         return local_path(written, self.current_file, self.libs)
+
+    def find_file(self, written: str) -> Path | None:
+        """The file a path the running statement names reads, if there is one (paths.existing_file)."""
+        return existing_file(self.local_paths(written))
 
     def set_variable(self, name: str, value: Value) -> None:
         self.variables[name] = shown_with(value, self.variable_text("DecimalSep"))
