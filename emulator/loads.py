@@ -106,9 +106,21 @@ def _sql_action(statement: str, label: str | None, prefixes: dict) -> Action:
         if r.connection is None:
             raise ScriptError("SQL statement without a LIB CONNECT TO before it")
         fields, rows = rest_connector.run_sql_select(statement, r.connection, r.requests)
-        fields, rows = _first(r, stmt, list(fields), [list(row) for row in rows])
+        fields, rows = _first(r, stmt, list(fields), _null_display(r, rows))
         _finish(r, stmt, DEFAULT_NAMES["sql"], fields, rows, transform_own=False)
     return run
+
+
+def _null_display(runner: Interpreter, rows: list) -> list[Row]:
+    """NullDisplay "will substitute all NULL values from ODBC, and connectors, on the lowest
+    level of data" (before any preceding load sees them); an empty NullDisplay changes nothing
+    (our choice, as for NullInterpret).
+    https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/Scripting/ValueHandlingVariables/NullDisplay.htm"""
+    shown = runner.variables.get("NullDisplay")
+    if shown is None or shown.text == "":
+        return [list(row) for row in rows]
+    symbol = text(shown.text)
+    return [[symbol if v is None else v for v in row] for row in rows]
 
 
 def _finish(runner: Interpreter, stmt: LoadStatement, default_name: str, fields: list[str],
@@ -418,7 +430,7 @@ def _distinct(rows: list[Row]) -> list[Row]:
 
 
 def _stored_fields(runner: Interpreter, name: str, fields: list[str]) -> list[str]:
-    return [f"{name}.{f}" if runner.qualifies(f) else f for f in fields]
+    return [f"{name}.{f}" if runner.qualified.is_on(f) else f for f in fields]
 
 
 def _rows_before(runner: Interpreter, stmt: LoadStatement, name: str, fields: list[str]) -> int:
@@ -434,6 +446,7 @@ def store(runner: Interpreter, stmt: LoadStatement, name: str, fields: list[str]
     if len(set(fields)) != len(fields):
         duplicate = next(f for f in fields if fields.count(f) > 1)
         raise ScriptError(f"Field names must be unique within table: '{duplicate}'", code=SEMANTIC_ERROR)
+    rows = _nulls_as_value(runner, fields, rows)
     if stmt.mapping:
         _store_mapping(runner, name, fields, rows)
         return
@@ -452,6 +465,29 @@ def store(runner: Interpreter, stmt: LoadStatement, name: str, fields: list[str]
         return
     runner.model.store(name, _stored_fields(runner, name, fields), rows, concatenate=stmt.concatenate,
                        concatenate_to=stmt.concatenate_to, no_concatenate=stmt.no_concatenate)
+
+
+def _nulls_as_value(runner: Interpreter, fields: list[str], rows: list[Row]) -> list[Row]:
+    """NULLs of the fields NullAsValue names become the text of NullValue (empty text when it
+    is not set: our choice) in what the LOAD stores. NullValue: "If the NullAsValue statement
+    is used, the defined symbol will substitute all NULL values in the NullAsValue specified
+    fields with the specified string."
+    https://help.qlik.com/en-US/cloud-services/Subsystems/Hub/Content/Sense_Hub/Scripting/ValueHandlingVariables/NullValue.htm"""
+    positions = [i for i, f in enumerate(fields) if runner.null_as_value.is_on(f)]
+    if not positions:
+        return rows
+    symbol = text(runner.variables["NullValue"].text if runner.variables.get("NullValue") else "")
+    return [_replace_nulls(row, positions, symbol) for row in rows]
+
+
+def _replace_nulls(row: Row, positions: list[int], symbol: Value) -> Row:
+    if all(row[i] is not None for i in positions):
+        return row
+    row = list(row)
+    for i in positions:
+        if row[i] is None:
+            row[i] = symbol
+    return row
 
 
 def _replace_or_merge(runner: Interpreter, stmt: LoadStatement, name: str, fields: list[str],

@@ -21,7 +21,7 @@ from emulator.evaluator import Getter, compile_expr
 from emulator.functions import bind_function, serial_from_datetime
 from emulator.parser import parse_expression
 from emulator.paths import TableFile, existing_file, local_path
-from emulator.program import (Action, Block, ExitBlock, ExitScript, ExitSub, Include, LoadContext,
+from emulator.program import (Action, Block, ExitBlock, ExitScript, ExitSub, FieldSwitch, Include, LoadContext,
                               Node, Simple, Statement, SubDefinition)
 from emulator.splitter import split_statements
 from emulator.system import system_values
@@ -74,7 +74,8 @@ class Runner:
         self.trace: list[str] = []
         self.requests: list = []
         self.connection = None
-        self.qualify_rules: list[tuple[re.Pattern, bool]] = []
+        self.qualified = FieldSwitch()
+        self.null_as_value = FieldSwitch()
         self.out = out if out is not None else sys.stdout
         self.sleep = sleep or time.sleep
         self._now = now or dt.datetime.now
@@ -334,13 +335,6 @@ class Runner:
     def print_trace(self, message: str) -> None:
         self.trace.append(message)
         print(message, file=self.out, flush=True)
-
-    def qualifies(self, field: str) -> bool:
-        result = False
-        for pattern, qualify in self.qualify_rules:
-            if pattern.fullmatch(field):
-                result = qualify
-        return result
 
     # ------------------------------------------------------------ FunctionContext
     def _table_or_current(self, table: str | None):

@@ -255,18 +255,16 @@ def _for_each(fn: Callable[..., object], items: list) -> Action:
     return apply
 
 
-def _qualify(qualify: bool) -> Callable[[Parser, Interpreter], Action]:
-    def handler(p: Parser, interp: Interpreter) -> Action:
+def _field_switch(switch: str, on: bool) -> Parse:
+    """``Qualify``/``Unqualify`` and ``NullAsValue``/``NullAsNull`` with a field list (wildcards
+    ``*`` and ``?``), turning the interpreter's FieldSwitch of that name on or off.
+    https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/Scripting/ScriptRegularStatements/Qualify.htm
+    https://help.qlik.com/en-US/cloud-services/Subsystems/Hub/Content/Sense_Hub/Scripting/ScriptRegularStatements/NullAsValue.htm"""
+    def parse(p: Parser, interp: Interpreter) -> Action:
         patterns = [wildcard_regex(n) for n in _name_list(p)]
         p.expect_end()
-
-        def apply(r: Interpreter) -> None:
-            if qualify is False and any(x.pattern == ".*" for x in patterns):
-                r.qualify_rules = [(x, False) for x in patterns]
-            else:
-                r.qualify_rules.extend((x, qualify) for x in patterns)
-        return apply
-    return handler
+        return lambda r: getattr(r, switch).turn(patterns, on)
+    return parse
 
 
 def _drop(p: Parser, interp: Interpreter) -> Action:
@@ -545,8 +543,10 @@ STATEMENTS: dict[str, Kind] = {
     "sleep": Kind(_sleep),
     "exit": Kind(_exit, ends=AT_LINE_END),
     "call": Kind(_call, ends=AT_LINE_END),
-    "qualify": Kind(_qualify(True)),
-    "unqualify": Kind(_qualify(False)),
+    "qualify": Kind(_field_switch("qualified", True)),
+    "unqualify": Kind(_field_switch("qualified", False)),
+    "nullasvalue": Kind(_field_switch("null_as_value", True)),
+    "nullasnull": Kind(_field_switch("null_as_value", False)),
     "drop": Kind(_drop),
     "rename": Kind(_rename),
     "lib": Kind(_lib),
