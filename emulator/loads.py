@@ -34,7 +34,7 @@ from emulator.prefixes import PREFIX_WORDS, disregarded, generic_tables, merged,
 from emulator.program import Interpreter, LoadContext, Loading
 from emulator.tables import LoadedValues, Row, join_rows, keep_rows, value_key
 from emulator.tokens import NAME, STRING, WORD, Token
-from emulator.values import Value, is_true, text, to_number
+from emulator.values import Value, is_true, shown_with, text, to_number
 
 TABLE_STATEMENT_WORDS = frozenset({"load", "sql", *PREFIX_WORDS})
 DEFAULT_NAMES = {"inline": "INLINE", "autogenerate": "AUTOGENERATE", "sql": "RestConnectorMasterTable"}
@@ -446,7 +446,7 @@ def store(runner: Interpreter, stmt: LoadStatement, name: str, fields: list[str]
     if len(set(fields)) != len(fields):
         duplicate = next(f for f in fields if fields.count(f) > 1)
         raise ScriptError(f"Field names must be unique within table: '{duplicate}'", code=SEMANTIC_ERROR)
-    rows = _nulls_as_value(runner, fields, rows)
+    rows = _shown_with_decimal_sep(runner, _nulls_as_value(runner, fields, rows))
     if stmt.mapping:
         _store_mapping(runner, name, fields, rows)
         return
@@ -467,6 +467,19 @@ def store(runner: Interpreter, stmt: LoadStatement, name: str, fields: list[str]
                        concatenate_to=stmt.concatenate_to, no_concatenate=stmt.no_concatenate)
 
 
+def _shown_with_decimal_sep(runner: Interpreter, rows: list[Row]) -> list[Row]:
+    """Numbers the LOAD computed (no text of their own) are shown with the DecimalSep in force:
+    "The ThousandSep and DecimalSep variables set the default number format pattern when
+    visualizing numeric content in front end charts and tables" (grouping is not added, as for
+    variables: our choice). Texts read from the data keep theirs.
+    https://help.qlik.com/en-US/cloud-services/Subsystems/Hub/Content/Sense_Hub/Scripting/NumberInterpretationVariables/DecimalSep.htm"""
+    decimal = runner.variables.get("DecimalSep")
+    separator = decimal.text if decimal is not None else "."
+    if separator in ("", "."):
+        return rows
+    return [[shown_with(v, separator) for v in row] for row in rows]
+
+
 def _nulls_as_value(runner: Interpreter, fields: list[str], rows: list[Row]) -> list[Row]:
     """NULLs of the fields NullAsValue names become the text of NullValue (empty text when it
     is not set: our choice) in what the LOAD stores. NullValue: "If the NullAsValue statement
@@ -476,7 +489,8 @@ def _nulls_as_value(runner: Interpreter, fields: list[str], rows: list[Row]) -> 
     positions = [i for i, f in enumerate(fields) if runner.null_as_value.is_on(f)]
     if not positions:
         return rows
-    symbol = text(runner.variables["NullValue"].text if runner.variables.get("NullValue") else "")
+    value = runner.variables.get("NullValue")
+    symbol = text(value.text if value is not None else "")
     return [_replace_nulls(row, positions, symbol) for row in rows]
 
 
