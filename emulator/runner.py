@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-import re
 import sys
 import time
 from collections.abc import Callable
