@@ -27,6 +27,7 @@ from typing import Protocol
 
 from emulator.aggregations import AGGREGATIONS
 from emulator.errors import SYNTAX_ERROR, ScriptError
+from emulator.paths import TableFile
 from emulator.tables import value_key
 from emulator.values import (Dual, Value, boolean, from_text, is_true, number, parse_number,
                              read_grouped_number, text, to_number, wildcard_regex)
@@ -49,7 +50,8 @@ class FunctionContext(Protocol):
     def now(self) -> dt.datetime: ...
     def system_value(self, name: str) -> str | None: ...  # system.py: OSUser, DocumentName...
     def run_state(self, key: str) -> dict: ...  # kept for the run: AutoNumber's counters
-    def local_paths(self, written: str) -> list[Path]: ...  # where a named file is looked for
+    def find_file(self, written: str) -> Path | None: ...  # the file a path names, if any
+    table_file: TableFile | None  # the file the LOAD in progress reads (FileName()...)
     random: random.Random  # Rand()
     # Optional: `variable(name) -> str | None`, the text of a script variable. When the context
     # has it, DateFormat, TimestampFormat, DecimalSep and ThousandSep set by the script are used.
@@ -1435,23 +1437,64 @@ def _getfolderpath(ctx: FunctionContext, folder: Value) -> Value:
 
 
 # ---------------------------------------------------------------- files
-# FileSize(name) and FileTime(name) of a file the script names (found as From and Include find
-# files); NULL when there is no such file. Without a name (the file a LOAD reads) they, like
-# FileName() and FileBaseName(), are not supported yet.
+# https://help.qlik.com/en-US/cloud-services/Subsystems/Hub/Content/Sense_Hub/Scripting/FileFunctions/file-functions.htm
+# FileSize(name) and FileTime(name): a file the script names (found as From and Include find
+# files), NULL when there is none. Without a name they, and FileName(), FileBaseName(),
+# FileExtension(), FilePath() and FileDir(), describe "the table file currently being read":
+# NULL where no LOAD reads a file (our choice: the pages say nothing of it).
 
-def _existing_file(ctx: FunctionContext, written: Value) -> Path:
-    found = next((p for p in ctx.local_paths(written.text) if p.is_file()), None)
+def _table_file(ctx: FunctionContext) -> TableFile:
+    if ctx.table_file is None:
+        raise _Undefined
+    return ctx.table_file
+
+
+def _existing_file(ctx: FunctionContext, written: Value | None) -> Path:
+    if written is None:
+        return _table_file(ctx).found
+    found = ctx.find_file(written.text)
     if found is None:
         raise _Undefined
     return found
 
 
-@script_function("FileSize", 1, context=True)
-def _filesize(ctx: FunctionContext, written: Value) -> Value:
+@script_function("FileSize", 0, 1, context=True)
+def _filesize(ctx: FunctionContext, written: Value | None = None) -> Value:
     return number(_existing_file(ctx, written).stat().st_size)
 
 
-@script_function("FileTime", 1, context=True)
-def _filetime(ctx: FunctionContext, written: Value) -> Value:
+@script_function("FileTime", 0, 1, context=True)
+def _filetime(ctx: FunctionContext, written: Value | None = None) -> Value:
     modified = dt.datetime.fromtimestamp(_existing_file(ctx, written).stat().st_mtime)
     return _date_dual(serial_from_datetime(modified), _timestamp_format(ctx))
+
+
+@script_function("FilePath", 0, context=True)
+def _filepath(ctx: FunctionContext) -> Value:
+    return text(_table_file(ctx).path)
+
+
+@script_function("FileDir", 0, context=True)
+def _filedir(ctx: FunctionContext) -> Value:
+    return text(_table_file(ctx).folder)
+
+
+@script_function("FileName", 0, context=True)
+def _filename(ctx: FunctionContext) -> Value:
+    return text(_table_file(ctx).name)
+
+
+@script_function("FileBaseName", 0, context=True)
+def _filebasename(ctx: FunctionContext) -> Value:
+    return text(_name_parts(ctx)[0])
+
+
+@script_function("FileExtension", 0, context=True)
+def _fileextension(ctx: FunctionContext) -> Value:
+    return text(_name_parts(ctx)[1])
+
+
+def _name_parts(ctx: FunctionContext) -> tuple[str, str]:
+    """'abc.txt' -> ('abc', 'txt'), as the FileBaseName and FileExtension pages' examples."""
+    base, dot, extension = _table_file(ctx).name.rpartition(".")
+    return (base, extension) if dot else (extension, "")

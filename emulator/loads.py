@@ -16,7 +16,8 @@
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from itertools import product
 from operator import itemgetter
 from pathlib import Path
@@ -27,12 +28,13 @@ from emulator.aggregations import AGGREGATIONS, without_repeats
 from emulator.evaluator import Getter, compile_expr, has_aggregation
 from emulator.inline import read_table
 from emulator.files import read_qvd
+from emulator.paths import TableFile
 from emulator.parser import Call, FieldSpec, LoadStatement, Parser, Ref, parse_load
 from emulator.prefixes import PREFIX_WORDS, disregarded, generic_tables, merged, parse_prefixes, reshaped, sampled
 from emulator.program import Interpreter, LoadContext, Loading
 from emulator.tables import LoadedValues, Row, building_rows, join_rows, keep_rows, value_key
 from emulator.tokens import NAME, STRING, WORD, Token
-from emulator.values import Value, is_true, text, to_number
+from emulator.values import Value, is_true, shown_with, text, to_number
 
 TABLE_STATEMENT_WORDS = frozenset({"load", "sql", *PREFIX_WORDS})
 DEFAULT_NAMES = {"inline": "INLINE", "autogenerate": "AUTOGENERATE", "sql": "RestConnectorMasterTable"}
@@ -69,10 +71,23 @@ def _run_load(runner: Interpreter, stmt: LoadStatement) -> None:
     if disregarded((runner.pending_loads or [stmt])[0]):
         runner.pending_loads = []
         return
-    fields, rows = _first(runner, stmt, *_source_rows(runner, stmt))
-    if stmt.order_by:
-        rows = _ordered(fields, rows, stmt.order_by)
-    _finish(runner, stmt, _default_name(stmt), fields, rows, transform_own=True)
+    file = _table_file(runner, stmt) if stmt.source == "file" else None
+    with _reading(runner, file):
+        fields, rows = _first(runner, stmt, *_source_rows(runner, stmt, file))
+        if stmt.order_by:
+            rows = _ordered(fields, rows, stmt.order_by)
+        _finish(runner, stmt, _default_name(stmt), fields, rows, transform_own=True)
+
+
+@contextmanager
+def _reading(runner: Interpreter, file: TableFile | None) -> Iterator[None]:
+    """FileName(), FilePath(), FileSize()... without a name see the file this LOAD reads, in
+    every level of it (also the preceding loads above it)."""
+    previous, runner.table_file = runner.table_file, file
+    try:
+        yield
+    finally:
+        runner.table_file = previous
 
 
 def _default_name(stmt: LoadStatement) -> str:
@@ -91,9 +106,21 @@ def _sql_action(statement: str, label: str | None, prefixes: dict) -> Action:
         if r.connection is None:
             raise ScriptError("SQL statement without a LIB CONNECT TO before it")
         fields, rows = rest_connector.run_sql_select(statement, r.connection, r.requests)
-        fields, rows = _first(r, stmt, list(fields), [list(row) for row in rows])
+        fields, rows = _first(r, stmt, list(fields), _null_display(r, rows))
         _finish(r, stmt, DEFAULT_NAMES["sql"], fields, rows, transform_own=False)
     return run
+
+
+def _null_display(runner: Interpreter, rows: list) -> list[Row]:
+    """NullDisplay "will substitute all NULL values from ODBC, and connectors, on the lowest
+    level of data" (before any preceding load sees them); an empty NullDisplay changes nothing
+    (our choice, as for NullInterpret).
+    https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/Scripting/ValueHandlingVariables/NullDisplay.htm"""
+    shown = runner.variables.get("NullDisplay")
+    if shown is None or shown.text == "":
+        return [list(row) for row in rows]
+    symbol = text(shown.text)
+    return [[symbol if v is None else v for v in row] for row in rows]
 
 
 def _finish(runner: Interpreter, stmt: LoadStatement, default_name: str, fields: list[str],
@@ -128,11 +155,11 @@ def _first(runner: Interpreter, stmt: LoadStatement, fields: list[str], rows: li
     return fields, rows[:int(n)]
 
 
-def _source_rows(runner: Interpreter, stmt: LoadStatement) -> Rows:
+def _source_rows(runner: Interpreter, stmt: LoadStatement, file: TableFile | None) -> Rows:
     if stmt.source == "inline":
         return read_table(stmt.data, stmt.format_spec, runner.variables)
-    if stmt.source == "file":
-        return _read_file(runner, stmt)
+    if file is not None:
+        return _read_file(runner, stmt, file.found)
     if stmt.source == "resident":
         table = runner.model.get(stmt.resident)
         return list(table.fields), table.rows
@@ -142,17 +169,21 @@ def _source_rows(runner: Interpreter, stmt: LoadStatement) -> Rows:
     return [], [[] for _ in range(int(count))]
 
 
-def _read_file(runner: Interpreter, stmt: LoadStatement) -> Rows:
-    """A QVD file (format ``(qvd)`` or a .qvd name) or a delimited text file, placed as includes
-    are (paths.local_path)."""
+def _table_file(runner: Interpreter, stmt: LoadStatement) -> TableFile:
+    """The file ``From`` names, placed as includes are (paths.local_path): a QVD file (format
+    ``(qvd)`` or a .qvd name) or a delimited text file."""
     written = stmt.data
-    qvd = is_qvd(written, stmt.format_spec)
-    if not qvd and Path(written).suffix.lower() not in (".csv", ".txt", ".tab", ".tsv", ""):
+    if not is_qvd(written, stmt.format_spec) and \
+            Path(written).suffix.lower() not in (".csv", ".txt", ".tab", ".tsv", ""):
         raise UnsupportedSyntax(f"Only delimited text and QVD files can be loaded, not {written}")
-    path = next((p for p in runner.local_paths(written) if p.is_file()), None)
+    path = runner.find_file(written)
     if path is None:
         raise ScriptError(f"Cannot open file '{written}'", code=FILE_NOT_FOUND)
-    if qvd:
+    return TableFile(written, path)
+
+
+def _read_file(runner: Interpreter, stmt: LoadStatement, path: Path) -> Rows:
+    if is_qvd(stmt.data, stmt.format_spec):
         return read_qvd(path)
     return read_table(path.read_text(encoding="utf-8-sig"), stmt.format_spec, runner.variables)
 
@@ -400,7 +431,7 @@ def _distinct(rows: list[Row]) -> list[Row]:
 
 
 def _stored_fields(runner: Interpreter, name: str, fields: list[str]) -> list[str]:
-    return [f"{name}.{f}" if runner.qualifies(f) else f for f in fields]
+    return [f"{name}.{f}" if runner.qualified.is_on(f) else f for f in fields]
 
 
 def _rows_before(runner: Interpreter, stmt: LoadStatement, name: str, fields: list[str]) -> int:
@@ -416,6 +447,7 @@ def store(runner: Interpreter, stmt: LoadStatement, name: str, fields: list[str]
     if len(set(fields)) != len(fields):
         duplicate = next(f for f in fields if fields.count(f) > 1)
         raise ScriptError(f"Field names must be unique within table: '{duplicate}'", code=SEMANTIC_ERROR)
+    rows = _shown_with_decimal_sep(runner, _nulls_as_value(runner, fields, rows))
     if stmt.mapping:
         _store_mapping(runner, name, fields, rows)
         return
@@ -434,6 +466,43 @@ def store(runner: Interpreter, stmt: LoadStatement, name: str, fields: list[str]
         return
     runner.model.store(name, _stored_fields(runner, name, fields), rows, concatenate=stmt.concatenate,
                        concatenate_to=stmt.concatenate_to, no_concatenate=stmt.no_concatenate)
+
+
+def _shown_with_decimal_sep(runner: Interpreter, rows: list[Row]) -> list[Row]:
+    """Numbers the LOAD computed (no text of their own) are shown with the DecimalSep in force:
+    "The ThousandSep and DecimalSep variables set the default number format pattern when
+    visualizing numeric content in front end charts and tables" (grouping is not added, as for
+    variables: our choice). Texts read from the data keep theirs.
+    https://help.qlik.com/en-US/cloud-services/Subsystems/Hub/Content/Sense_Hub/Scripting/NumberInterpretationVariables/DecimalSep.htm"""
+    decimal = runner.variables.get("DecimalSep")
+    separator = decimal.text if decimal is not None else "."
+    if separator in ("", "."):
+        return rows
+    return [[shown_with(v, separator) for v in row] for row in rows]
+
+
+def _nulls_as_value(runner: Interpreter, fields: list[str], rows: list[Row]) -> list[Row]:
+    """NULLs of the fields NullAsValue names become the text of NullValue (empty text when it
+    is not set: our choice) in what the LOAD stores. NullValue: "If the NullAsValue statement
+    is used, the defined symbol will substitute all NULL values in the NullAsValue specified
+    fields with the specified string."
+    https://help.qlik.com/en-US/cloud-services/Subsystems/Hub/Content/Sense_Hub/Scripting/ValueHandlingVariables/NullValue.htm"""
+    positions = [i for i, f in enumerate(fields) if runner.null_as_value.is_on(f)]
+    if not positions:
+        return rows
+    value = runner.variables.get("NullValue")
+    symbol = text(value.text if value is not None else "")
+    return [_replace_nulls(row, positions, symbol) for row in rows]
+
+
+def _replace_nulls(row: Row, positions: list[int], symbol: Value) -> Row:
+    if all(row[i] is not None for i in positions):
+        return row
+    row = list(row)
+    for i in positions:
+        if row[i] is None:
+            row[i] = symbol
+    return row
 
 
 def _replace_or_merge(runner: Interpreter, stmt: LoadStatement, name: str, fields: list[str],

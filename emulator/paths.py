@@ -6,9 +6,39 @@ otherwise it looks in the folder of the script that names the file.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
+from emulator.errors import FILE_NOT_FOUND, ScriptError
+
 LIB = "lib://"
+
+
+@dataclass(frozen=True)
+class TableFile:
+    """The file a LOAD reads, as the script wrote it and where it was found: what FilePath(),
+    FileDir(), FileName(), FileBaseName() and FileExtension() return. A ``lib://`` path is
+    shown as written ("Load *, FilePath( ) as X from [lib://DataFiles/Region.txt] - Will return
+    'lib://DataFiles/Region.txt'"), another the full local path (legacy mode's
+    ``C:\\UserFiles\\abc.txt``).
+    https://help.qlik.com/en-US/cloud-services/Subsystems/Hub/Content/Sense_Hub/Scripting/FileFunctions/FilePath.htm"""
+    written: str
+    found: Path
+
+    @property
+    def path(self) -> str:
+        return self.written if self.written.lower().startswith(LIB) else str(self.found.resolve())
+
+    @property
+    def folder(self) -> str:
+        return self.path[:self._last_separator()]
+
+    @property
+    def name(self) -> str:
+        return self.path[self._last_separator() + 1:]
+
+    def _last_separator(self) -> int:
+        return max(self.path.rfind("/"), self.path.rfind("\\"))
 
 
 def local_path(written: str, including_file: str, libs: dict[str, str] | None = None) -> list[Path]:
@@ -31,3 +61,34 @@ def local_path(written: str, including_file: str, libs: dict[str, str] | None = 
 def _mapped(libs: dict[str, str], name: str) -> str | None:
     """Connection names compared case-insensitively."""
     return next((folder for key, folder in libs.items() if key.lower() == name.lower()), None)
+
+
+def existing_file(candidates: list[Path]) -> Path | None:
+    """The first candidate that is a file; when none is by its exact name, the one file whose
+    path matches a candidate's ignoring letter case, as names are found on Windows where Sense
+    runs (our choice). Two files matching one name fail: which one Sense would read is unknown."""
+    found = next((p for p in candidates if p.is_file()), None)
+    if found is not None:
+        return found
+    return next((p for p in map(_ignoring_case, candidates) if p is not None), None)
+
+
+def _ignoring_case(path: Path) -> Path | None:
+    existing, missing = path, []
+    while not existing.exists():
+        if existing.parent == existing:
+            return None
+        missing.append(existing.name)
+        existing = existing.parent
+    for name in reversed(missing):
+        if not existing.is_dir():
+            return None
+        matches = [c for c in existing.iterdir() if c.name.lower() == name.lower()]
+        if len(matches) > 1:
+            names = ", ".join(sorted(m.name for m in matches))
+            raise ScriptError(f"'{path}' is not there and several files match it when letter case is "
+                              f"ignored ({names}): name one exactly", code=FILE_NOT_FOUND)
+        if not matches:
+            return None
+        existing = matches[0]
+    return existing if existing.is_file() else None

@@ -256,17 +256,21 @@ def merged(runner: Interpreter, reload: Reload, target: Table | None, fields: li
            rows: list[Row]) -> Rows:
     """Merge: the target's rows with the change log ``rows`` (the operation, then ``fields``)
     applied: per key the newest record is kept, none if it is a Delete. Returns the target's
-    fields (plus any new ones, as with Concatenate) and the merged rows."""
+    fields (plus any new ones, as with Concatenate) and the merged rows.
+
+    A change log may lack fields of the target: "Insert: Fields missing in the Merge LOAD but
+    present in the target table will get a null value in the target table. Delete: Missing
+    fields do not affect the outcome." An Update keeps the record's values of the fields it
+    lacks (our reading: it updates the fields it names)."""
     for name in reload.keys + ((reload.sequence_field,) if reload.sequence_field else ()):
         if name not in fields:
             raise ScriptError(f"Merge: field '{name}' not found", code=FIELD_NOT_FOUND)
     old_fields = target.fields if target is not None else []
-    if not set(old_fields) <= set(fields):
-        raise UnsupportedSyntax("Merge with fewer fields than the table it merges into")
     layout = old_fields + [f for f in fields if f not in old_fields]
-    positions = [fields.index(f) + 1 for f in layout]
+    positions = [fields.index(f) + 1 if f in fields else None for f in layout]
     old_rows = [row + [None] * (len(layout) - len(old_fields)) for row in target.rows] if target else []
-    changes = [(_operation(row[0]), [row[p] for p in positions]) for row in rows]
+    changes = [(_operation(row[0]), [_MISSING if p is None else row[p] for p in positions]) for row in rows]
+    lacking = [i for i, p in enumerate(positions) if p is None]
     key_at = [layout.index(k) for k in reload.keys]
     seq_at = layout.index(reload.sequence_field) if reload.sequence_field else None
     current: dict[tuple, tuple[float | None, Row | None]] = {}
@@ -275,11 +279,24 @@ def merged(runner: Interpreter, reload: Reload, target: Table | None, fields: li
         seq = None if seq_at is None else to_number(row[seq_at])
         held = current.get(key)
         if held is None or seq_at is None or (seq is not None and (held[0] is None or seq >= held[0])):
-            current[key] = (seq, None if operation == "delete" else row)
+            previous = held[1] if held is not None and operation == "update" else None
+            current[key] = (seq, None if operation == "delete" else _completed(row, lacking, previous))
     if reload.sequence_variable and seq_at is not None:
         numbers = [n for n in (to_number(row[seq_at]) for _, row in changes) if n is not None]
         runner.set_variable(reload.sequence_variable, number(max(numbers)) if numbers else None)
     return layout, [row for _, row in current.values() if row is not None]
+
+
+_MISSING = object()  # a field of the target that the change log lacks
+
+
+def _completed(row: Row, lacking: list[int], previous: Row | None) -> Row:
+    """The change's row with the fields it lacks taken from ``previous`` (NULL without one)."""
+    if not lacking or row[lacking[0]] is not _MISSING:
+        return row
+    for i in lacking:
+        row[i] = None if previous is None else previous[i]
+    return row
 
 
 def _operation(v: Value) -> str:

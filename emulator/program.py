@@ -14,6 +14,7 @@ from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from emulator.paths import TableFile
 from emulator.tables import DataModel, LoadedValues, Row
 from emulator.values import Value
 
@@ -23,6 +24,7 @@ class Statement:
     text: str
     line: int
     file: str
+    expanded: bool = False  # cut from a dollar expansion's result: not expanded again
 
     @property
     def first_line(self) -> str:
@@ -103,6 +105,29 @@ class ExitDo(ExitBlock):
     pass
 
 
+# ---------------------------------------------------------------- switches by field name
+
+@dataclass
+class FieldSwitch:
+    """A switch per field that statements turn on and off by field-name patterns (Qualify/
+    Unqualify, NullAsValue/NullAsNull): for a field, the last statement naming it wins; turning
+    off ``*`` forgets every earlier statement."""
+    rules: list[tuple[re.Pattern, bool]] = field(default_factory=list)
+
+    def turn(self, patterns: list[re.Pattern], on: bool) -> None:
+        if not on and any(x.pattern == ".*" for x in patterns):
+            self.rules = []
+        else:
+            self.rules.extend((x, on) for x in patterns)
+
+    def is_on(self, name: str) -> bool:
+        result = False
+        for pattern, on in self.rules:
+            if pattern.fullmatch(name):
+                result = on
+        return result
+
+
 # ---------------------------------------------------------------- the LOAD in progress
 
 @dataclass
@@ -130,9 +155,11 @@ class Interpreter(Protocol):
     connection: object
     requests: list
     subs: dict[str, SubDefinition]
-    qualify_rules: list[tuple[re.Pattern, bool]]
+    qualified: FieldSwitch      # Qualify / Unqualify
+    null_as_value: FieldSwitch  # NullAsValue / NullAsNull
     pending_loads: list         # preceding loads waiting for the LOAD or SQL below them
     load: LoadContext | None    # the LOAD level reading its source, if any
+    table_file: TableFile | None  # the file the LOAD in progress reads, if any
     current_file: str           # of the statement running: relative paths start there
     sleep: Callable[[float], None]
     scope: object
@@ -141,12 +168,12 @@ class Interpreter(Protocol):
     def set_variable(self, name: str, value: Value) -> None: ...
     def call_sub(self, name: str, args: list[tuple[Value, str | None]]) -> None: ...
     def print_trace(self, message: str) -> None: ...
-    def qualifies(self, field: str) -> bool: ...
     def field_values(self, field: str) -> list[Value]: ...
     def run_nodes(self, nodes: list[Node]) -> None: ...
     def clause(self, stmt: Statement) -> object: ...
     def now(self) -> dt.datetime: ...
     def local_paths(self, written: str) -> list[Path]: ...
+    def find_file(self, written: str) -> Path | None: ...
 
 
 @dataclass

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-import re
 import sys
 import time
 from collections.abc import Callable
@@ -20,8 +19,8 @@ from emulator.errors import FILE_NOT_FOUND, SCRIPT_ERROR_TEXTS, ScriptError, Uns
 from emulator.evaluator import Getter, compile_expr
 from emulator.functions import bind_function, serial_from_datetime
 from emulator.parser import parse_expression
-from emulator.paths import local_path
-from emulator.program import (Action, Block, ExitBlock, ExitScript, ExitSub, Include, LoadContext,
+from emulator.paths import TableFile, existing_file, local_path
+from emulator.program import (Action, Block, ExitBlock, ExitScript, ExitSub, FieldSwitch, Include, LoadContext,
                               Node, Simple, Statement, SubDefinition)
 from emulator.splitter import split_statements
 from emulator.system import system_values
@@ -74,12 +73,14 @@ class Runner:
         self.trace: list[str] = []
         self.requests: list = []
         self.connection = None
-        self.qualify_rules: list[tuple[re.Pattern, bool]] = []
+        self.qualified = FieldSwitch()
+        self.null_as_value = FieldSwitch()
         self.out = out if out is not None else sys.stdout
         self.sleep = sleep or time.sleep
         self._now = now or dt.datetime.now
         self.scope = VariableScope(self)
         self.load: LoadContext | None = None  # the LOAD level reading its source
+        self.table_file: TableFile | None = None  # the file the LOAD in progress reads
         self.current_file = "<script>"  # of the statement running: relative paths start there
         self.pending_loads: list = []  # preceding loads waiting for the LOAD or SQL below them
         self._prepared: dict[str, Action] = {}
@@ -149,7 +150,31 @@ class Runner:
 
     def prepared(self, stmt: Statement) -> Action:
         """The statement's action, dollar-expanded and parsed (cached by the expanded text)."""
-        text = self.expand(stmt.text) if "$(" in stmt.text else stmt.text
+        if "$(" not in stmt.text or stmt.expanded:
+            return self._parsed(stmt.text)
+        text = self.expand(stmt.text)
+        if ";" in text and statements.expansion_splits(stmt.text):
+            parts = split_statements(text, stmt.file, stmt.line, expanded=True)
+            if len(parts) != 1:
+                return self._several(parts)
+            text = parts[0].text
+        return self._parsed(text)
+
+    def _several(self, parts: list[Statement]) -> Action:
+        """An expansion holding several statements (``$(v)`` with v = ``;LOAD ...``, which
+        Qvc.GetFieldValues relies on) runs them one by one: dollar expansion is "technically a
+        macro expansion", "made just before the script statement ... is evaluated".
+        https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/Scripting/dollar-sign-expansions.htm
+        Trace keeps the ``;`` in its message (statements.Kind.text_argument). Each part checks
+        the preceding loads pending before it, so this one counts as a table statement."""
+        nodes = build_blocks(parts)
+
+        def run_parts(r: "Runner") -> None:
+            r.run_nodes(nodes)
+        run_parts.table_statement = True
+        return run_parts
+
+    def _parsed(self, text: str) -> Action:
         cacheable = len(text) < _CACHE_LIMIT
         action = self._prepared.get(text) if cacheable else None
         if action is None:
@@ -203,7 +228,10 @@ class Runner:
             path_text = self.expand(node.path).strip()
         except ScriptError as e:
             raise e.located(stmt.file, stmt.line, stmt.text)
-        found = next((p for p in local_path(path_text, stmt.file, self.libs) if p.is_file()), None)
+        try:
+            found = existing_file(local_path(path_text, stmt.file, self.libs))
+        except ScriptError as e:
+            raise e.located(stmt.file, stmt.line, stmt.text)
         if found is None:
             if node.must:
                 raise ScriptError(f"Must_Include file not found: {path_text}", stmt.file,
@@ -265,6 +293,10 @@ class Runner:
         """Where a file the running statement names is looked for (paths.local_path)."""
         return local_path(written, self.current_file, self.libs)
 
+    def find_file(self, written: str) -> Path | None:
+        """The file a path the running statement names reads, if there is one (paths.existing_file)."""
+        return existing_file(self.local_paths(written))
+
     def set_variable(self, name: str, value: Value) -> None:
         self.variables[name] = shown_with(value, self.variable_text("DecimalSep"))
 
@@ -302,13 +334,6 @@ class Runner:
     def print_trace(self, message: str) -> None:
         self.trace.append(message)
         print(message, file=self.out, flush=True)
-
-    def qualifies(self, field: str) -> bool:
-        result = False
-        for pattern, qualify in self.qualify_rules:
-            if pattern.fullmatch(field):
-                result = qualify
-        return result
 
     # ------------------------------------------------------------ FunctionContext
     def _table_or_current(self, table: str | None):

@@ -10,7 +10,8 @@ comes from the statement table (statements.STATEMENTS).
 
 Strings ``'...'`` (with ``''``), ``"..."``, ``[...]`` and `` `...` `` are kept as written;
 ``//`` and ``/* */`` comments and ``REM ...;`` statements are dropped. Splitting happens before
-dollar expansion, as in Sense: a variable's value never adds statement boundaries.
+dollar expansion; a statement whose expansion holds ``;`` is split again when it runs (see
+runner.Runner.prepared), its parts marked as expanded.
 """
 from __future__ import annotations
 
@@ -36,16 +37,19 @@ _REM = re.compile(r"rem\b", re.IGNORECASE)
 _THEN = re.compile(r"then\b", re.IGNORECASE)
 
 
-def split_statements(source: str, file: str = "<script>") -> list[Statement]:
-    return _Splitter(source, file).split()
+def split_statements(source: str, file: str = "<script>", line: int = 1,
+                     expanded: bool = False) -> list[Statement]:
+    """The statements of ``source``, the first line being ``line``."""
+    return _Splitter(source, file, line, expanded).split()
 
 
 class _Splitter:
-    def __init__(self, source: str, file: str) -> None:
+    def __init__(self, source: str, file: str, line: int, expanded: bool) -> None:
         self.src = source
         self.file = file
         self.pos = 0
-        self.line = 1
+        self.line = line
+        self.expanded = expanded
 
     def split(self) -> list[Statement]:
         statements: list[Statement] = []
@@ -59,7 +63,7 @@ class _Splitter:
                 continue
             text = self.read_statement().strip()
             if text:
-                statements.append(Statement(text, start_line, self.file))
+                statements.append(Statement(text, start_line, self.file, self.expanded))
 
     def advance_to(self, end: int) -> str:
         chunk = self.src[self.pos:end]

@@ -59,6 +59,8 @@ class Kind:
     ends: str = AT_SEMICOLON
     block: BlockShape | None = None
     table_statement: bool = False   # LOAD, SQL or one of their prefixes: parsed from its start
+    text_argument: bool = False     # takes the rest of its text as written: a ';' that its
+                                    # dollar expansion brings stays in it (Trace)
 
 
 _FIRST_WORDS = re.compile(r"\s*([^\W\d][\w.#$%@]*)(?:\s+([^\W\d][\w#]*))?")
@@ -95,6 +97,12 @@ def prepare(source: str, interp: Interpreter) -> Action:
         for _ in key.split():
             p.next()
     return kind.parse(p, interp)
+
+
+def expansion_splits(source: str) -> bool:
+    """Whether a ``;`` in this statement's dollar expansion starts another statement."""
+    kind = lookup(source)[1]
+    return kind is None or not kind.text_argument
 
 
 def control_words() -> dict[str, str]:
@@ -247,18 +255,16 @@ def _for_each(fn: Callable[..., object], items: list) -> Action:
     return apply
 
 
-def _qualify(qualify: bool) -> Callable[[Parser, Interpreter], Action]:
-    def handler(p: Parser, interp: Interpreter) -> Action:
+def _field_switch(switch: str, on: bool) -> Parse:
+    """``Qualify``/``Unqualify`` and ``NullAsValue``/``NullAsNull`` with a field list (wildcards
+    ``*`` and ``?``), turning the interpreter's FieldSwitch of that name on or off.
+    https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/Scripting/ScriptRegularStatements/Qualify.htm
+    https://help.qlik.com/en-US/cloud-services/Subsystems/Hub/Content/Sense_Hub/Scripting/ScriptRegularStatements/NullAsValue.htm"""
+    def parse(p: Parser, interp: Interpreter) -> Action:
         patterns = [wildcard_regex(n) for n in _name_list(p)]
         p.expect_end()
-
-        def apply(r: Interpreter) -> None:
-            if qualify is False and any(x.pattern == ".*" for x in patterns):
-                r.qualify_rules = [(x, False) for x in patterns]
-            else:
-                r.qualify_rules.extend((x, qualify) for x in patterns)
-        return apply
-    return handler
+        return lambda r: getattr(r, switch).turn(patterns, on)
+    return parse
 
 
 def _drop(p: Parser, interp: Interpreter) -> Action:
@@ -532,12 +538,14 @@ _TABLE_STATEMENT = Kind(loads.prepare_table_statement, table_statement=True)
 STATEMENTS: dict[str, Kind] = {
     "set": Kind(_set),
     "let": Kind(_let),
-    "trace": Kind(_trace),
+    "trace": Kind(_trace, text_argument=True),
     "sleep": Kind(_sleep),
     "exit": Kind(_exit, ends=AT_LINE_END),
     "call": Kind(_call, ends=AT_LINE_END),
-    "qualify": Kind(_qualify(True)),
-    "unqualify": Kind(_qualify(False)),
+    "qualify": Kind(_field_switch("qualified", True)),
+    "unqualify": Kind(_field_switch("qualified", False)),
+    "nullasvalue": Kind(_field_switch("null_as_value", True)),
+    "nullasnull": Kind(_field_switch("null_as_value", False)),
     "drop": Kind(_drop),
     "rename": Kind(_rename),
     "lib": Kind(_lib),

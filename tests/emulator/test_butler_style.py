@@ -164,3 +164,18 @@ def test_preceding_load_on_top_of_a_rest_select(run, http_server) -> None:
                  connections=_connections(http_server.url))
     table = runner.model.tables["KV"]
     assert (table.fields, table.texts()) == (["Key", "Value"], [["A", "10"], ["B", "20"]])
+
+
+def test_null_display_replaces_the_connectors_nulls_below_a_preceding_load(run, http_server) -> None:
+    """NullDisplay: "The defined symbol will substitute all NULL values from ODBC, and
+    connectors, on the lowest level of data": the preceding load above sees the symbol, not NULL
+    (https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/Scripting/ValueHandlingVariables/NullDisplay.htm)."""
+    http_server.answers += [(200, json.dumps([{"key": "a", "value": None}, {"key": "b", "value": "2"}]))] * 2
+    sql = ("SQL SELECT \"key\", \"value\" FROM JSON (wrap on) \"root\" "
+           f"WITH CONNECTION (Url \"{http_server.url}/kv\");\n")
+    runner = run("LIB CONNECT TO 'Butler_GET';\nSet NullDisplay = '<NULL>';\n"
+                 "KV: LOAD key, value, IsNull(value) as Missing;\n" + sql +
+                 "Set NullDisplay = ;\nKV2: NoConcatenate LOAD key, value, IsNull(value) as Missing;\n" + sql,
+                 connections=_connections(http_server.url))
+    assert runner.model.tables["KV"].texts() == [["a", "<NULL>", "0"], ["b", "2", "0"]]
+    assert runner.model.tables["KV2"].texts() == [["a", None, "-1"], ["b", "2", "0"]]

@@ -258,3 +258,12 @@ def test_load(run, page: str, script: str, expected: dict, complete: bool) -> No
         assert name in runner.model.tables, sorted(runner.model.tables)
         table = runner.model.tables[name]
         assert (table.fields, table.texts()) == (fields, rows)
+
+
+def test_file_path_and_dir_of_a_relative_path_are_the_full_local_path(run, tmp_path) -> None:
+    """FilePath: "the full path to the table file currently being read"; a path that is not
+    lib:// (legacy mode's C:\\UserFiles\\abc.txt) is shown as the full local path.
+    https://help.qlik.com/en-US/cloud-services/Subsystems/Hub/Content/Sense_Hub/Scripting/FileFunctions/FilePath.htm"""
+    runner = run("T: LOAD FilePath() as P, FileDir() as D FROM data\\x.csv;", files={"data/x.csv": "a\n1\n"})
+    found = (tmp_path / "data" / "x.csv").resolve()
+    assert runner.model.tables["T"].texts() == [[str(found), str(found.parent)]]

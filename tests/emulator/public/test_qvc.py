@@ -52,7 +52,6 @@ def test_utility_functions(run_with_qvc) -> None:
         ["4", "18", "default", "-1"]
 
 
-@pytest.mark.xfail(strict=True, reason="Qvc.Log writes with ADD LOAD; the Add prefix is issue 14a's")
 def test_log_numbers_messages(run_with_qvc) -> None:
     """Qvc.Log's doc: a line in Qvc.LogTable, field Qvc.LogMessage, level in
     Qvc.LogMessage_Level; Test_Log_log.txt shows lines as "00001 <timestamp>; message"."""
@@ -62,8 +61,6 @@ def test_log_numbers_messages(run_with_qvc) -> None:
     assert rows[0][1].startswith("00001 ") and rows[0][1].endswith("; hello")
 
 
-@pytest.mark.xfail(strict=True, reason="Qvc.GetFieldValues puts ';LOAD ...' in a variable: one "
-                   "expansion holding two statements is not re-split yet")
 def test_calendar_from_field(run_with_qvc) -> None:
     """Test_Calendar_log.txt: "CalendarFromField Rows: Expected 760" for the same date range."""
     runner = run_with_qvc(
