@@ -15,7 +15,7 @@ import yaml
 
 from demo.processes import free_port, terminate
 from demo.sense.certs import CertPaths, ensure_certs
-from demo.sense.seed import DEFAULT_SEED
+from demo.sense.seed import DEFAULT_SEED, SAFE_DUMPER, SAFE_LOADER
 
 ADMIN_TIMEOUT = 5
 
@@ -44,10 +44,10 @@ class SenseProcess:
         self.proc: subprocess.Popen | None = None
 
     def _merged_seed(self, base: Path, extra_tasks: list[dict]) -> Path:
-        data = yaml.safe_load(Path(base).read_text(encoding="utf-8"))
+        data = yaml.load(Path(base).read_text(encoding="utf-8"), Loader=SAFE_LOADER)
         data["tasks"] = data["tasks"] + extra_tasks
         path = self.workdir / "seed.yaml"
-        path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+        path.write_text(yaml.dump(data, Dumper=SAFE_DUMPER, allow_unicode=True), encoding="utf-8")
         return path
 
     def run_scripts(self, valet_url: str, connections: Path | None = None,
