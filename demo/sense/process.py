@@ -23,9 +23,10 @@ ADMIN_TIMEOUT = 5
 class SenseProcess:
     def __init__(self, workdir: Path, *args: str, seed: Path | None = None,
                  extra_tasks: list[dict] | None = None, latency_ms: int = 0,
-                 proxy: bool = False) -> None:
+                 proxy: bool = False, start_timeout: float = 20.0) -> None:
         """`extra_tasks`: seed entries (SPEC §4 format) added to `seed` (default: the
-        reference document's tasks)."""
+        reference document's tasks); `start_timeout`: of `with` (a big seed takes a while)."""
+        self.start_timeout = start_timeout
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         if extra_tasks:
@@ -85,7 +86,7 @@ class SenseProcess:
         self.proc = None
 
     def __enter__(self) -> "SenseProcess":
-        return self.start()
+        return self.start(self.start_timeout)
 
     def __exit__(self, *exc: Any) -> None:
         self.stop()

@@ -64,8 +64,8 @@ def measure(sense: SenseProcess, settings: QrsSettings, query: TaskQuery, repeat
 
 def run(total: int, latency_ms: int, repeat: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        sense = SenseProcess(Path(tmp), extra_tasks=TASKS + fillers(total), latency_ms=latency_ms)
-        with sense.start(timeout=300):
+        with SenseProcess(Path(tmp), extra_tasks=TASKS + fillers(total), latency_ms=latency_ms,
+                          start_timeout=300) as sense:
             settings = QrsSettings("127.0.0.1", sense.port,
                                    headers={"X-Qlik-User": "UserDirectory=Internal;UserId=sa_repository"},
                                    client_cert=str(sense.certs.client),
