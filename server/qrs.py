@@ -493,7 +493,8 @@ class _ConnectionRetry(Retry):
 @dataclass
 class _Repository:
     """What one repository's clients share: the connections, and the number of tasks its last
-    unfiltered condensed list held (0: none was asked for yet)."""
+    unfiltered condensed list held (0: none was asked for yet; once over the limit, no list is
+    asked for again, so a repository that shrinks is noticed only after a restart)."""
 
     pool: urllib3.HTTPConnectionPool
     tasks: int = 0
