@@ -15,8 +15,12 @@ What it guarantees (SPEC §4):
   start is retried only when no connection could be made (nothing was sent), never once sent;
 - filter literals escaped as a live Sense expects (`\\'` and `\\\\`, qlik-facts §6) and the
   whole filter percent-encoded, so no tag or property value can break or widen a filter;
-- lookups ORed and split only where a URL would pass `MAX_URL_LENGTH`; the parts run
-  concurrently on the pool, so any number of IDs costs about one round trip.
+- lookups ORed in one filter; tasks by ID or name that would need more than one URL
+  (`MAX_URL_LENGTH`) are picked from one unfiltered `GET /qrs/task` instead (every task,
+  condensed: one round trip on one connection), unless the repository's last such answer held
+  more than `UNFILTERED_LOOKUP_MAX_TASKS`; then, and for tags and custom properties, the lookup
+  is split where a URL would pass the limit and the parts run concurrently on the pool (one
+  connection each), so any number of terms costs about one round trip.
 
 Errors are `QrsError` subclasses with `http_status`, the status Valet should answer with.
 Environment variables such as REQUESTS_CA_BUNDLE or HTTPS_PROXY are ignored: the repository is
@@ -60,6 +64,13 @@ POOL_SIZE = 10  # connections kept open to one repository; more callers wait for
 # id, name, taskType, enabled, as the condensed task types list them (UserSyncTaskCondensed,
 # https://help.qlik.com/en-US/sense-developer/APIs/RepositoryServiceAPI/index.html?page=1942).
 FULL, CONDENSED = "task/full", "task"
+# The unfiltered condensed list ("Get all as condensed", https://help.qlik.com/en-US/sense-developer/
+# November2024/Subsystems/RepositoryServiceAPI/Content/Sense_RepositoryServiceAPI/RepositoryServiceAPI-Get-All-As-Condensed.htm)
+# grows with the repository, split lookups with the request: above this many tasks in the
+# repository's last unfiltered answer, split lookups are used again. Measured against the
+# simulated repository, 1,000 IDs cost the same either way near 10,000 tasks (README,
+# Benchmarks); half that leaves room for a real repository slower to list its tasks.
+UNFILTERED_LOOKUP_MAX_TASKS = 5_000
 _XRFKEY_CHARS = string.ascii_letters + string.digits
 
 
@@ -233,21 +244,53 @@ def has_custom_property(task: Mapping[str, Any], name: str, value: str) -> bool:
                for cp in task.get("customProperties") or [])
 
 
+def guid_key(guid: str) -> str:
+    """What two spellings of one GUID have in common (Sense writes them lower-case)."""
+    return guid.lower()
+
+
+def fold(text: str) -> str:
+    """What two spellings of one string have in common when Sense compares them: "string
+    comparisons are case-insensitive" (https://help.qlik.com/en-US/sense-developer/November2024/
+    Subsystems/RepositoryServiceAPI/Content/Sense_RepositoryServiceAPI/RepositoryServiceAPI-Filtering.htm)."""
+    return text.casefold()
+
+
 def _same(a: Any, b: str) -> bool:
-    return isinstance(a, str) and a.casefold() == b.casefold()
+    return isinstance(a, str) and fold(a) == fold(b)
+
+
+@dataclass(frozen=True)
+class TaskQuery:
+    """One call's task lookup: by ID (GUIDs) and by name on the condensed task, and by filter
+    terms on whole tasks (`full_terms`: tags, custom properties)."""
+
+    ids: tuple[str, ...] = ()
+    names: tuple[str, ...] = ()
+    full_terms: tuple[str, ...] = ()
+
+    def condensed_terms(self) -> list[str]:
+        return list(dict.fromkeys([id_term(i) for i in self.ids] + [name_term(n) for n in self.names]))
+
+    def picked(self, tasks: Iterable[dict]) -> list[dict]:
+        """The tasks the ID and name terms select, as the repository's filter selects them."""
+        ids, names = {guid_key(i) for i in self.ids}, {fold(n) for n in self.names}
+        return [t for t in tasks if guid_key(t["id"]) in ids
+                or (names and isinstance(t.get("name"), str) and fold(t["name"]) in names)]
 
 
 # -- client --------------------------------------------------------------------------------
 class QrsClient:
     """One client per call: it counts the call's requests; the connections it uses are the
-    repository's shared pool (see `_shared_pool`), so closing a client keeps them open."""
+    repository's shared pool (see `_shared_repository`), so closing a client keeps them open."""
 
     def __init__(self, settings: QrsSettings, max_url_length: int = MAX_URL_LENGTH) -> None:
         self.settings = settings
         self.max_url_length = max_url_length
         self.requests_sent = 0
         self._count_lock = threading.Lock()
-        self.pool = _shared_pool(settings)
+        self.repository = _shared_repository(settings)
+        self.pool = self.repository.pool
 
     def __enter__(self) -> "QrsClient":
         return self
@@ -261,28 +304,39 @@ class QrsClient:
     # -- the calls -----------------------------------------------------------------------
     def find_tasks(self, terms: Iterable[str], endpoint: str = FULL) -> list[dict]:
         """Tasks matching any of the filter terms, in as few requests as keep every URL within
-        the limit; each task once, in the repository's order within each request."""
-        return self.find_tasks_in({endpoint: terms})
+        the limit (run at once); each task once, in the repository's order within each request."""
+        return _merged(self._answers([(endpoint, batch) for batch in
+                                      self._batches(list(dict.fromkeys(terms)), endpoint)]))
 
-    def find_tasks_in(self, lookups: Mapping[str, Iterable[str]]) -> list[dict]:
-        """`find_tasks` on several endpoints (`CONDENSED`, `FULL`) at once: every request of
-        every endpoint runs at the same time, the first on the caller's thread. A task found
-        on both keeps the union of its properties (the full entity's)."""
-        def look_up(endpoint: str, batch: list[str]) -> list[dict]:
-            return self._json("GET", endpoint, {"filter": _OR.join(batch)}, quoted=True)
+    def find_tasks_in(self, query: TaskQuery) -> list[dict]:
+        """The tasks of a query, each once (one found by both kinds keeps the union of its
+        properties, the full entity's). Its requests run at the same time: the full terms'
+        filtered lookups, and the ID and name terms' or, when those need more than one URL and
+        the repository's last unfiltered answer held at most `UNFILTERED_LOOKUP_MAX_TASKS`
+        (or there was none yet), one unfiltered condensed list they are picked from."""
+        requests: list[tuple[str, list[str] | None]] = [
+            (FULL, batch) for batch in self._batches(list(dict.fromkeys(query.full_terms)), FULL)]
+        condensed = self._batches(query.condensed_terms(), CONDENSED)
+        unfiltered = len(condensed) > 1 and self.repository.tasks <= UNFILTERED_LOOKUP_MAX_TASKS
+        requests += [(CONDENSED, None)] if unfiltered else [(CONDENSED, b) for b in condensed]
+        answers = self._answers(requests)
+        if unfiltered:
+            self.repository.tasks = len(answers[-1])
+            answers[-1] = query.picked(answers[-1])
+        return _merged(answers)
 
-        requests = [(endpoint, batch) for endpoint, terms in lookups.items()
-                    for batch in self._batches(list(dict.fromkeys(terms)), endpoint)]
+    def _answers(self, requests: list[tuple[str, list[str] | None]]) -> list[list[dict]]:
+        """Each lookup's answer, in order; all of them at once (one pooled connection each),
+        the first on the caller's thread. A batch of None: the unfiltered list."""
         if not requests:
             return []
         first, *rest = requests
-        others = [_lookup_executor().submit(look_up, *request) for request in rest]
-        answers = [look_up(*first)] + [f.result() for f in others]
-        found: dict[str, dict] = {}
-        for task in (t for answer in answers for t in answer):
-            seen = found.get(task["id"])
-            found[task["id"]] = task if seen is None else {**seen, **task}
-        return list(found.values())
+        others = [_lookup_executor().submit(self._look_up, *request) for request in rest]
+        return [self._look_up(*first)] + [f.result() for f in others]
+
+    def _look_up(self, endpoint: str, batch: list[str] | None) -> list[dict]:
+        params = None if batch is None else {"filter": _OR.join(batch)}
+        return self._json("GET", endpoint, params, quoted=True)
 
     def _batches(self, terms: list[str], endpoint: str) -> list[list[str]]:
         """Greedy packing in order, of the percent-encoded terms. Percent-encoding works
@@ -390,6 +444,14 @@ class QrsClient:
         return response
 
 
+def _merged(answers: list[list[dict]]) -> list[dict]:
+    found: dict[str, dict] = {}
+    for task in (t for answer in answers for t in answer):
+        seen = found.get(task["id"])
+        found[task["id"]] = task if seen is None else {**seen, **task}
+    return list(found.values())
+
+
 _OR = quote(" or ", safe="")
 _UNRESERVED_AND_SPACES = re.compile(r"[A-Za-z0-9_.~ -]*")  # what `quote` leaves but spaces
 
@@ -428,22 +490,32 @@ class _ConnectionRetry(Retry):
         return super().increment(method, url, *args, error=error, **kwargs)
 
 
-_POOLS: OrderedDict[str, urllib3.HTTPConnectionPool] = OrderedDict()
-_POOLS_KEPT = 8  # distinct repository settings in one process (tests make many)
-_pools_lock = threading.Lock()
+@dataclass
+class _Repository:
+    """What one repository's clients share: the connections, and the number of tasks its last
+    unfiltered condensed list held (0: none was asked for yet; once over the limit, no list is
+    asked for again, so a repository that shrinks is noticed only after a restart)."""
+
+    pool: urllib3.HTTPConnectionPool
+    tasks: int = 0
 
 
-def _shared_pool(s: QrsSettings) -> urllib3.HTTPConnectionPool:
-    """The connection pool of these settings: built on first use (a configuration error
-    raises then), shared by every client and thread afterwards."""
-    with _pools_lock:
-        pool = _POOLS.get(s.pool_key)
-        if pool is None:
-            pool = _POOLS[s.pool_key] = _pool(s)
-            while len(_POOLS) > _POOLS_KEPT:
-                _POOLS.popitem(last=False)[1].close()
-        _POOLS.move_to_end(s.pool_key)
-        return pool
+_REPOSITORIES: OrderedDict[str, _Repository] = OrderedDict()
+_REPOSITORIES_KEPT = 8  # distinct repository settings in one process (tests make many)
+_repositories_lock = threading.Lock()
+
+
+def _shared_repository(s: QrsSettings) -> _Repository:
+    """The connection pool and what is known of the repository of these settings: built on
+    first use (a configuration error raises then), shared by every client and thread afterwards."""
+    with _repositories_lock:
+        repository = _REPOSITORIES.get(s.pool_key)
+        if repository is None:
+            repository = _REPOSITORIES[s.pool_key] = _Repository(_pool(s))
+            while len(_REPOSITORIES) > _REPOSITORIES_KEPT:
+                _REPOSITORIES.popitem(last=False)[1].pool.close()
+        _REPOSITORIES.move_to_end(s.pool_key)
+        return repository
 
 
 def _pool(s: QrsSettings) -> urllib3.HTTPConnectionPool:

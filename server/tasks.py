@@ -7,9 +7,11 @@ A call, in order:
 2. key-value items are stored (when the KV store is enabled), before anything else can fail;
 3. each ID/tag/custom-property item is judged against the start filter, per item as Butler
    does (an ID: not a GUID -> invalid; not allowed -> denied; not in Sense -> invalid);
-4. one repository lookup for all allowed items together (IDs, tags and custom properties ORed
-   in one filter, split only where a URL would pass 8 KB); each item's tasks are then picked
-   from the answer locally, so a tag or value can never widen the match;
+4. one repository lookup per kind for all allowed items together (IDs and names on the
+   condensed task, tags and custom properties on the whole task, each ORed in one filter; see
+   `QrsClient.find_tasks_in` for when IDs are picked from the unfiltered list or split); each
+   item's tasks are then picked from the answer locally, so a tag or value can never widen the
+   match;
 5. `allTaskIdsMustExist`: one invalid ID moves every ID match to `denied`;
 6. every matched task is started once, in one `task/start/many`; disabled tasks are not sent
    and are reported in `failed`;
@@ -32,8 +34,8 @@ from typing import Any, Callable, Iterable, Union
 from server import audit, db, kv
 from server.audit import Caller
 from server.config import Config, ConfigError
-from server.qrs import (CONDENSED, FULL, QrsClient, QrsConfigError, QrsError, QrsHttpError,
-                        QrsSettings, custom_property_term, has_custom_property, has_tag, id_term,
+from server.qrs import (QrsClient, QrsConfigError, QrsError, QrsHttpError, QrsSettings, TaskQuery,
+                        custom_property_term, fold, guid_key, has_custom_property, has_tag, id_term,
                         is_guid, name_term, tag_term)
 from server.runs import RUNNING
 
@@ -164,10 +166,6 @@ class StartRequest:
 
 
 # -- the start filter -------------------------------------------------------------------------
-def _fold(text: str) -> str:
-    return text.casefold()
-
-
 @dataclass(frozen=True)
 class StartFilter:
     """Butler.startTaskFilter: each item is judged against its own allow list. Tags and
@@ -183,22 +181,22 @@ class StartFilter:
     def from_config(cls, config: Config) -> "StartFilter":
         prefix = "Butler.startTaskFilter.allowTask."
         return cls(enabled=config["Butler.startTaskFilter.enable"],
-                   task_ids=frozenset(i.lower() for i in config[prefix + "taskId"]),
-                   tags=frozenset(_fold(t) for t in config[prefix + "tag"]),
-                   custom_properties=frozenset((_fold(cp["name"]), _fold(cp["value"]))
+                   task_ids=frozenset(guid_key(i) for i in config[prefix + "taskId"]),
+                   tags=frozenset(fold(t) for t in config[prefix + "tag"]),
+                   custom_properties=frozenset((fold(cp["name"]), fold(cp["value"]))
                                                for cp in config[prefix + "customProperty"]))
 
     def allows(self, item: Item) -> bool:
         if not self.enabled:
             return True
         if isinstance(item, ById):
-            return item.task_id.lower() in self.task_ids
+            return guid_key(item.task_id) in self.task_ids
         if isinstance(item, ByName):
             raise TypeError("a name is judged by the task it names: allows_task")
         if isinstance(item, ByTag):
-            return _fold(item.tag) in self.tags
+            return fold(item.tag) in self.tags
         if isinstance(item, ByCustomProperty):
-            return (_fold(item.name), _fold(item.value)) in self.custom_properties
+            return (fold(item.name), fold(item.value)) in self.custom_properties
         return True
 
     def allows_task(self, task: dict) -> bool:
@@ -262,22 +260,17 @@ class _Matches:
     by_cp: list[tuple[ByCustomProperty, list[dict]]] = field(default_factory=list)
 
 
-def lookups(items: Iterable[Item]) -> dict[str, list[str]]:
-    """The filter terms of the allowed, well-formed items, by the endpoint that answers them: a
-    tag's or a custom property's tasks are picked from the answer by those properties, so they
-    need whole tasks; an ID or a name needs only the task's id, name and enabled, which the
-    condensed task carries at a tenth of the size (1,000 IDs: 1.4 MB of whole tasks)."""
-    found: dict[str, list[str]] = {FULL: [], CONDENSED: []}
-    for item in items:
-        if isinstance(item, ById) and is_guid(item.task_id):
-            found[CONDENSED].append(id_term(item.task_id))
-        elif isinstance(item, ByName):
-            found[CONDENSED].append(name_term(item.name))
-        elif isinstance(item, ByTag):
-            found[FULL].append(tag_term(item.tag))
-        elif isinstance(item, ByCustomProperty):
-            found[FULL].append(custom_property_term(item.name, item.value))
-    return found
+def lookups(items: Iterable[Item]) -> TaskQuery:
+    """What the allowed, well-formed items look up: a tag's or a custom property's tasks are
+    picked from the answer by those properties, so they need whole tasks (filter terms on
+    task/full); an ID or a name needs only the task's id, name and enabled, which the condensed
+    task carries at a tenth of the size (1,000 IDs: 1.4 MB of whole tasks)."""
+    items = list(items)
+    return TaskQuery(
+        ids=tuple(i.task_id for i in items if isinstance(i, ById) and is_guid(i.task_id)),
+        names=tuple(i.name for i in items if isinstance(i, ByName)),
+        full_terms=tuple(tag_term(i.tag) if isinstance(i, ByTag) else custom_property_term(i.name, i.value)
+                         for i in items if isinstance(i, (ByTag, ByCustomProperty))))
 
 
 def _judge(items: list[Item], start_filter: StartFilter, result: StartResult) -> list[Item]:
@@ -324,7 +317,7 @@ def name_problem(name: str, matches: list[dict]) -> str:
 
 def _match(items: list[Item], tasks: list[dict], start_filter: StartFilter,
            result: StartResult) -> _Matches:
-    by_id = {t["id"].lower(): t for t in tasks}
+    by_id = {guid_key(t["id"]): t for t in tasks}
     matches = _Matches()
     for item in items:
         if isinstance(item, ByName):
@@ -337,7 +330,7 @@ def _match(items: list[Item], tasks: list[dict], start_filter: StartFilter,
             else:
                 matches.by_name.append((item, found[0]))
         elif isinstance(item, ById):
-            task = by_id.get(item.task_id.lower())
+            task = by_id.get(guid_key(item.task_id))
             if task is None:
                 result.invalid.append(item.task_id)
             else:

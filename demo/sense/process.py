@@ -15,7 +15,7 @@ import yaml
 
 from demo.processes import free_port, terminate
 from demo.sense.certs import CertPaths, ensure_certs
-from demo.sense.seed import DEFAULT_SEED
+from demo.sense.seed import DEFAULT_SEED, SAFE_DUMPER, SAFE_LOADER
 
 ADMIN_TIMEOUT = 5
 
@@ -23,9 +23,10 @@ ADMIN_TIMEOUT = 5
 class SenseProcess:
     def __init__(self, workdir: Path, *args: str, seed: Path | None = None,
                  extra_tasks: list[dict] | None = None, latency_ms: int = 0,
-                 proxy: bool = False) -> None:
+                 proxy: bool = False, start_timeout: float = 20.0) -> None:
         """`extra_tasks`: seed entries (SPEC §4 format) added to `seed` (default: the
-        reference document's tasks)."""
+        reference document's tasks); `start_timeout`: of `with` (a big seed takes a while)."""
+        self.start_timeout = start_timeout
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         if extra_tasks:
@@ -44,10 +45,10 @@ class SenseProcess:
         self.proc: subprocess.Popen | None = None
 
     def _merged_seed(self, base: Path, extra_tasks: list[dict]) -> Path:
-        data = yaml.safe_load(Path(base).read_text(encoding="utf-8"))
+        data = yaml.load(Path(base).read_text(encoding="utf-8"), Loader=SAFE_LOADER)
         data["tasks"] = data["tasks"] + extra_tasks
         path = self.workdir / "seed.yaml"
-        path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+        path.write_text(yaml.dump(data, Dumper=SAFE_DUMPER, allow_unicode=True), encoding="utf-8")
         return path
 
     def run_scripts(self, valet_url: str, connections: Path | None = None,
@@ -85,7 +86,7 @@ class SenseProcess:
         self.proc = None
 
     def __enter__(self) -> "SenseProcess":
-        return self.start()
+        return self.start(self.start_timeout)
 
     def __exit__(self, *exc: Any) -> None:
         self.stop()

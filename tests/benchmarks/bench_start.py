@@ -12,6 +12,7 @@ Targets (issue 15): 1 ID within 1.5x the limit, 1,000 IDs within 4x, at most one
 handshake in the whole run (the split lookups' concurrent connections counted).
 
     python tests/benchmarks/bench_start.py [--repeat 5] [--latency-ms 20 [0 100 ...]]
+        [--repository-tasks 1000]   # the bench's 1,000 tasks and fillers up to this many
 """
 from __future__ import annotations
 
@@ -40,6 +41,12 @@ TARGET_MULTIPLE = {1: 1.5, 1000: 4.0}  # case size -> wall time within this many
 def bench_tasks() -> list[dict]:
     return [{"id": str(uuid.UUID(int=0xBE00 << 112 | n)), "name": f"Bench task {n}",
              "tags": [TAG] if n < 100 else [], "run": {"seconds": 1}} for n in range(TASKS)]
+
+
+def fillers(total: int) -> list[dict]:
+    """Tasks no case starts, so the repository holds `total` besides its seed."""
+    return [{"id": str(uuid.UUID(int=0xF1 << 112 | n)), "name": f"Filler {n}"}
+            for n in range(max(0, total - TASKS))]
 
 
 def butler_config(sense: SenseProcess) -> dict:
@@ -96,12 +103,13 @@ def cases(tasks: list[dict]) -> list[tuple[str, int, list[dict]]]:
     return by_id + [("tag matching 100 tasks", 100, [{"type": "starttasktag", "payload": {"tag": TAG}}])]
 
 
-def run(repeat: int, latency_ms: int) -> bool:
+def run(repeat: int, latency_ms: int, total: int) -> bool:
     tasks = bench_tasks()
     limit_ms = ROUND_TRIPS_AT_THE_LIMIT * latency_ms
     rows, ok = [], True
     with tempfile.TemporaryDirectory(prefix="bench-start-") as tmp:
-        with SenseProcess(Path(tmp) / "sense", extra_tasks=tasks, latency_ms=latency_ms) as sense:
+        with SenseProcess(Path(tmp) / "sense", extra_tasks=tasks + fillers(total),
+                          latency_ms=latency_ms, start_timeout=300) as sense:
             valet = Valet(Path(tmp) / "valet", butler_config(sense)).start()
             try:
                 bench = Run(valet, sense)
@@ -129,7 +137,7 @@ def run(repeat: int, latency_ms: int) -> bool:
     header = ("case", "wall ms (median)", "CPU ms Valet / repository", "round trips", "TLS handshakes (warm-up + calls)",
               f"x limit ({limit_ms} ms)", "target", "")
     widths = [max(len(r[i]) for r in rows + [header]) for i in range(len(header))]
-    print(f"start-task benchmark: simulated repository with --latency-ms {latency_ms}, "
+    print(f"start-task benchmark: simulated repository of {total + 5:,} tasks with --latency-ms {latency_ms}, "
           f"median of {repeat} call(s) per case after one warm-up call; load average "
           f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     for row in [header] + rows:
@@ -143,8 +151,10 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--repeat", type=int, default=5)
     p.add_argument("--latency-ms", type=int, nargs="+", default=[20])
+    p.add_argument("--repository-tasks", type=int, default=TASKS,
+                   help="tasks in the simulated repository besides its 5 seed tasks (>= 1000)")
     args = p.parse_args()
-    results = [run(args.repeat, latency) for latency in args.latency_ms]
+    results = [run(args.repeat, latency, args.repository_tasks) for latency in args.latency_ms]
     return 0 if all(results) else 1
 
 

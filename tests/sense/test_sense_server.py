@@ -141,6 +141,19 @@ def test_condensed_task_list_is_filtered_on_the_full_entity(qrs) -> None:
     assert names(qrs("GET", "reloadtask", params={"filter": f"id eq {A4}"})) == ["Reload task of App4"]
 
 
+def test_unfiltered_condensed_list_holds_every_task_condensed(qrs) -> None:
+    """`GET /qrs/task` with no filter: "the condensed version of all entities" of the type
+    (https://help.qlik.com/en-US/sense-developer/November2024/Subsystems/RepositoryServiceAPI/
+    Content/Sense_RepositoryServiceAPI/RepositoryServiceAPI-Get-All-As-Condensed.htm): the seed's
+    five and the three extra tasks, in seed order, disabled ones too, nothing of the full entity."""
+    tasks = qrs("GET", "task").json()
+    assert [t["id"] for t in tasks] == [A1, A2, A3, OPS, A4, DISABLED, SLOW, FAILING]
+    assert [t["enabled"] for t in tasks] == [True] * 5 + [False, True, True]
+    assert all(t.keys() == {"id", "privileges", "name", "taskType", "enabled",
+                            "taskSessionTimeout", "maxRetries"} for t in tasks)
+    assert tasks[-1]["name"] == "Failing task" and tasks[0]["name"] == "Reload task of App1"
+
+
 def test_unknown_reload_task_is_404(qrs) -> None:
     r = qrs("GET", f"reloadtask/{uuid.uuid4()}")
     assert r.status_code == 404 and "Cannot find a task" in r.text

@@ -79,6 +79,25 @@ def test_a_task_matched_four_ways_is_listed_under_each_and_started_once(open_val
     assert sorted(p for m, p in qlog.paths()) == ["/qrs/task", "/qrs/task/full", "/qrs/task/start/many"]
 
 
+def test_ids_and_names_over_one_url_are_picked_from_one_unfiltered_list(open_valet, qlog) -> None:
+    """200 unknown IDs make the ID terms need two URLs: one `GET /qrs/task` without a filter
+    instead, the answer the same as the filtered lookups give (IDs as GUIDs in any case, a
+    duplicate listed under each item and started once, names exact)."""
+    unknown = [f"00000000-2222-4333-8444-{n:012d}" for n in range(200)]
+    names = [{"type": "starttaskname", "payload": {"taskName": n}}
+             for n in (A3[1], A4[1].lower())]
+    body = [tid(A1[0].upper()), *map(tid, unknown[:100]), tid(A2[0]), *map(tid, unknown[100:]),
+            tid(A2[0].upper()), *names]
+    answer = start(open_valet, "-", body).json()
+    assert answer["tasksName"] == refs(A3)
+    assert [n["taskName"] for n in answer["tasksNameInvalid"]] == [A4[1].lower()]
+    assert {k: v for k, v in answer.items() if not k.startswith("tasksName")} == result(
+        started=refs(A1, A2, A2), invalid=ids(*unknown))
+    assert qlog.starts() == {A1[0]: 1, A2[0]: 1, A3[0]: 1}
+    assert qlog.paths() == [("GET", "/qrs/task"), ("POST", "/qrs/task/start/many")]
+    assert lookup_filters(qlog) == [""]
+
+
 def test_nothing_to_start_is_a_200_with_no_repository_call(open_valet, qlog) -> None:
     r = start(open_valet, "-", [])
     assert r.status_code == 200 and r.json() == result()
