@@ -54,14 +54,7 @@ class Block:
         return self.sections[0][0]
 
 
-@dataclass
-class Include:
-    stmt: Statement
-    must: bool
-    path: str
-
-
-Node = Simple | Block | Include
+Node = Simple | Block
 
 
 @dataclass
