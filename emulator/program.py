@@ -153,7 +153,7 @@ class Interpreter(Protocol):
     pending_loads: list         # preceding loads waiting for the LOAD or SQL below them
     load: LoadContext | None    # the LOAD level reading its source, if any
     table_file: TableFile | None  # the file the LOAD in progress reads, if any
-    current_file: str           # of the statement running: relative paths start there
+    document: str               # the main script: relative paths start in its folder
     sleep: Callable[[float], None]
     scope: object
 

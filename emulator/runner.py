@@ -81,7 +81,9 @@ class Runner:
         self.scope = VariableScope(self)
         self.load: LoadContext | None = None  # the LOAD level reading its source
         self.table_file: TableFile | None = None  # the file the LOAD in progress reads
-        self.current_file = "<script>"  # of the statement running: relative paths start there
+        # Relative file names are "relative to the Qlik Sense app working directory" (Include
+        # page), the main script's folder here, also in statements of an included file.
+        self.document = "<script>"
         self.pending_loads: list = []  # preceding loads waiting for the LOAD or SQL below them
         self._prepared: dict[str, Action] = {}
         self._expressions: dict[str, Getter] = {}
@@ -107,6 +109,7 @@ class Runner:
         # The error variables exist from the start: ScriptErrorCount "is always reset to 0 at
         # the start of script execution" (.../Scripting/ErrorVariables/ErrorVariables.htm).
         self.set_script_error(0)
+        self.document = file
         self.system = system_values(file, {"ReloadTime": str(serial_from_datetime(self.now())),
                                            **self._system_given})
         try:
@@ -207,7 +210,7 @@ class Runner:
         for a missing file of Include, which "will fail silently"; Must_Include fails.
         https://help.qlik.com/en-US/cloud-services/Subsystems/Hub/Content/Sense_Hub/Scripting/SystemVariables/Include.htm"""
         path_text = self.expand(include.path).strip()
-        found = existing_file(local_path(path_text, self.current_file, self.libs))
+        found = self.find_file(path_text)
         if found is None and include.must:
             raise ScriptError(f"Must_Include file not found: {path_text}", code=FILE_NOT_FOUND)
         return found
@@ -223,14 +226,12 @@ class Runner:
 
     def clause(self, stmt: Statement) -> object:
         """Run a control clause (If condition, For header...) and return what it means."""
-        self.current_file = stmt.file
         try:
             return self.prepared(stmt)(self)
         except ScriptError as e:
             raise e.located(stmt.file, stmt.line, stmt.text)
 
     def run_statement(self, stmt: Statement) -> None:
-        self.current_file = stmt.file
         try:
             action = self.prepared(stmt)
             if self.pending_loads and not hasattr(action, "table_statement"):
@@ -312,7 +313,7 @@ class Runner:
     # ------------------------------------------------------------ variables and subs
     def local_paths(self, written: str) -> list[Path]:
         """Where a file the running statement names is looked for (paths.local_path)."""
-        return local_path(written, self.current_file, self.libs)
+        return local_path(written, self.document, self.libs)
 
     def find_file(self, written: str) -> Path | None:
         """The file a path the running statement names reads, if there is one (paths.existing_file)."""
