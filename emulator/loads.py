@@ -255,9 +255,11 @@ class GroupScope:
     may be used outside aggregation functions in the loaded expressions."
     https://help.qlik.com/en-US/cloud-services/Subsystems/Hub/Content/Sense_Hub/Scripting/ScriptRegularStatements/load.htm"""
 
-    def __init__(self, records: LoadScope, group_by: list[str]) -> None:
+    def __init__(self, records: LoadScope, group_by: list[str], rows: list[Row]) -> None:
         self.records = records
         self.grouped = set(group_by)
+        self.rows = rows
+        self._rec_nos: dict[int, int] | None = None
 
     def ref(self, name: str) -> Getter:
         self.records.ref(name)  # fails for a field the source lacks
@@ -278,13 +280,48 @@ class GroupScope:
         if not spec.min_args <= len(call.args) <= spec.max_args:
             raise ScriptError(f"Wrong number of arguments to {spec.name}: {len(call.args)}",
                               code=SYNTAX_ERROR)
-        getters = [compile_expr(a, self.records) for a in call.args]
+        noting = _CallsNoted(self.records)
+        getters = [compile_expr(a, noting) for a in call.args]
         impl, distinct = spec.impl, call.distinct
+        columns_of = self._numbered_columns if "recno" in noting.names else _columns
 
         def apply(group: list[Row]) -> Value:
-            columns = [[g(row) for row in group] for g in getters]
+            columns = columns_of(group, getters)
             return impl(without_repeats(columns) if distinct else columns)
         return apply
+
+    def _numbered_columns(self, group: list[Row], getters: list[Getter]) -> list[list[Value]]:
+        """RecNo() inside an aggregation is the record's number in the source, as in the
+        common ``Concat(F, ',', RecNo())`` that keeps the records' order (Qvc.CreateWildMapExpression)."""
+        if self._rec_nos is None:
+            self._rec_nos = {id(row): n for n, row in enumerate(self.rows, start=1)}
+        context = self.records.runner.load
+        columns: list[list[Value]] = [[] for _ in getters]
+        for row in group:
+            context.rec_no = self._rec_nos[id(row)]
+            for column, g in zip(columns, getters):
+                column.append(g(row))
+        context.rec_no = None
+        return columns
+
+
+def _columns(group: list[Row], getters: list[Getter]) -> list[list[Value]]:
+    return [[g(row) for row in group] for g in getters]
+
+
+class _CallsNoted:
+    """A scope that notes the functions an expression calls while it is compiled."""
+
+    def __init__(self, scope: LoadScope) -> None:
+        self.scope = scope
+        self.names: set[str] = set()
+
+    def call(self, name: str, args: list[Getter]) -> Getter:
+        self.names.add(name.lower())
+        return self.scope.call(name, args)
+
+    def __getattr__(self, attr: str):
+        return getattr(self.scope, attr)
 
 
 def _substrings(v: Value, delimiter: Value) -> list[Value]:
@@ -314,7 +351,7 @@ def _grouped(runner: Interpreter, stmt: LoadStatement, fields: list[str], rows: 
             groups[key] = [row]
         else:
             group.append(row)
-    names, make_row = _output_columns(stmt, fields, GroupScope(records, group_by), copy=False)
+    names, make_row = _output_columns(stmt, fields, GroupScope(records, group_by, rows), copy=False)
     out: list[Row] = []
     with Loading(runner, LoadContext(names, out, LoadedValues(runner.model, names, out))):
         out.extend(make_row(group) for group in groups.values())
