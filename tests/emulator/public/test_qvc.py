@@ -236,3 +236,34 @@ def test_calendar_set_variables(run, tmp_path: Path) -> None:
     for name in ("vSetYTD", "vSetQTD", "vSetMTD", "vSetPreviousMonthMTD", "vSetPreviousYearYTD",
                  "vSetRolling12", "vSetYTDModifier", "vSetRolling12Modifier"):
         assert runner.variable_text(name), name
+
+
+def test_incremental_reload_by_revision_as_in_qvcs_log(run_with_qvc, tmp_path: Path) -> None:
+    """Test_IncrementalReload_log.txt, lines 18-23: a base load of 3 rows (values 300), then the
+    rows "where Revision >9003" merged into the QVD: 4 rows, values 450."""
+    (tmp_path / "temp").mkdir()
+    load = ("MyTableRevision: LOAD * INLINE [\nId, Revision, Value\n{}] "
+            "WHERE $(Qvc.Loader.v.IncrementalExpression);\n")
+    step = "CALL Qvc.IncrementalSetup('MyTableRevision', 'Revision', 'Id');\n{}CALL Qvc.IncrementalStore;\n"
+    runner = run_with_qvc(
+        "SET Qvc.Loader.v.QvdDirectory = temp;\nSET Qvc.Loader.v.ModField.Type = Revision;\n"
+        + step.format(load.format("1, 9001, 100\n2, 9002, 100\n3, 9003, 100\n"))
+        + step.format(load.format("3, 9003, 100\n4, 9004, 150\n"))
+        + "Check: LOAD Sum(Value) as Total, Count(Id) as N FROM [temp\\MyTableRevision.qvd] (qvd);\n")
+    assert _messages(runner)[1:] == [
+        "temp\\MyTableRevision.qvd updated, rows=3", "temp\\MyTableRevision.qvd exists, rows=3",
+        "Loading rows where Revision >9003", "temp\\MyTableRevision.qvd updated, rows=4"]
+    assert runner.model.tables["Check"].texts() == [["450", "4"]]
+
+
+def test_qvd_field_number_as_in_qvcs_log(run_with_qvc) -> None:
+    """Test_QvdFieldNumber_log.txt: "Customer Name" is field 1, the default return variable
+    Qvc.v.Return, a field not found and a QVD not found give 0."""
+    runner = run_with_qvc(
+        "Cust: LOAD * INLINE [\nCustomer Name, City\na, b\n];\nSTORE Cust INTO cust.qvd (qvd);\n"
+        "CALL Qvc.QvdFieldNumber('Customer Name', 'cust.qvd', 'vRet');\n"
+        "CALL Qvc.QvdFieldNumber('City', 'cust.qvd');\n"
+        "CALL Qvc.QvdFieldNumber('Nope', 'cust.qvd', 'vNope');\n"
+        "CALL Qvc.QvdFieldNumber('City', 'missing.qvd', 'vMissing');\n")
+    assert [runner.variable_text(v) for v in ("vRet", "Qvc.v.Return", "vNope", "vMissing")] == \
+        ["1", "2", "0", "0"]
