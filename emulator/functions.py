@@ -1396,6 +1396,21 @@ def _autonumber(ctx: FunctionContext, x: Value, counter: Value | None = None) ->
     return number(numbers.setdefault(value_key(x), len(numbers) + 1))
 
 
+# AutoNumberHash128/256(expression {, expression}): "a unique integer value for each distinct
+# hash value" of the combined values: 1, 2, 3... per distinct combination in the order first seen,
+# one counter per function (our choice; .../CounterFunctions/autonumberhash128.htm).
+def _autonumber_combined(name: str):
+    @script_function(name, 1, None, nulls=Nulls.PASS, context=True)
+    def combined(ctx: FunctionContext, *values: Value) -> Value:
+        numbers = ctx.run_state(name)
+        return number(numbers.setdefault(tuple(map(value_key, values)), len(numbers) + 1))
+    return combined
+
+
+_autonumber_combined("AutoNumberHash128")
+_autonumber_combined("AutoNumberHash256")
+
+
 # Rand(): uniform in [0, 1); the emulator's --seed option makes the sequence repeatable.
 @script_function("Rand", 0, context=True)
 def _rand(ctx: FunctionContext) -> Value:

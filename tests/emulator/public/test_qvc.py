@@ -267,3 +267,19 @@ def test_qvd_field_number_as_in_qvcs_log(run_with_qvc) -> None:
         "CALL Qvc.QvdFieldNumber('City', 'missing.qvd', 'vMissing');\n")
     assert [runner.variable_text(v) for v in ("vRet", "Qvc.v.Return", "vNope", "vMissing")] == \
         ["1", "2", "0", "0"]
+
+
+def test_link_table(run_with_qvc) -> None:
+    """Qvc.LinkTable's doc: the fields named in parameter 3 move from the source table into the
+    link table, which is created, then updated; a key field %<LinkTable>_Key links them."""
+    runner = run_with_qvc(
+        "Orders: LOAD * INLINE [\nOrderId, Customer, Product, Amount\n1, C1, P1, 10\n2, C2, P1, 20\n];\n"
+        "Suppliers: LOAD * INLINE [\nSupplier, Customer, Product\nS1, C1, P1\n];\n"
+        "CALL Qvc.LinkTable('Link', 'Orders', 'Customer, Product');\n"
+        "CALL Qvc.LinkTable('Link', 'Suppliers', 'Customer, Product');\n")
+    tables = runner.model.tables
+    assert tables["Orders"].fields == ["OrderId", "Amount", "%Link_Key"]
+    assert tables["Suppliers"].fields == ["Supplier", "%Link_Key"]
+    assert sorted(tables["Link"].fields) == ["%Link_Key", "Customer", "Product"]
+    order_keys = dict((r[0], r[2]) for r in tables["Orders"].texts())
+    assert tables["Suppliers"].texts()[0][1] == order_keys["1"] != order_keys["2"]
