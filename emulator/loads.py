@@ -230,7 +230,19 @@ class LoadScope:
             k = len(self.splits)
             self.splits.append((args[0], args[1]))
             return lambda row: self._parts[k]
+        if name.lower() == "previous" and len(args) == 1:
+            return self._previous(args[0])
         return self.runner.scope.call(name, args)
+
+    def _previous(self, expression: Getter) -> Getter:
+        """Previous(expr): expr on "the previous input record that has not been discarded because
+        of a where clause"; NULL for the first (.../InterRecordFunctions/Previous.htm)."""
+        runner = self.runner
+
+        def previous(row: Row) -> Value:
+            before = runner.load.previous
+            return None if before is None else expression(before)
+        return previous
 
     def split_rows(self, make_row: Callable[[Row], Row]) -> Callable[[Row], list[Row]]:
         """The output rows of one source record: one per combination of the substrings."""
@@ -436,6 +448,7 @@ def transform(runner: Interpreter, stmt: LoadStatement, fields: list[str], rows:
             if while_ is None:
                 if where is None or is_true(where(row)):
                     add(make_row(row))
+                    context.previous = row
                 continue
             _repeat_while(context, row, make_row, while_, where, out, add, offset * counting, counting)
     if stmt.distinct:

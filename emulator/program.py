@@ -126,13 +126,15 @@ class FieldSwitch:
 @dataclass
 class LoadContext:
     """One LOAD level while it reads its source: the rows it has made so far (Peek and Exists
-    look at them) and the counters RecNo, RowNo and IterNo of the record being read."""
+    look at them), the counters RecNo, RowNo and IterNo of the record being read, and the record
+    before it that Where kept."""
     fields: list[str]
     rows: list[Row]
     values: LoadedValues
     rec_no: int | None = None
     row_no: int | None = None
     iter_no: int | None = None
+    previous: Row | None = None  # the last record Where kept (Previous())
 
 
 # ---------------------------------------------------------------- the interpreter's interface

@@ -283,3 +283,14 @@ def test_link_table(run_with_qvc) -> None:
     assert sorted(tables["Link"].fields) == ["%Link_Key", "Customer", "Product"]
     order_keys = dict((r[0], r[2]) for r in tables["Orders"].texts())
     assert tables["Suppliers"].texts()[0][1] == order_keys["1"] != order_keys["2"]
+
+
+def test_expand_interval_from_start_dates(run_with_qvc) -> None:
+    """Qvc.ExpandInterval's @param 3: without an end field, each interval ends the day before
+    the next start; the last runs to Qvc.ExpandInterval.v.RangeCeiling (@var)."""
+    runner = run_with_qvc(
+        "Rates: LOAD * INLINE [\nStart, Rate\n41000, 1.1\n41003, 1.2\n];\n"
+        "SET Qvc.ExpandInterval.v.RangeCeiling = 41005;\nCALL Qvc.ExpandInterval('Rates', 'Start');\n"
+        "Days: LOAD Num(Start) as Day, Rate RESIDENT Rates ORDER BY Start;\n")
+    assert runner.model.tables["Days"].texts() == [
+        [str(d), "1.1"] for d in (41000, 41001, 41002)] + [[str(d), "1.2"] for d in (41003, 41004, 41005)]
