@@ -451,6 +451,7 @@ def transform(runner: Interpreter, stmt: LoadStatement, fields: list[str], rows:
                     context.previous = row
                 continue
             _repeat_while(context, row, make_row, while_, where, out, add, offset * counting, counting)
+            context.previous = row  # with While: the record read before (our choice)
     if stmt.distinct:
         out = _distinct(out)
     return names, out
