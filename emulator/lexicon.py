@@ -42,6 +42,7 @@ LINE_COMMENT, BLOCK_COMMENT, BLOCK_COMMENT_END = "//", "/*", "*/"
 _INCLUDE_WORD = r"(must_)?include\s*="
 INCLUDE_KEYWORD = re.compile(_INCLUDE_WORD, re.IGNORECASE)              # inside $( )
 INCLUDE_START = re.compile(r"\$\(" + _INCLUDE_WORD, re.IGNORECASE)      # where one begins
+_LEADING_INCLUDE = re.compile(r"\s*\$\(" + _INCLUDE_WORD, re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -67,9 +68,9 @@ def includes_in(text: str) -> list[IncludeRef]:
 
 def standalone_include(text: str) -> IncludeRef | None:
     """The include when ``text`` is one include and nothing else (a statement of its own)."""
-    stripped = text.strip()
-    if not INCLUDE_START.match(stripped):
+    if not _LEADING_INCLUDE.match(text):  # cheap for the long texts a loop may build
         return None
+    stripped = text.strip()
     found = includes_in(stripped)
     return found[0] if found and found[0].end == len(stripped) else None
 
