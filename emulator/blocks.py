@@ -9,9 +9,8 @@ https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/Scripting/Scr
 """
 from __future__ import annotations
 
-from emulator import lexicon
 from emulator.errors import SYNTAX_ERROR, ScriptError
-from emulator.program import Block, Include, Node, Simple, Statement
+from emulator.program import Block, Node, Simple, Statement
 from emulator.statements import STATEMENTS, BlockShape, lookup
 
 # Every clause that may only stand inside a block (ElseIf, Else, End If, Next, Case...).
@@ -59,9 +58,6 @@ class _Builder:
 
     def node(self, stmt: Statement, shape: BlockShape | None) -> Node:
         if shape is None:
-            include = lexicon.INCLUDE.match(stmt.text)
-            if include:
-                return Include(stmt, bool(include.group(1)), include.group(2).strip())
             return Simple(stmt)
         if shape.raw_body:
             return self.raw_block(stmt, shape)

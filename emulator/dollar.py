@@ -13,8 +13,9 @@ https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/Scripting/dol
   their count; missing parameters stay as written.
 - Expansions nest: ``$(v$(i))`` expands ``$(i)`` first. The text a variable expands to is not
   scanned again.
-- ``$(Include=...)`` and ``$(Must_Include=...)`` are statements of their own; the runner
-  handles them (see runner.py).
+- ``$(Include=...)`` and ``$(Must_Include=...)`` are left in the text with their path expanded;
+  the runner brings the file's text in their place (runner.Runner.prepared), also where a
+  variable's text holds one.
 """
 from __future__ import annotations
 
@@ -68,7 +69,7 @@ def _expand_one(content: str, ctx: DollarContext) -> str:
         n = read_grouped_number(raw, ctx.variable_text("DecimalSep") or ".", "") if raw is not None else None
         return "0" if n is None else format_number(n)
     if lexicon.INCLUDE_KEYWORD.match(body):
-        raise ScriptError("$(Include=...) must stand alone as a statement", code=SYNTAX_ERROR)
+        return f"$({body})"  # the runner includes the file (runner.Runner.prepared)
     call = _PARAMETERISED.match(body)
     if call:
         return _with_parameters(ctx.variable_text(call.group(1).strip()) or "",

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Protocol
+from xml.etree import ElementTree
 
 from emulator.aggregations import AGGREGATIONS
 from emulator.errors import SYNTAX_ERROR, ScriptError
@@ -1395,6 +1396,21 @@ def _autonumber(ctx: FunctionContext, x: Value, counter: Value | None = None) ->
     return number(numbers.setdefault(value_key(x), len(numbers) + 1))
 
 
+# AutoNumberHash128/256(expression {, expression}): "a unique integer value for each distinct
+# hash value" of the combined values: 1, 2, 3... per distinct combination in the order first seen,
+# one counter per function (our choice; .../CounterFunctions/autonumberhash128.htm).
+def _autonumber_combined(name: str):
+    @script_function(name, 1, None, nulls=Nulls.PASS, context=True)
+    def combined(ctx: FunctionContext, *values: Value) -> Value:
+        numbers = ctx.run_state(name)
+        return number(numbers.setdefault(tuple(map(value_key, values)), len(numbers) + 1))
+    return combined
+
+
+_autonumber_combined("AutoNumberHash128")
+_autonumber_combined("AutoNumberHash256")
+
+
 # Rand(): uniform in [0, 1); the emulator's --seed option makes the sequence repeatable.
 @script_function("Rand", 0, context=True)
 def _rand(ctx: FunctionContext) -> Value:
@@ -1467,6 +1483,48 @@ def _filesize(ctx: FunctionContext, written: Value | None = None) -> Value:
 def _filetime(ctx: FunctionContext, written: Value | None = None) -> Value:
     modified = dt.datetime.fromtimestamp(_existing_file(ctx, written).stat().st_mtime)
     return _date_dual(serial_from_datetime(modified), _timestamp_format(ctx))
+
+
+# QvdNoOfRecords, QvdNoOfFields, QvdFieldName: read the XML
+# header of a QVD file the script names (NULL when there is none or it is no QVD file).
+# https://help.qlik.com/en-US/cloud-services/Subsystems/Hub/Content/Sense_Hub/Scripting/FileFunctions/QvdFieldName.htm
+# ("QvdFieldName ('MyFile.qvd', 5)" returns "the fifth field": numbers start at 1).
+
+_QVD_HEADER_END = b"</QvdTableHeader>"
+
+
+def _qvd_header(ctx: FunctionContext, written: Value) -> "ElementTree.Element":
+    head = _existing_file(ctx, written).read_bytes().split(_QVD_HEADER_END, 1)[0]
+    try:
+        return ElementTree.fromstring(head + _QVD_HEADER_END)
+    except ElementTree.ParseError:
+        raise _Undefined from None
+
+
+def _qvd_item(ctx: FunctionContext, written: Value, path: str) -> str:
+    found = _qvd_header(ctx, written).findtext(path)
+    if found is None:
+        raise _Undefined
+    return found
+
+
+@script_function("QvdNoOfRecords", 1, context=True)
+def _qvd_no_of_records(ctx: FunctionContext, written: Value) -> Value:
+    return number(int(_qvd_item(ctx, written, "NoOfRecords")))
+
+
+@script_function("QvdNoOfFields", 1, context=True)
+def _qvd_no_of_fields(ctx: FunctionContext, written: Value) -> Value:
+    return number(len(_qvd_header(ctx, written).findall("Fields/QvdFieldHeader")))
+
+
+@script_function("QvdFieldName", 2, context=True)
+def _qvd_field_name(ctx: FunctionContext, written: Value, field_no: Value) -> Value:
+    names = [f.findtext("FieldName") for f in _qvd_header(ctx, written).findall("Fields/QvdFieldHeader")]
+    n = _int(field_no)
+    if not 1 <= n <= len(names):
+        raise _Undefined
+    return text(names[n - 1])
 
 
 @script_function("FilePath", 0, context=True)

@@ -38,11 +38,61 @@ QUOTES: dict[str, Quote] = {q.opener: q for q in (
 
 LINE_COMMENT, BLOCK_COMMENT, BLOCK_COMMENT_END = "//", "/*", "*/"
 
-# $(Include=path) / $(Must_Include=path): a statement of its own.
+# $(Include=path) / $(Must_Include=path): a dollar expansion that brings a file's text.
 _INCLUDE_WORD = r"(must_)?include\s*="
 INCLUDE_KEYWORD = re.compile(_INCLUDE_WORD, re.IGNORECASE)              # inside $( )
 INCLUDE_START = re.compile(r"\$\(" + _INCLUDE_WORD, re.IGNORECASE)      # where one begins
-INCLUDE = re.compile(r"\$\(" + _INCLUDE_WORD + r"(.*)\)\s*$", re.IGNORECASE | re.DOTALL)
+_LEADING_INCLUDE = re.compile(r"\s*\$\(" + _INCLUDE_WORD, re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class IncludeRef:
+    """One ``$(Include=path)`` or ``$(Must_Include=path)`` in a text: ``start``/``end`` span it."""
+    must: bool
+    path: str
+    start: int
+    end: int
+
+
+def includes_in(text: str) -> list[IncludeRef]:
+    """The includes written in ``text``, left to right (their paths as written)."""
+    found, pos = [], 0
+    while (m := INCLUDE_START.search(text, pos)) is not None:
+        close = closing_paren(text, m.end())
+        if close is None:
+            return found  # unclosed: dollar expansion reports it
+        found.append(IncludeRef(bool(m.group(1)), text[m.end():close].strip(), m.start(), close + 1))
+        pos = close + 1
+    return found
+
+
+def standalone_include(text: str) -> IncludeRef | None:
+    """The include when ``text`` is one include and nothing else (a statement of its own)."""
+    if not _LEADING_INCLUDE.match(text):  # cheap for the long texts a loop may build
+        return None
+    stripped = text.strip()
+    found = includes_in(stripped)
+    return found[0] if found and found[0].end == len(stripped) else None
+
+
+def without_comments(text: str) -> str:
+    """``text`` with its ``//`` and ``/* */`` comments (outside quoted items) made a space."""
+    if "//" not in text and "/*" not in text:
+        return text
+    out, i = [], 0
+    while i < len(text):
+        c = text[i]
+        if c in QUOTES:
+            end = quoted_end(text, i) or len(text)
+            out.append(text[i:end])
+            i = end
+        elif comment_at(text, i):
+            out.append(" ")
+            i = comment_end(text, i)
+        else:
+            out.append(c)
+            i += 1
+    return "".join(out)
 
 
 def quoted_end(text: str, pos: int) -> int | None:

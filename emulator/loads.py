@@ -230,7 +230,19 @@ class LoadScope:
             k = len(self.splits)
             self.splits.append((args[0], args[1]))
             return lambda row: self._parts[k]
+        if name.lower() == "previous" and len(args) == 1:
+            return self._previous(args[0])
         return self.runner.scope.call(name, args)
+
+    def _previous(self, expression: Getter) -> Getter:
+        """Previous(expr): expr on "the previous input record that has not been discarded because
+        of a where clause"; NULL for the first (.../InterRecordFunctions/Previous.htm)."""
+        runner = self.runner
+
+        def previous(row: Row) -> Value:
+            before = runner.load.previous
+            return None if before is None else expression(before)
+        return previous
 
     def split_rows(self, make_row: Callable[[Row], Row]) -> Callable[[Row], list[Row]]:
         """The output rows of one source record: one per combination of the substrings."""
@@ -255,9 +267,11 @@ class GroupScope:
     may be used outside aggregation functions in the loaded expressions."
     https://help.qlik.com/en-US/cloud-services/Subsystems/Hub/Content/Sense_Hub/Scripting/ScriptRegularStatements/load.htm"""
 
-    def __init__(self, records: LoadScope, group_by: list[str]) -> None:
+    def __init__(self, records: LoadScope, group_by: list[str], rows: list[Row]) -> None:
         self.records = records
         self.grouped = set(group_by)
+        self.rows = rows
+        self._rec_nos: dict[int, int] | None = None
 
     def ref(self, name: str) -> Getter:
         self.records.ref(name)  # fails for a field the source lacks
@@ -278,13 +292,48 @@ class GroupScope:
         if not spec.min_args <= len(call.args) <= spec.max_args:
             raise ScriptError(f"Wrong number of arguments to {spec.name}: {len(call.args)}",
                               code=SYNTAX_ERROR)
-        getters = [compile_expr(a, self.records) for a in call.args]
+        noting = _CallsNoted(self.records)
+        getters = [compile_expr(a, noting) for a in call.args]
         impl, distinct = spec.impl, call.distinct
+        columns_of = self._numbered_columns if "recno" in noting.names else _columns
 
         def apply(group: list[Row]) -> Value:
-            columns = [[g(row) for row in group] for g in getters]
+            columns = columns_of(group, getters)
             return impl(without_repeats(columns) if distinct else columns)
         return apply
+
+    def _numbered_columns(self, group: list[Row], getters: list[Getter]) -> list[list[Value]]:
+        """RecNo() inside an aggregation is the record's number in the source, as in the
+        common ``Concat(F, ',', RecNo())`` that keeps the records' order (Qvc.CreateWildMapExpression)."""
+        if self._rec_nos is None:
+            self._rec_nos = {id(row): n for n, row in enumerate(self.rows, start=1)}
+        context = self.records.runner.load
+        columns: list[list[Value]] = [[] for _ in getters]
+        for row in group:
+            context.rec_no = self._rec_nos[id(row)]
+            for column, g in zip(columns, getters):
+                column.append(g(row))
+        context.rec_no = None
+        return columns
+
+
+def _columns(group: list[Row], getters: list[Getter]) -> list[list[Value]]:
+    return [[g(row) for row in group] for g in getters]
+
+
+class _CallsNoted:
+    """A scope that notes the functions an expression calls while it is compiled."""
+
+    def __init__(self, scope: LoadScope) -> None:
+        self.scope = scope
+        self.names: set[str] = set()
+
+    def call(self, name: str, args: list[Getter]) -> Getter:
+        self.names.add(name.lower())
+        return self.scope.call(name, args)
+
+    def __getattr__(self, attr: str):
+        return getattr(self.scope, attr)
 
 
 def _substrings(v: Value, delimiter: Value) -> list[Value]:
@@ -314,7 +363,7 @@ def _grouped(runner: Interpreter, stmt: LoadStatement, fields: list[str], rows: 
             groups[key] = [row]
         else:
             group.append(row)
-    names, make_row = _output_columns(stmt, fields, GroupScope(records, group_by), copy=False)
+    names, make_row = _output_columns(stmt, fields, GroupScope(records, group_by, rows), copy=False)
     out: list[Row] = []
     with Loading(runner, LoadContext(names, out, LoadedValues(runner.model, names, out))):
         out.extend(make_row(group) for group in groups.values())
@@ -399,8 +448,10 @@ def transform(runner: Interpreter, stmt: LoadStatement, fields: list[str], rows:
             if while_ is None:
                 if where is None or is_true(where(row)):
                     add(make_row(row))
+                    context.previous = row
                 continue
             _repeat_while(context, row, make_row, while_, where, out, add, offset * counting, counting)
+            context.previous = row  # with While: the record read before (our choice)
     if stmt.distinct:
         out = _distinct(out)
     return names, out

@@ -2,7 +2,8 @@
 
 Sense reads files through folder data connections (``lib://Connection/path``). The emulator maps
 a connection to a folder when told so (``--lib NAME=DIR``, ``Runner(libs={NAME: DIR})``);
-otherwise it looks in the folder of the script that names the file.
+otherwise it looks in the app's folder (the main script's), where relative names start too:
+"the filename will be relative to the Qlik Sense app working directory" (Include page).
 """
 from __future__ import annotations
 
@@ -41,11 +42,11 @@ class TableFile:
         return max(self.path.rfind("/"), self.path.rfind("\\"))
 
 
-def local_path(written: str, including_file: str, libs: dict[str, str] | None = None) -> list[Path]:
+def local_path(written: str, document: str, libs: dict[str, str] | None = None) -> list[Path]:
     """Where a path written in a script is looked for, best first: ``lib://Name/rest`` in the
-    folder mapped to Name; unmapped, as ``Name/rest`` then ``rest`` in the including script's
-    folder; relative paths against that folder."""
-    base = Path(including_file).parent
+    folder mapped to Name; unmapped, as ``Name/rest`` then ``rest`` in the folder of the main
+    script (``document``); relative paths against that folder."""
+    base = Path(document).parent
     written = written.replace("\\", "/")  # Windows separators, as Sense scripts write them
     if written.lower().startswith(LIB):
         rest = written[len(LIB):]

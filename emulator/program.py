@@ -54,14 +54,7 @@ class Block:
         return self.sections[0][0]
 
 
-@dataclass
-class Include:
-    stmt: Statement
-    must: bool
-    path: str
-
-
-Node = Simple | Block | Include
+Node = Simple | Block
 
 
 @dataclass
@@ -133,13 +126,15 @@ class FieldSwitch:
 @dataclass
 class LoadContext:
     """One LOAD level while it reads its source: the rows it has made so far (Peek and Exists
-    look at them) and the counters RecNo, RowNo and IterNo of the record being read."""
+    look at them), the counters RecNo, RowNo and IterNo of the record being read, and the record
+    before it that Where kept."""
     fields: list[str]
     rows: list[Row]
     values: LoadedValues
     rec_no: int | None = None
     row_no: int | None = None
     iter_no: int | None = None
+    previous: Row | None = None  # the last record Where kept (Previous())
 
 
 # ---------------------------------------------------------------- the interpreter's interface
@@ -160,7 +155,7 @@ class Interpreter(Protocol):
     pending_loads: list         # preceding loads waiting for the LOAD or SQL below them
     load: LoadContext | None    # the LOAD level reading its source, if any
     table_file: TableFile | None  # the file the LOAD in progress reads, if any
-    current_file: str           # of the statement running: relative paths start there
+    document: str               # the main script: relative paths start in its folder
     sleep: Callable[[float], None]
     scope: object
 

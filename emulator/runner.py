@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
-from emulator import statements
+from emulator import lexicon, statements
 from emulator.blocks import build_blocks
 from emulator.dollar import expand
 from emulator.errors import FILE_NOT_FOUND, SCRIPT_ERROR_TEXTS, ScriptError, UnsupportedSyntax
@@ -20,7 +20,7 @@ from emulator.evaluator import Getter, compile_expr
 from emulator.functions import bind_function, serial_from_datetime
 from emulator.parser import parse_expression
 from emulator.paths import TableFile, existing_file, local_path
-from emulator.program import (Action, Block, ExitBlock, ExitScript, ExitSub, FieldSwitch, Include, LoadContext,
+from emulator.program import (Action, Block, ExitBlock, ExitScript, ExitSub, FieldSwitch, LoadContext,
                               Node, Simple, Statement, SubDefinition)
 from emulator.splitter import split_statements
 from emulator.system import system_values
@@ -81,7 +81,9 @@ class Runner:
         self.scope = VariableScope(self)
         self.load: LoadContext | None = None  # the LOAD level reading its source
         self.table_file: TableFile | None = None  # the file the LOAD in progress reads
-        self.current_file = "<script>"  # of the statement running: relative paths start there
+        # Relative file names are "relative to the Qlik Sense app working directory" (Include
+        # page), the main script's folder here, also in statements of an included file.
+        self.document = "<script>"
         self.pending_loads: list = []  # preceding loads waiting for the LOAD or SQL below them
         self._prepared: dict[str, Action] = {}
         self._expressions: dict[str, Getter] = {}
@@ -107,6 +109,7 @@ class Runner:
         # The error variables exist from the start: ScriptErrorCount "is always reset to 0 at
         # the start of script execution" (.../Scripting/ErrorVariables/ErrorVariables.htm).
         self.set_script_error(0)
+        self.document = file
         self.system = system_values(file, {"ReloadTime": str(serial_from_datetime(self.now())),
                                            **self._system_given})
         try:
@@ -127,13 +130,10 @@ class Runner:
 
     def run_nodes(self, nodes: list[Node]) -> None:
         for node in nodes:
-            kind = type(node)
-            if kind is Simple:
+            if type(node) is Simple:
                 self.run_statement(node.stmt)
-            elif kind is Block:
-                self.run_block(node)
             else:
-                self.run_include(node)
+                self.run_block(node)
 
     def run_block(self, block: Block) -> None:
         """A Sub defined inside a control statement "can only be called from within the same
@@ -150,10 +150,14 @@ class Runner:
 
     def prepared(self, stmt: Statement) -> Action:
         """The statement's action, dollar-expanded and parsed (cached by the expanded text)."""
-        if "$(" not in stmt.text or stmt.expanded:
+        if "$(" not in stmt.text:
             return self._parsed(stmt.text)
-        text = self.expand(stmt.text)
-        if ";" in text and statements.expansion_splits(stmt.text):
+        text = stmt.text if stmt.expanded else self.expand(stmt.text)
+        include = lexicon.standalone_include(text)
+        if include is not None:
+            return self._including(include)
+        text = self._inlined(text)
+        if not stmt.expanded and ";" in text and statements.expansion_splits(stmt.text):
             parts = split_statements(text, stmt.file, stmt.line, expanded=True)
             if len(parts) != 1:
                 return self._several(parts)
@@ -174,6 +178,43 @@ class Runner:
         run_parts.table_statement = True
         return run_parts
 
+    def _including(self, include: lexicon.IncludeRef) -> Action:
+        """A statement that is (or expands to) one ``$(Include=...)``: the file's statements run
+        in its place, each expanded just before it runs, errors naming the included file."""
+        def run_include(r: "Runner") -> None:
+            found = r.included_file(include)
+            if found is not None:
+                r.run_nodes(r.load_nodes(found.read_text(encoding="utf-8-sig"), str(found)))
+        run_include.table_statement = True  # its own statements check the pending loads
+        return run_include
+
+    def _inlined(self, text: str) -> str:
+        """An include inside a statement brings the file's text (comments dropped, expanded)
+        where it stands: Include "is a dollar-sign expansion", and Qvc.Calendar includes its
+        ExtFields file inside a LOAD through a variable holding ``$(Include=...)``.
+        https://help.qlik.com/en-US/cloud-services/Subsystems/Hub/Content/Sense_Hub/Scripting/dollar-sign-expansions.htm"""
+        includes = lexicon.includes_in(text) if "$" in text else []  # one char: a fast scan
+        if not includes:
+            return text
+        out, pos = [], 0
+        for include in includes:
+            found = self.included_file(include)
+            content = "" if found is None else found.read_text(encoding="utf-8-sig")
+            out += [text[pos:include.start], self._inlined(self.expand(lexicon.without_comments(content)))]
+            pos = include.end
+        out.append(text[pos:])
+        return "".join(out)
+
+    def included_file(self, include: lexicon.IncludeRef) -> Path | None:
+        """The file an include names (its path expanded, placed as paths.local_path says); None
+        for a missing file of Include, which "will fail silently"; Must_Include fails.
+        https://help.qlik.com/en-US/cloud-services/Subsystems/Hub/Content/Sense_Hub/Scripting/SystemVariables/Include.htm"""
+        path_text = self.expand(include.path).strip()
+        found = self.find_file(path_text)
+        if found is None and include.must:
+            raise ScriptError(f"Must_Include file not found: {path_text}", code=FILE_NOT_FOUND)
+        return found
+
     def _parsed(self, text: str) -> Action:
         cacheable = len(text) < _CACHE_LIMIT
         action = self._prepared.get(text) if cacheable else None
@@ -185,14 +226,12 @@ class Runner:
 
     def clause(self, stmt: Statement) -> object:
         """Run a control clause (If condition, For header...) and return what it means."""
-        self.current_file = stmt.file
         try:
             return self.prepared(stmt)(self)
         except ScriptError as e:
             raise e.located(stmt.file, stmt.line, stmt.text)
 
     def run_statement(self, stmt: Statement) -> None:
-        self.current_file = stmt.file
         try:
             action = self.prepared(stmt)
             if self.pending_loads and not hasattr(action, "table_statement"):
@@ -221,23 +260,6 @@ class Runner:
         self.variables["ScriptError"] = Dual(SCRIPT_ERROR_TEXTS.get(code, ""), float(code))
         self.variables["ScriptErrorCount"] = number(self.error_count)
         self.variables["ScriptErrorList"] = text("\n".join(self.error_list))
-
-    def run_include(self, node: Include) -> None:
-        stmt = node.stmt
-        try:
-            path_text = self.expand(node.path).strip()
-        except ScriptError as e:
-            raise e.located(stmt.file, stmt.line, stmt.text)
-        try:
-            found = existing_file(local_path(path_text, stmt.file, self.libs))
-        except ScriptError as e:
-            raise e.located(stmt.file, stmt.line, stmt.text)
-        if found is None:
-            if node.must:
-                raise ScriptError(f"Must_Include file not found: {path_text}", stmt.file,
-                                  stmt.line, stmt.text, FILE_NOT_FOUND)
-            return  # $(Include=...) of a missing file is silently skipped, as documented
-        self.run_nodes(self.load_nodes(found.read_text(encoding="utf-8-sig"), str(found)))
 
     # ------------------------------------------------------------ expressions and expansion
     def expand(self, text_: str) -> str:
@@ -291,7 +313,7 @@ class Runner:
     # ------------------------------------------------------------ variables and subs
     def local_paths(self, written: str) -> list[Path]:
         """Where a file the running statement names is looked for (paths.local_path)."""
-        return local_path(written, self.current_file, self.libs)
+        return local_path(written, self.document, self.libs)
 
     def find_file(self, written: str) -> Path | None:
         """The file a path the running statement names reads, if there is one (paths.existing_file)."""

@@ -441,7 +441,7 @@ def _file_list(r: Interpreter, mask: str, dirs: bool) -> list[Value]:
     """FileList/DirList over the local file system, the mask placed by local_path; the names
     come back as the mask wrote them."""
     where = r.local_paths(mask)[0]
-    prefix = mask[:len(mask) - len(Path(mask).name)]
+    prefix = mask[:max(mask.rfind("/"), mask.rfind("\\")) + 1]  # '\\' too, as Sense scripts write it
     found = sorted(glob.glob(str(where)))
     return [text(prefix + Path(f).name) for f in found if Path(f).is_dir() == dirs]
 

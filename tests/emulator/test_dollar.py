@@ -57,9 +57,9 @@ def test_unclosed_expansion_fails(text: str) -> None:
         expand(text, Runner())
 
 
-def test_include_inside_a_statement_fails() -> None:
-    with pytest.raises(ScriptError, match="stand alone"):
-        expand("Let a = $(Include=x.qvs);", Runner())
+def test_include_is_left_for_the_runner_with_its_path_expanded() -> None:
+    assert expand("Let a = $(Include=$(d)\\x.qvs);", Runner(variables={"d": "lib"})) == \
+        "Let a = $(Include=lib\\x.qvs);"
 
 
 @pytest.mark.parametrize("text, expected", [

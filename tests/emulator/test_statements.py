@@ -221,13 +221,18 @@ def test_sleep_waits_the_given_milliseconds() -> None:
     assert waited == [1.5]
 
 
-def test_include_runs_the_file_relative_to_the_including_script(run) -> None:
+def test_relative_names_in_an_included_file_start_at_the_app_folder(run) -> None:
+    """Include page: "If you don't specify a path, the filename will be relative to the Qlik
+    Sense app working directory" (the main script's folder here), also inside an included file.
+    https://help.qlik.com/en-US/cloud-services/Subsystems/Hub/Content/Sense_Hub/Scripting/SystemVariables/Include.htm"""
     runner = run("$(Include=lib/sub.qvs);\nCall FromInclude('x')",
                  files={"lib/sub.qvs": "Let inc = 'included';\n$(Include=deeper.qvs)\n"
-                        "Sub FromInclude(v)\nLet called = v;\nEnd Sub",
-                        "lib/deeper.qvs": "Let deep = 'yes';"})
+                        "Sub FromInclude(v)\nLet called = v;\nT: LOAD a FROM data.csv;\nEnd Sub",
+                        "deeper.qvs": "Let deep = 'yes';", "lib/deeper.qvs": "Let deep = 'no';",
+                        "data.csv": "a\n1\n"})
     assert (runner.variable_text("inc"), runner.variable_text("deep"),
             runner.variable_text("called")) == ("included", "yes", "x")
+    assert runner.model.tables["T"].texts() == [["1"]]
 
 
 def test_include_of_a_missing_file_is_silent_must_include_fails(run) -> None:
