@@ -19,15 +19,17 @@ import math
 import random
 import re
 import statistics
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Protocol
 
 from emulator.aggregations import AGGREGATIONS
 from emulator.errors import SYNTAX_ERROR, ScriptError
+from emulator.evaluator import Getter
 from emulator.paths import TableFile
+from emulator.program import Variables
 from emulator.tables import value_key
 from emulator.values import (Dual, Value, boolean, from_text, is_true, number, parse_number,
                              read_grouped_number, text, to_number, wildcard_regex)
@@ -53,8 +55,8 @@ class FunctionContext(Protocol):
     def find_file(self, written: str) -> Path | None: ...  # the file a path names, if any
     table_file: TableFile | None  # the file the LOAD in progress reads (FileName()...)
     random: random.Random  # Rand()
-    # Optional: `variable(name) -> str | None`, the text of a script variable. When the context
-    # has it, DateFormat, TimestampFormat, DecimalSep and ThousandSep set by the script are used.
+    # Optional: `variables`, the script's variables (a mapping from name to value). When the
+    # context has them, the settings the script sets (DateFormat, DecimalSep...) are honoured.
 
 
 class Nulls(enum.Enum):
@@ -74,6 +76,9 @@ class ScriptFunction:
 
 
 FUNCTIONS: dict[str, ScriptFunction] = {}
+
+
+_EMPTY = text("")
 
 
 class _Undefined(Exception):
@@ -96,25 +101,54 @@ def call_function(name: str, args: list[Value], ctx: FunctionContext) -> Value:
 
 
 def bind_function(name: str, arg_count: int) -> Callable[[list[Value], FunctionContext], Value]:
-    """Look a function up and check its arity once (an evaluator that compiles expressions can
-    do this at compile time); the result applies the NULL policy and calls the function."""
+    """Look a function up and check its arity once; the result applies the NULL policy and
+    calls the function."""
+    apply = _applier(_checked(name, arg_count))
+    return lambda args, ctx: apply(ctx, *args)
+
+
+def compile_call(name: str, args: list[Getter], ctx: FunctionContext) -> Getter:
+    """``f(row)`` calling the function on what ``args`` give for the row: the lookup, the arity
+    check and the NULL policy are settled here, once per compiled expression."""
+    apply = _applier(_checked(name, len(args)))
+    if not args:
+        return lambda row: apply(ctx)
+    if len(args) == 1:
+        only, = args
+        return lambda row: apply(ctx, only(row))
+    if len(args) == 2:
+        first, second = args
+        return lambda row: apply(ctx, first(row), second(row))
+    return lambda row: apply(ctx, *[a(row) for a in args])
+
+
+def _checked(name: str, arg_count: int) -> ScriptFunction:
     spec = FUNCTIONS.get(name.lower())
     if spec is None:
         raise ScriptError(f"Unknown function: {name}", code=SYNTAX_ERROR)
     if arg_count < spec.min_args or (spec.max_args is not None and arg_count > spec.max_args):
         raise ScriptError(f"Wrong number of arguments to {spec.name}: {arg_count} "
                           f"(expected {_arity_text(spec)})", code=SYNTAX_ERROR)
+    return spec
 
-    def call(args: list[Value], ctx: FunctionContext) -> Value:
-        if spec.nulls is Nulls.PROPAGATE and None in args:
-            return None
-        if spec.nulls is Nulls.AS_EMPTY:
-            args = [text("") if a is None else a for a in args]
+
+def _applier(spec: ScriptFunction) -> Callable[..., Value]:
+    """``apply(ctx, *args)``: the function with its NULL policy, an argument outside its domain
+    giving NULL."""
+    impl, nulls, uses_context = spec.impl, spec.nulls, spec.uses_context
+
+    def apply(ctx: FunctionContext, *args: Value) -> Value:
+        if nulls is Nulls.PROPAGATE:
+            for a in args:  # not `None in args`: that calls Dual.__eq__ for every argument
+                if a is None:
+                    return None
+        elif nulls is Nulls.AS_EMPTY:
+            args = tuple(_EMPTY if a is None else a for a in args)
         try:
-            return spec.impl(ctx, *args) if spec.uses_context else spec.impl(*args)
+            return impl(ctx, *args) if uses_context else impl(*args)
         except _Undefined:
             return None
-    return call
+    return apply
 
 
 def _arity_text(spec: ScriptFunction) -> str:
@@ -123,6 +157,95 @@ def _arity_text(spec: ScriptFunction) -> str:
     if spec.max_args == spec.min_args:
         return str(spec.min_args)
     return f"{spec.min_args} to {spec.max_args}"
+
+
+# ---------------------------------------------------------------- the script's settings
+
+class Settings:
+    """The script variables functions honour: ONE home for what each means, set or not. Each is
+    read from the variables the first time a function asks for it, then kept."""
+
+    def __init__(self, variables: Mapping[str, Value]) -> None:
+        self._variables = variables
+
+    def text(self, name: str) -> str | None:
+        value = self._variables.get(name)
+        return None if value is None else value.text
+
+    def _text_or(self, name: str, default: str) -> str:
+        value = self.text(name)
+        return default if value is None else value
+
+    def _int_or(self, name: str, default: int) -> int:
+        n = parse_number(self.text(name) or "")
+        return default if n is None else int(n)
+
+    def _names_or(self, name: str, default: list[str]) -> list[str]:
+        """MonthNames / DayNames: 'Jan;Feb;...' as set in the script, else the English names."""
+        names = (self.text(name) or "").split(";")
+        return names if len(names) == len(default) else default
+
+    @cached_property
+    def date_format(self) -> str:
+        return self._text_or("DateFormat", DEFAULT_DATE_FORMAT)
+
+    @cached_property
+    def timestamp_format(self) -> str:
+        return self._text_or("TimestampFormat", DEFAULT_TIMESTAMP_FORMAT)
+
+    @cached_property
+    def time_format(self) -> str:
+        return self._text_or("TimeFormat", DEFAULT_TIME_FORMAT)
+
+    @cached_property
+    def data_formats(self) -> tuple[str, ...]:
+        return data_formats(self.text)
+
+    @cached_property
+    def decimal_sep(self) -> str:  # without the script's DecimalSep/ThousandSep: an en-US app's
+        return self._text_or("DecimalSep", ".")
+
+    @cached_property
+    def thousand_sep(self) -> str:
+        return self._text_or("ThousandSep", ",")
+
+    @cached_property
+    def first_week_day(self) -> int:  # 0 is Monday
+        return self._int_or("FirstWeekDay", 0)
+
+    @cached_property
+    def broken_weeks(self) -> bool:
+        return self._int_or("BrokenWeeks", 0) != 0
+
+    @cached_property
+    def reference_day(self) -> int:
+        return self._int_or("ReferenceDay", 4)
+
+    @cached_property
+    def first_month_of_year(self) -> int:
+        return self._int_or("FirstMonthOfYear", 1)
+
+    @cached_property
+    def months(self) -> tuple[Dual, ...]:
+        """What Month() returns for each month: its name (MonthNames) and number."""
+        return tuple(Dual(name, float(i)) for i, name in enumerate(self._names_or("MonthNames", _MONTHS), 1))
+
+    @cached_property
+    def day_names(self) -> list[str]:
+        return self._names_or("DayNames", _DAYS)
+
+
+def script_settings(ctx: FunctionContext | None) -> Settings:
+    """The settings of the script a function runs in. A context whose variables are a
+    program.Variables keeps one Settings until a variable changes; otherwise they are read
+    afresh (defaults when the context has no variables)."""
+    variables = getattr(ctx, "variables", None)
+    if not isinstance(variables, Variables):
+        return Settings(variables or {})
+    settings = variables.derived.get(Settings)
+    if settings is None:
+        settings = variables.derived[Settings] = Settings(variables)
+    return settings
 
 
 # ---------------------------------------------------------------- argument conversions
@@ -673,15 +796,9 @@ def _in_radix(n: int, spec: str) -> str:
 
 
 def _separators(ctx: FunctionContext, dec_sep: Value | None, thou_sep: Value | None) -> tuple[str, str]:
-    # Without the script's DecimalSep/ThousandSep: those of an en-US app.
-    return (_script_setting(ctx, "DecimalSep", ".") if dec_sep is None else dec_sep.text,
-            _script_setting(ctx, "ThousandSep", ",") if thou_sep is None else thou_sep.text)
-
-
-def _script_setting(ctx: FunctionContext, variable: str, fallback: str) -> str:
-    lookup = getattr(ctx, "variable", None)
-    value = lookup(variable) if lookup is not None else None
-    return fallback if value is None else value
+    settings = script_settings(ctx)
+    return (settings.decimal_sep if dec_sep is None else dec_sep.text,
+            settings.thousand_sep if thou_sep is None else thou_sep.text)
 
 
 # Num#(text[, format[, dec_sep[, thou_sep]]]) keeps the original text and adds the number.
@@ -787,22 +904,14 @@ def _format_date_value(x: Value, fmt: Value | None, default: str, whole_days: bo
     return Dual(format_serial(shown, default if fmt is None else fmt.text), serial)
 
 
-def _date_format(ctx: FunctionContext) -> str:
-    return _script_setting(ctx, "DateFormat", DEFAULT_DATE_FORMAT)
-
-
-def _timestamp_format(ctx: FunctionContext) -> str:
-    return _script_setting(ctx, "TimestampFormat", DEFAULT_TIMESTAMP_FORMAT)
-
-
 @script_function("Date", 1, 2, context=True)
 def _date(ctx: FunctionContext, x: Value, fmt: Value | None = None) -> Value:
-    return _format_date_value(x, fmt, _date_format(ctx), whole_days=True)
+    return _format_date_value(x, fmt, script_settings(ctx).date_format, whole_days=True)
 
 
 @script_function("Timestamp", 1, 2, context=True)
 def _timestamp(ctx: FunctionContext, x: Value, fmt: Value | None = None) -> Value:
-    return _format_date_value(x, fmt, _timestamp_format(ctx), whole_days=False)
+    return _format_date_value(x, fmt, script_settings(ctx).timestamp_format, whole_days=False)
 
 
 def _date_dual(serial: float, fmt: str) -> Dual:
@@ -818,17 +927,17 @@ def _makedate(ctx: FunctionContext, year: Value, month: Value | None = None, day
         moment = dt.datetime(yyyy, int(_opt_num(month, 1)), int(_opt_num(day, 1)))
     except ValueError as e:
         raise _Undefined from e
-    return _date_dual(serial_from_datetime(moment), _date_format(ctx))
+    return _date_dual(serial_from_datetime(moment), script_settings(ctx).date_format)
 
 
 @script_function("Now", 0, 1, context=True)
 def _now(ctx: FunctionContext, timer_mode: Value | None = None) -> Value:
-    return _date_dual(serial_from_datetime(ctx.now()), _timestamp_format(ctx))
+    return _date_dual(serial_from_datetime(ctx.now()), script_settings(ctx).timestamp_format)
 
 
 @script_function("Today", 0, 1, context=True)
 def _today(ctx: FunctionContext, timer_mode: Value | None = None) -> Value:
-    return _date_dual(float(math.floor(serial_from_datetime(ctx.now()))), _date_format(ctx))
+    return _date_dual(float(math.floor(serial_from_datetime(ctx.now()))), script_settings(ctx).date_format)
 
 
 _NAME_TOKENS = ("MMMM", "MMM", "WWWW", "WWW", "TT", "tt")
@@ -901,12 +1010,12 @@ def _month_number(name: str, names: list[str]) -> int:
 
 @script_function("Date#", 1, 2, context=True)
 def _date_interpret(ctx: FunctionContext, s: Value, fmt: Value | None = None) -> Value:
-    return Dual(s.text, _parse_with_format(s.text, _date_format(ctx) if fmt is None else fmt.text))
+    return Dual(s.text, _parse_with_format(s.text, script_settings(ctx).date_format if fmt is None else fmt.text))
 
 
 @script_function("Timestamp#", 1, 2, context=True)
 def _timestamp_interpret(ctx: FunctionContext, s: Value, fmt: Value | None = None) -> Value:
-    return Dual(s.text, _parse_with_format(s.text, _timestamp_format(ctx) if fmt is None else fmt.text))
+    return Dual(s.text, _parse_with_format(s.text, script_settings(ctx).timestamp_format if fmt is None else fmt.text))
 
 
 # Year, Month and Day read a date written as text in DateFormat or TimestampFormat, as every
@@ -920,7 +1029,7 @@ def _year(ctx: FunctionContext, x: Value) -> Value:
 @script_function("Month", 1, context=True)
 def _month(ctx: FunctionContext, x: Value) -> Value:
     month = _calendar_day(ctx, x).month
-    return Dual(_names(ctx, "MonthNames", _MONTHS)[month - 1], month)
+    return script_settings(ctx).months[month - 1]
 
 
 @script_function("Day", 1, context=True)
@@ -945,18 +1054,9 @@ def _monthname(x: Value) -> Value:
 _LAST_MILLISECOND = 1 / 86_400_000
 
 
-def _names(ctx: FunctionContext, variable: str, default: list[str]) -> list[str]:
-    """MonthNames / DayNames: 'Jan;Feb;...' as set in the script, else the English names."""
-    names = _script_setting(ctx, variable, "").split(";")
-    return names if len(names) == len(default) else default
-
-
-def _setting_int(ctx: FunctionContext, variable: str, default: int, given: Value | None = None) -> int:
-    """A function's own argument, else the script variable, else the default."""
-    if given is not None:
-        return _int(given)
-    n = parse_number(_script_setting(ctx, variable, ""))
-    return default if n is None else int(n)
+def _given_or(given: Value | None, setting: int) -> int:
+    """A function's own argument (first_week_day...), else the script's setting."""
+    return setting if given is None else _int(given)
 
 
 def _date_number(ctx: FunctionContext, x: Value) -> float:
@@ -965,7 +1065,7 @@ def _date_number(ctx: FunctionContext, x: Value) -> float:
     MM/DD/YYYY), read as data values are (data_formats)."""
     n = to_number(x)
     if n is None:
-        n = read_date_text(_str(x), data_formats(lambda name: _script_setting(ctx, name, "")))
+        n = read_date_text(_str(x), script_settings(ctx).data_formats)
     if n is None:
         raise _Undefined
     return n
@@ -1010,7 +1110,7 @@ def _period_dual(ctx: FunctionContext, start: dt.date, end: dt.date | None) -> D
     """A period's first day (or, given ``end``, the last millisecond before ``end``) shown with
     DateFormat."""
     serial = _serial(start) if end is None else _serial(end) - _LAST_MILLISECOND
-    return Dual(format_serial(math.floor(serial), _date_format(ctx)), serial)
+    return Dual(format_serial(math.floor(serial), script_settings(ctx).date_format), serial)
 
 
 @script_function("WeekDay", 1, 2, context=True)
@@ -1018,8 +1118,9 @@ def _weekday(ctx: FunctionContext, x: Value, first_week_day: Value | None = None
     """Day name (DayNames) and 0-6 counted from the first day of the week: with Sunday first,
     a Wednesday is 3 (weekday page)."""
     day = _calendar_day(ctx, x)
-    first = _setting_int(ctx, "FirstWeekDay", 0, first_week_day)
-    return Dual(_names(ctx, "DayNames", _DAYS)[day.weekday()], float((day.weekday() - first) % 7))
+    settings = script_settings(ctx)
+    first = _given_or(first_week_day, settings.first_week_day)
+    return Dual(settings.day_names[day.weekday()], float((day.weekday() - first) % 7))
 
 
 def _week_and_year(ctx: FunctionContext, x: Value, args: tuple[Value | None, ...]) -> tuple[int, int]:
@@ -1027,9 +1128,10 @@ def _week_and_year(ctx: FunctionContext, x: Value, args: tuple[Value | None, ...
     ReferenceDay; broken weeks: week 1 starts on January 1st and each week at FirstWeekDay.
     https://help.qlik.com/en-US/cloud-services/Subsystems/Hub/Content/Sense_Hub/Scripting/DateAndTimeFunctions/week.htm"""
     given = list(args) + [None] * (3 - len(args))
-    first = _setting_int(ctx, "FirstWeekDay", 0, given[0])
-    broken = _setting_int(ctx, "BrokenWeeks", 0, given[1]) != 0
-    reference = _setting_int(ctx, "ReferenceDay", 4, given[2]) or 4
+    settings = script_settings(ctx)
+    first = _given_or(given[0], settings.first_week_day)
+    broken = settings.broken_weeks if given[1] is None else _int(given[1]) != 0
+    reference = _given_or(given[2], settings.reference_day) or 4
     day = _calendar_day(ctx, x)
     if broken:
         january = dt.date(day.year, 1, 1)
@@ -1054,7 +1156,7 @@ def _weekyear(ctx: FunctionContext, x: Value, *args: Value | None) -> Value:
 
 def _week_bounds(ctx: FunctionContext, x: Value, period_no: Value | None,
                  first_week_day: Value | None) -> tuple[dt.date, dt.date]:
-    first = _setting_int(ctx, "FirstWeekDay", 0, first_week_day)
+    first = _given_or(first_week_day, script_settings(ctx).first_week_day)
     start = _week_start(_calendar_day(ctx, x), first) + dt.timedelta(weeks=int(_opt_num(period_no, 0)))
     return start, start + dt.timedelta(days=7)
 
@@ -1082,7 +1184,7 @@ def _months_bounds(ctx: FunctionContext, x: Value, size: int, period_no: Value |
                    first_month: Value | None) -> tuple[dt.date, dt.date]:
     """The period of ``size`` months holding x (quarters and years start at FirstMonthOfYear)."""
     day = _calendar_day(ctx, x)
-    offset = (_setting_int(ctx, "FirstMonthOfYear", 1, first_month) - 1) if size > 1 else 0
+    offset = (_given_or(first_month, script_settings(ctx).first_month_of_year) - 1) if size > 1 else 0
     months_in = (day.month - 1 - offset) % size
     start = _add_months(dt.date(day.year, day.month, 1), -months_in + size * int(_opt_num(period_no, 0)))
     return start, _add_months(start, size)
@@ -1123,7 +1225,7 @@ def _addmonths(ctx: FunctionContext, x: Value, n: Value, mode: Value | None = No
     else:
         target = first + dt.timedelta(days=min(day.day, length) - 1)
     moved = _serial(target) + (serial - math.floor(serial))
-    return Dual(format_serial(moved, _date_format(ctx)), moved)
+    return Dual(format_serial(moved, script_settings(ctx).date_format), moved)
 
 
 @script_function("AddYears", 2, context=True)
@@ -1217,25 +1319,21 @@ def _second(ctx: FunctionContext, x: Value) -> Value:
     return number(datetime_from_serial(_date_number(ctx, x)).second)
 
 
-def _time_format(ctx: FunctionContext) -> str:
-    return _script_setting(ctx, "TimeFormat", DEFAULT_TIME_FORMAT)
-
-
 @script_function("Time", 1, 2, context=True)
 def _time(ctx: FunctionContext, x: Value, fmt: Value | None = None) -> Value:
     serial = _num(x)
-    return Dual(format_serial(serial, _time_format(ctx) if fmt is None else fmt.text), serial)
+    return Dual(format_serial(serial, script_settings(ctx).time_format if fmt is None else fmt.text), serial)
 
 
 @script_function("MakeTime", 1, 3, context=True)
 def _maketime(ctx: FunctionContext, hh: Value, mm: Value | None = None, ss: Value | None = None) -> Value:
     serial = (_num(hh) * 3600 + _opt_num(mm, 0) * 60 + _opt_num(ss, 0)) / 86400
-    return Dual(format_serial(serial, _time_format(ctx)), serial)
+    return Dual(format_serial(serial, script_settings(ctx).time_format), serial)
 
 
 @script_function("Time#", 1, 2, context=True)
 def _time_interpret(ctx: FunctionContext, s: Value, fmt: Value | None = None) -> Value:
-    return Dual(s.text, _parse_with_format(s.text, _time_format(ctx) if fmt is None else fmt.text) % 1)
+    return Dual(s.text, _parse_with_format(s.text, script_settings(ctx).time_format if fmt is None else fmt.text) % 1)
 
 
 # Intervals: a duration in days, shown without wrapping at 24 hours. The largest unit in the
@@ -1252,7 +1350,7 @@ def _interval_token(token: str) -> str:
 @script_function("Interval", 1, 2, context=True)
 def _interval(ctx: FunctionContext, x: Value, fmt: Value | None = None) -> Value:
     n = _num(x)
-    layout = _time_format(ctx) if fmt is None else fmt.text
+    layout = script_settings(ctx).time_format if fmt is None else fmt.text
     rest = round(abs(n) * 86_400_000)
     shown = []
     for token in _INTERVAL_TOKEN.findall(layout):
@@ -1269,7 +1367,7 @@ def _interval(ctx: FunctionContext, x: Value, fmt: Value | None = None) -> Value
 
 @script_function("Interval#", 1, 2, context=True)
 def _interval_interpret(ctx: FunctionContext, s: Value, fmt: Value | None = None) -> Value:
-    layout = _time_format(ctx) if fmt is None else fmt.text
+    layout = script_settings(ctx).time_format if fmt is None else fmt.text
     tokens = [_interval_token(t) for t in _INTERVAL_TOKEN.findall(layout)]
     pattern = _INTERVAL_TOKEN.sub(lambda m: "([0-9]+)", re.escape(layout))
     found = re.fullmatch(pattern, s.text.strip())
@@ -1426,7 +1524,7 @@ def _reloadtime(ctx: FunctionContext) -> Value:
     """The start of this run unless --system ReloadTime=... says otherwise (a serial number or
     a timestamp in the script's TimestampFormat)."""
     given = text(ctx.system_value("ReloadTime") or "")
-    return _date_dual(_date_number(ctx, given), _timestamp_format(ctx))
+    return _date_dual(_date_number(ctx, given), script_settings(ctx).timestamp_format)
 
 
 # GetFolderPath('Desktop'): --system GetFolderPath.Desktop=DIR, else that name in the home folder.
@@ -1466,7 +1564,7 @@ def _filesize(ctx: FunctionContext, written: Value | None = None) -> Value:
 @script_function("FileTime", 0, 1, context=True)
 def _filetime(ctx: FunctionContext, written: Value | None = None) -> Value:
     modified = dt.datetime.fromtimestamp(_existing_file(ctx, written).stat().st_mtime)
-    return _date_dual(serial_from_datetime(modified), _timestamp_format(ctx))
+    return _date_dual(serial_from_datetime(modified), script_settings(ctx).timestamp_format)
 
 
 @script_function("FilePath", 0, context=True)
