@@ -836,6 +836,7 @@ DEFAULT_DATE_FORMAT = "YYYY-MM-DD"
 DEFAULT_TIMESTAMP_FORMAT = "YYYY-MM-DD hh:mm:ss"
 DEFAULT_TIME_FORMAT = "hh:mm:ss"
 _EPOCH = dt.datetime(1899, 12, 30)
+_EPOCH_ORDINAL = _EPOCH.toordinal()
 _MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 _LONG_MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August",
                 "September", "October", "November", "December"]
@@ -879,11 +880,6 @@ _TOKEN_TEXT: dict[str, Callable[[dt.datetime, int], str]] = {  # (moment, hour a
 }
 
 
-def _format_token(token: str, moment: dt.datetime, twelve_hour: bool = False) -> str:
-    hour = (moment.hour % 12 or 12) if twelve_hour else moment.hour
-    return _TOKEN_TEXT[token](moment, hour)
-
-
 _OPTIONAL_PART = re.compile(r"\[(.*?)\]")
 
 
@@ -893,9 +889,23 @@ def format_serial(serial: float, fmt: str) -> str:
     A bracketed part, as in Sense's default 'M/D/YYYY h:mm:ss[.fff] TT', shows only when the
     time has fractions of a second."""
     moment = datetime_from_serial(serial)
-    fmt = _OPTIONAL_PART.sub(lambda m: m.group(1) if moment.microsecond else "", fmt)
-    twelve_hour = re.search("TT|tt", fmt, re.IGNORECASE) is not None
-    return _DATE_TOKEN.sub(lambda m: _format_token(_canonical_token(m.group(0)), moment, twelve_hour), fmt)
+    pieces, twelve_hour = _format_pieces(fmt, moment.microsecond != 0)
+    hour = (moment.hour % 12 or 12) if twelve_hour else moment.hour
+    return "".join([piece if type(piece) is str else piece(moment, hour) for piece in pieces])
+
+
+@lru_cache(maxsize=64)
+def _format_pieces(fmt: str, fractions: bool) -> tuple[tuple[str | Callable[[dt.datetime, int], str], ...], bool]:
+    """A format read once: its literal texts and the renderers of its tokens (_TOKEN_TEXT), and
+    whether it shows a 12-hour clock."""
+    fmt = _OPTIONAL_PART.sub(lambda m: m.group(1) if fractions else "", fmt)
+    pieces: list[str | Callable[[dt.datetime, int], str]] = []
+    pos = 0
+    for m in _DATE_TOKEN.finditer(fmt):
+        pieces += [fmt[pos:m.start()], _TOKEN_TEXT[_canonical_token(m.group(0))]]
+        pos = m.end()
+    pieces.append(fmt[pos:])
+    return tuple(piece for piece in pieces if piece != ""), re.search("TT|tt", fmt, re.IGNORECASE) is not None
 
 
 def _format_date_value(x: Value, fmt: Value | None, default: str, whole_days: bool) -> Value:
@@ -1040,7 +1050,7 @@ def _day(ctx: FunctionContext, x: Value) -> Value:
 @script_function("MonthName", 1)
 def _monthname(x: Value) -> Value:
     moment = datetime_from_serial(_num(x))
-    first = serial_from_datetime(dt.datetime(moment.year, moment.month, 1))
+    first = _serial(dt.date(moment.year, moment.month, 1))
     return Dual(f"{_MONTHS[moment.month - 1]} {moment.year}", first)
 
 
@@ -1094,22 +1104,36 @@ def data_formats(setting: Callable[[str], str | None]) -> tuple[str, ...]:
             setting("TimeFormat") or DEFAULT_TIME_FORMAT)
 
 
+# Periods are computed on day numbers: the serial numbers of whole days (1899-12-30 is 0).
+
+def _day_number(ctx: FunctionContext, x: Value) -> int:
+    return math.floor(_date_number(ctx, x))
+
+
 def _calendar_day(ctx: FunctionContext, x: Value) -> dt.date:
-    return datetime_from_serial(math.floor(_date_number(ctx, x))).date()
+    return dt.date.fromordinal(_EPOCH_ORDINAL + _day_number(ctx, x))
 
 
 def _serial(day: dt.date) -> float:
-    return float((day - _EPOCH.date()).days)
+    return float(day.toordinal() - _EPOCH_ORDINAL)
 
 
-def _week_start(day: dt.date, first_week_day: int) -> dt.date:
-    return day - dt.timedelta(days=(day.weekday() - first_week_day) % 7)
+def _week_start(day: int, first_week_day: int) -> int:
+    """The day number of the first day of the week holding ``day`` (day number 0 is a Saturday;
+    first_week_day 0 is Monday)."""
+    return day - ((day + 5) % 7 - first_week_day) % 7
 
 
-def _period_dual(ctx: FunctionContext, start: dt.date, end: dt.date | None) -> Dual:
-    """A period's first day (or, given ``end``, the last millisecond before ``end``) shown with
-    DateFormat."""
-    serial = _serial(start) if end is None else _serial(end) - _LAST_MILLISECOND
+@lru_cache(maxsize=1024)
+def _month_start(index: int) -> int:
+    """The day number of the first day of month ``index`` (year * 12 + month - 1)."""
+    return dt.date(index // 12, index % 12 + 1, 1).toordinal() - _EPOCH_ORDINAL
+
+
+def _period_dual(ctx: FunctionContext, start: int, end: int | None) -> Dual:
+    """A period's first day (or, given ``end``, the last millisecond before day ``end``) shown
+    with DateFormat."""
+    serial = float(start) if end is None else end - _LAST_MILLISECOND
     return Dual(format_serial(math.floor(serial), script_settings(ctx).date_format), serial)
 
 
@@ -1132,15 +1156,15 @@ def _week_and_year(ctx: FunctionContext, x: Value, args: tuple[Value | None, ...
     first = _given_or(given[0], settings.first_week_day)
     broken = settings.broken_weeks if given[1] is None else _int(given[1]) != 0
     reference = _given_or(given[2], settings.reference_day) or 4
-    day = _calendar_day(ctx, x)
+    day = _day_number(ctx, x)
+    year = dt.date.fromordinal(_EPOCH_ORDINAL + day).year
     if broken:
-        january = dt.date(day.year, 1, 1)
-        return (day - _week_start(january, first)).days // 7 + 1, day.year
+        return (day - _week_start(_month_start(year * 12), first)) // 7 + 1, year
     start = _week_start(day, first)
-    for year in (day.year + 1, day.year, day.year - 1):
-        week1 = _week_start(dt.date(year, 1, reference), first)
+    for week_year in (year + 1, year, year - 1):
+        week1 = _week_start(_month_start(week_year * 12) + reference - 1, first)
         if start >= week1:
-            return (start - week1).days // 7 + 1, year
+            return (start - week1) // 7 + 1, week_year
     raise _Undefined
 
 
@@ -1155,10 +1179,11 @@ def _weekyear(ctx: FunctionContext, x: Value, *args: Value | None) -> Value:
 
 
 def _week_bounds(ctx: FunctionContext, x: Value, period_no: Value | None,
-                 first_week_day: Value | None) -> tuple[dt.date, dt.date]:
+                 first_week_day: Value | None) -> tuple[int, int]:
+    """The day numbers of the week's first day and of the day after it."""
     first = _given_or(first_week_day, script_settings(ctx).first_week_day)
-    start = _week_start(_calendar_day(ctx, x), first) + dt.timedelta(weeks=int(_opt_num(period_no, 0)))
-    return start, start + dt.timedelta(days=7)
+    start = _week_start(_day_number(ctx, x), first) + 7 * int(_opt_num(period_no, 0))
+    return start, start + 7
 
 
 @script_function("WeekStart", 1, 3, context=True)
@@ -1181,13 +1206,14 @@ def _add_months(day: dt.date, months: int) -> dt.date:
 
 
 def _months_bounds(ctx: FunctionContext, x: Value, size: int, period_no: Value | None,
-                   first_month: Value | None) -> tuple[dt.date, dt.date]:
-    """The period of ``size`` months holding x (quarters and years start at FirstMonthOfYear)."""
+                   first_month: Value | None) -> tuple[int, int]:
+    """The period of ``size`` months holding x (quarters and years start at FirstMonthOfYear):
+    the day numbers of its first day and of the day after it."""
     day = _calendar_day(ctx, x)
     offset = (_given_or(first_month, script_settings(ctx).first_month_of_year) - 1) if size > 1 else 0
     months_in = (day.month - 1 - offset) % size
-    start = _add_months(dt.date(day.year, day.month, 1), -months_in + size * int(_opt_num(period_no, 0)))
-    return start, _add_months(start, size)
+    start = day.year * 12 + day.month - 1 - months_in + size * int(_opt_num(period_no, 0))
+    return _month_start(start), _month_start(start + size)
 
 
 def _period_functions(name: str, size: int, has_first_month: bool) -> None:
@@ -1238,9 +1264,10 @@ def _addyears(ctx: FunctionContext, x: Value, n: Value) -> Value:
 # when timestamp lies in the period holding base_date, moved by period_no periods.
 # .../DateAndTimeFunctions/inmonth.htm, inquarter.htm, inyear.htm, inweek.htm, inmonths.htm
 
-def _holds(ctx: FunctionContext, x: Value, bounds: tuple[dt.date, dt.date]) -> Value:
+def _holds(ctx: FunctionContext, x: Value, bounds: tuple[int, int]) -> Value:
+    """Whether x lies from the first day number up to, not including, the second."""
     serial = _date_number(ctx, x)
-    return boolean(_serial(bounds[0]) <= serial < _serial(bounds[1]))
+    return boolean(bounds[0] <= serial < bounds[1])
 
 
 def _in_months_function(name: str, size: int | None) -> None:
@@ -1280,7 +1307,7 @@ def _yeartodate(ctx: FunctionContext, x: Value, year_offset: Value | None = None
     offset = int(_opt_num(year_offset, 0))
     start, _ = _months_bounds(ctx, number(_serial(last_day)), 12, number(offset), first_month)
     end = _add_months(last_day, 12 * offset) + dt.timedelta(days=last_day.day)  # the day after
-    return _holds(ctx, x, (start, end))
+    return _holds(ctx, x, (start, int(_serial(end))))
 
 
 @script_function("Age", 2, context=True)
