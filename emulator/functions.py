@@ -21,7 +21,7 @@ import re
 import statistics
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import cached_property, lru_cache, partial
 from pathlib import Path
 from typing import Protocol
 
@@ -103,23 +103,23 @@ def call_function(name: str, args: list[Value], ctx: FunctionContext) -> Value:
 def bind_function(name: str, arg_count: int) -> Callable[[list[Value], FunctionContext], Value]:
     """Look a function up and check its arity once; the result applies the NULL policy and
     calls the function."""
-    apply = _applier(_checked(name, arg_count))
-    return lambda args, ctx: apply(ctx, *args)
+    spec = _checked(name, arg_count)
+    return lambda args, ctx: _applier(spec, ctx)(*args)
 
 
 def compile_call(name: str, args: list[Getter], ctx: FunctionContext) -> Getter:
     """``f(row)`` calling the function on what ``args`` give for the row: the lookup, the arity
     check and the NULL policy are settled here, once per compiled expression."""
-    apply = _applier(_checked(name, len(args)))
+    apply = _applier(_checked(name, len(args)), ctx)
     if not args:
-        return lambda row: apply(ctx)
+        return lambda row: apply()
     if len(args) == 1:
         only, = args
-        return lambda row: apply(ctx, only(row))
+        return lambda row: apply(only(row))
     if len(args) == 2:
         first, second = args
-        return lambda row: apply(ctx, first(row), second(row))
-    return lambda row: apply(ctx, *[a(row) for a in args])
+        return lambda row: apply(first(row), second(row))
+    return lambda row: apply(*[a(row) for a in args])
 
 
 def _checked(name: str, arg_count: int) -> ScriptFunction:
@@ -132,20 +132,21 @@ def _checked(name: str, arg_count: int) -> ScriptFunction:
     return spec
 
 
-def _applier(spec: ScriptFunction) -> Callable[..., Value]:
-    """``apply(ctx, *args)``: the function with its NULL policy, an argument outside its domain
-    giving NULL."""
-    impl, nulls, uses_context = spec.impl, spec.nulls, spec.uses_context
+def _applier(spec: ScriptFunction, ctx: FunctionContext) -> Callable[..., Value]:
+    """``apply(*args)``: the function (given ``ctx`` if it uses the context) with its NULL
+    policy, an argument outside its domain giving NULL."""
+    impl = partial(spec.impl, ctx) if spec.uses_context else spec.impl
+    propagate, as_empty = spec.nulls is Nulls.PROPAGATE, spec.nulls is Nulls.AS_EMPTY
 
-    def apply(ctx: FunctionContext, *args: Value) -> Value:
-        if nulls is Nulls.PROPAGATE:
+    def apply(*args: Value) -> Value:
+        if propagate:
             for a in args:  # not `None in args`: that calls Dual.__eq__ for every argument
                 if a is None:
                     return None
-        elif nulls is Nulls.AS_EMPTY:
+        elif as_empty:
             args = tuple(_EMPTY if a is None else a for a in args)
         try:
-            return impl(ctx, *args) if uses_context else impl(*args)
+            return impl(*args)
         except _Undefined:
             return None
     return apply
@@ -239,12 +240,14 @@ def script_settings(ctx: FunctionContext | None) -> Settings:
     """The settings of the script a function runs in. A context whose variables are a
     program.Variables keeps one Settings until a variable changes; otherwise they are read
     afresh (defaults when the context has no variables)."""
+    try:
+        return ctx.variables.derived[Settings]  # the common case, called for every row
+    except (AttributeError, KeyError):
+        pass
     variables = getattr(ctx, "variables", None)
     if not isinstance(variables, Variables):
         return Settings(variables or {})
-    settings = variables.derived.get(Settings)
-    if settings is None:
-        settings = variables.derived[Settings] = Settings(variables)
+    settings = variables.derived[Settings] = Settings(variables)
     return settings
 
 
@@ -1073,6 +1076,8 @@ def _date_number(ctx: FunctionContext, x: Value) -> float:
     """A date argument: a number, or a text in the script's DateFormat, TimestampFormat or
     TimeFormat (as Qlik reads '10/19/2001' in MonthStart('10/19/2001') with DateFormat
     MM/DD/YYYY), read as data values are (data_formats)."""
+    if x is not None and x.num is not None:  # the common case, first
+        return x.num
     n = to_number(x)
     if n is None:
         n = read_date_text(_str(x), script_settings(ctx).data_formats)
@@ -1111,7 +1116,7 @@ def _day_number(ctx: FunctionContext, x: Value) -> int:
 
 
 def _calendar_day(ctx: FunctionContext, x: Value) -> dt.date:
-    return dt.date.fromordinal(_EPOCH_ORDINAL + _day_number(ctx, x))
+    return dt.date.fromordinal(_EPOCH_ORDINAL + math.floor(_date_number(ctx, x)))
 
 
 def _serial(day: dt.date) -> float:
@@ -1147,15 +1152,15 @@ def _weekday(ctx: FunctionContext, x: Value, first_week_day: Value | None = None
     return Dual(settings.day_names[day.weekday()], float((day.weekday() - first) % 7))
 
 
-def _week_and_year(ctx: FunctionContext, x: Value, args: tuple[Value | None, ...]) -> tuple[int, int]:
+def _week_and_year(ctx: FunctionContext, x: Value, first_week_day: Value | None = None,
+                   broken_weeks: Value | None = None, reference_day: Value | None = None) -> tuple[int, int]:
     """(week number, the year it belongs to). Unbroken weeks: week 1 is the week holding January's
     ReferenceDay; broken weeks: week 1 starts on January 1st and each week at FirstWeekDay.
     https://help.qlik.com/en-US/cloud-services/Subsystems/Hub/Content/Sense_Hub/Scripting/DateAndTimeFunctions/week.htm"""
-    given = list(args) + [None] * (3 - len(args))
     settings = script_settings(ctx)
-    first = _given_or(given[0], settings.first_week_day)
-    broken = settings.broken_weeks if given[1] is None else _int(given[1]) != 0
-    reference = _given_or(given[2], settings.reference_day) or 4
+    first = _given_or(first_week_day, settings.first_week_day)
+    broken = settings.broken_weeks if broken_weeks is None else _int(broken_weeks) != 0
+    reference = _given_or(reference_day, settings.reference_day) or 4
     day = _day_number(ctx, x)
     year = dt.date.fromordinal(_EPOCH_ORDINAL + day).year
     if broken:
@@ -1170,12 +1175,12 @@ def _week_and_year(ctx: FunctionContext, x: Value, args: tuple[Value | None, ...
 
 @script_function("Week", 1, 4, context=True)
 def _week(ctx: FunctionContext, x: Value, *args: Value | None) -> Value:
-    return number(_week_and_year(ctx, x, args)[0])
+    return number(_week_and_year(ctx, x, *args)[0])
 
 
 @script_function("WeekYear", 1, 4, context=True)
 def _weekyear(ctx: FunctionContext, x: Value, *args: Value | None) -> Value:
-    return number(_week_and_year(ctx, x, args)[1])
+    return number(_week_and_year(ctx, x, *args)[1])
 
 
 def _week_bounds(ctx: FunctionContext, x: Value, period_no: Value | None,
