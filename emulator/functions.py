@@ -255,6 +255,8 @@ def script_settings(ctx: FunctionContext | None) -> Settings:
 
 def _num(v: Value) -> float:
     """The number of a value (a text that reads as a number counts); else undefined."""
+    if v is not None and v.num is not None:  # to_number's common case, without the call
+        return v.num
     n = to_number(v)
     if n is None:
         raise _Undefined
