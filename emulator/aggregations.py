@@ -49,7 +49,11 @@ def without_repeats(columns: Columns) -> Columns:
 
 
 def _numbers(column: list[Value]) -> list[float]:
-    return [n for n in map(to_number, column) if n is not None]
+    """The numbers of the values (texts that read as numbers count), in order, NULLs skipped."""
+    found = [v.num for v in column if v is not None and v.num is not None]
+    if len(found) < len(column):  # NULLs or texts among them: read each one as to_number does
+        found = [n for n in map(to_number, column) if n is not None]
+    return found
 
 
 def _present(column: list[Value]) -> list[Dual]:

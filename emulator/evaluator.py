@@ -102,7 +102,9 @@ def _exists(call: Call, scope: Scope) -> Getter:
 
 def _arithmetic(fn: Callable[[float, float], float]) -> Callable[[Value, Value], Value]:
     def apply(a: Value, b: Value) -> Value:
-        x, y = to_number(a), to_number(b)
+        # to_number(v), its common case (a value with a number) without the call
+        x = a.num if a is not None and a.num is not None else to_number(a)
+        y = b.num if b is not None and b.num is not None else to_number(b)
         if x is None or y is None:
             return None
         try:
@@ -156,7 +158,8 @@ def _relational(fn: Callable[[object, object], bool], ne: bool = False) -> Calla
             if a is None and b is None:
                 return None
             return TRUE if ne else FALSE
-        x, y = to_number(a), to_number(b)
+        x = a.num if a.num is not None else to_number(a)  # as in _arithmetic
+        y = b.num if b.num is not None else to_number(b)
         if x is not None and y is not None:
             return TRUE if fn(x, y) else FALSE
         return TRUE if fn(a.text, b.text) else FALSE
@@ -206,8 +209,8 @@ BINARY: dict[str, Callable[[Value, Value], Value]] = {
     "precedes": _text_order(operator.lt),
     "follows": _text_order(operator.gt),
     "like": like,
-    "and": _logical(lambda x, y: x and y),
-    "or": _logical(lambda x, y: x or y),
+    "and": _logical(operator.and_),
+    "or": _logical(operator.or_),
     "xor": _logical(operator.ne),
     "bitand": _bitwise(operator.and_),
     "bitor": _bitwise(operator.or_),

@@ -19,16 +19,18 @@ import math
 import random
 import re
 import statistics
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache, partial
 from pathlib import Path
 from typing import Protocol
 from xml.etree import ElementTree
 
 from emulator.aggregations import AGGREGATIONS
 from emulator.errors import SYNTAX_ERROR, ScriptError
+from emulator.evaluator import Getter
 from emulator.paths import TableFile
+from emulator.program import Variables
 from emulator.tables import value_key
 from emulator.values import (Dual, Value, boolean, from_text, is_true, number, parse_number,
                              read_grouped_number, text, to_number, wildcard_regex)
@@ -54,8 +56,8 @@ class FunctionContext(Protocol):
     def find_file(self, written: str) -> Path | None: ...  # the file a path names, if any
     table_file: TableFile | None  # the file the LOAD in progress reads (FileName()...)
     random: random.Random  # Rand()
-    # Optional: `variable(name) -> str | None`, the text of a script variable. When the context
-    # has it, DateFormat, TimestampFormat, DecimalSep and ThousandSep set by the script are used.
+    # Optional: `variables`, the script's variables (a mapping from name to value). When the
+    # context has them, the settings the script sets (DateFormat, DecimalSep...) are honoured.
 
 
 class Nulls(enum.Enum):
@@ -75,6 +77,9 @@ class ScriptFunction:
 
 
 FUNCTIONS: dict[str, ScriptFunction] = {}
+
+
+_EMPTY = text("")
 
 
 class _Undefined(Exception):
@@ -97,25 +102,55 @@ def call_function(name: str, args: list[Value], ctx: FunctionContext) -> Value:
 
 
 def bind_function(name: str, arg_count: int) -> Callable[[list[Value], FunctionContext], Value]:
-    """Look a function up and check its arity once (an evaluator that compiles expressions can
-    do this at compile time); the result applies the NULL policy and calls the function."""
+    """Look a function up and check its arity once; the result applies the NULL policy and
+    calls the function."""
+    spec = _checked(name, arg_count)
+    return lambda args, ctx: _applier(spec, ctx)(*args)
+
+
+def compile_call(name: str, args: list[Getter], ctx: FunctionContext) -> Getter:
+    """``f(row)`` calling the function on what ``args`` give for the row: the lookup, the arity
+    check and the NULL policy are settled here, once per compiled expression."""
+    apply = _applier(_checked(name, len(args)), ctx)
+    if not args:
+        return lambda row: apply()
+    if len(args) == 1:
+        only, = args
+        return lambda row: apply(only(row))
+    if len(args) == 2:
+        first, second = args
+        return lambda row: apply(first(row), second(row))
+    return lambda row: apply(*[a(row) for a in args])
+
+
+def _checked(name: str, arg_count: int) -> ScriptFunction:
     spec = FUNCTIONS.get(name.lower())
     if spec is None:
         raise ScriptError(f"Unknown function: {name}", code=SYNTAX_ERROR)
     if arg_count < spec.min_args or (spec.max_args is not None and arg_count > spec.max_args):
         raise ScriptError(f"Wrong number of arguments to {spec.name}: {arg_count} "
                           f"(expected {_arity_text(spec)})", code=SYNTAX_ERROR)
+    return spec
 
-    def call(args: list[Value], ctx: FunctionContext) -> Value:
-        if spec.nulls is Nulls.PROPAGATE and None in args:
-            return None
-        if spec.nulls is Nulls.AS_EMPTY:
-            args = [text("") if a is None else a for a in args]
+
+def _applier(spec: ScriptFunction, ctx: FunctionContext) -> Callable[..., Value]:
+    """``apply(*args)``: the function (given ``ctx`` if it uses the context) with its NULL
+    policy, an argument outside its domain giving NULL."""
+    impl = partial(spec.impl, ctx) if spec.uses_context else spec.impl
+    propagate, as_empty = spec.nulls is Nulls.PROPAGATE, spec.nulls is Nulls.AS_EMPTY
+
+    def apply(*args: Value) -> Value:
+        if propagate:
+            for a in args:  # not `None in args`: that calls Dual.__eq__ for every argument
+                if a is None:
+                    return None
+        elif as_empty:
+            args = tuple(_EMPTY if a is None else a for a in args)
         try:
-            return spec.impl(ctx, *args) if spec.uses_context else spec.impl(*args)
+            return impl(*args)
         except _Undefined:
             return None
-    return call
+    return apply
 
 
 def _arity_text(spec: ScriptFunction) -> str:
@@ -126,10 +161,103 @@ def _arity_text(spec: ScriptFunction) -> str:
     return f"{spec.min_args} to {spec.max_args}"
 
 
+# ---------------------------------------------------------------- the script's settings
+
+class Settings:
+    """The script variables functions honour: ONE home for what each means, set or not. Each is
+    read from the variables the first time a function asks for it, then kept."""
+
+    def __init__(self, variables: Mapping[str, Value]) -> None:
+        self._variables = variables
+
+    def text(self, name: str) -> str | None:
+        value = self._variables.get(name)
+        return None if value is None else value.text
+
+    def _text_or(self, name: str, default: str) -> str:
+        value = self.text(name)
+        return default if value is None else value
+
+    def _int_or(self, name: str, default: int) -> int:
+        n = parse_number(self.text(name) or "")
+        return default if n is None else int(n)
+
+    def _names_or(self, name: str, default: list[str]) -> list[str]:
+        """MonthNames / DayNames: 'Jan;Feb;...' as set in the script, else the English names."""
+        names = (self.text(name) or "").split(";")
+        return names if len(names) == len(default) else default
+
+    @cached_property
+    def date_format(self) -> str:
+        return self._text_or("DateFormat", DEFAULT_DATE_FORMAT)
+
+    @cached_property
+    def timestamp_format(self) -> str:
+        return self._text_or("TimestampFormat", DEFAULT_TIMESTAMP_FORMAT)
+
+    @cached_property
+    def time_format(self) -> str:
+        return self._text_or("TimeFormat", DEFAULT_TIME_FORMAT)
+
+    @cached_property
+    def data_formats(self) -> tuple[str, ...]:
+        return data_formats(self.text)
+
+    @cached_property
+    def decimal_sep(self) -> str:  # without the script's DecimalSep/ThousandSep: an en-US app's
+        return self._text_or("DecimalSep", ".")
+
+    @cached_property
+    def thousand_sep(self) -> str:
+        return self._text_or("ThousandSep", ",")
+
+    @cached_property
+    def first_week_day(self) -> int:  # 0 is Monday
+        return self._int_or("FirstWeekDay", 0)
+
+    @cached_property
+    def broken_weeks(self) -> bool:
+        return self._int_or("BrokenWeeks", 0) != 0
+
+    @cached_property
+    def reference_day(self) -> int:
+        return self._int_or("ReferenceDay", 4)
+
+    @cached_property
+    def first_month_of_year(self) -> int:
+        return self._int_or("FirstMonthOfYear", 1)
+
+    @cached_property
+    def months(self) -> tuple[Dual, ...]:
+        """What Month() returns for each month: its name (MonthNames) and number."""
+        return tuple(Dual(name, float(i)) for i, name in enumerate(self._names_or("MonthNames", _MONTHS), 1))
+
+    @cached_property
+    def day_names(self) -> list[str]:
+        return self._names_or("DayNames", _DAYS)
+
+
+def script_settings(ctx: FunctionContext | None) -> Settings:
+    """The settings of the script a function runs in. A context whose variables are a
+    program.Variables keeps one Settings until a variable changes; otherwise they are read
+    afresh (defaults when the context has no variables)."""
+    try:
+        return ctx.variables.derived[Settings]  # the common case, called for every row
+    except (AttributeError, KeyError):
+        pass
+    variables = getattr(ctx, "variables", None)
+    if not isinstance(variables, Variables):
+        return Settings(variables or {})
+    settings = variables.derived[Settings] = Settings(variables)
+    return settings
+
+
 # ---------------------------------------------------------------- argument conversions
 
 def _num(v: Value) -> float:
     """The number of a value (a text that reads as a number counts); else undefined."""
+    if v is not None and v.num is not None:  # to_number's common case, without the call
+        return v.num
     n = to_number(v)
     if n is None:
         raise _Undefined
@@ -674,15 +802,9 @@ def _in_radix(n: int, spec: str) -> str:
 
 
 def _separators(ctx: FunctionContext, dec_sep: Value | None, thou_sep: Value | None) -> tuple[str, str]:
-    # Without the script's DecimalSep/ThousandSep: those of an en-US app.
-    return (_script_setting(ctx, "DecimalSep", ".") if dec_sep is None else dec_sep.text,
-            _script_setting(ctx, "ThousandSep", ",") if thou_sep is None else thou_sep.text)
-
-
-def _script_setting(ctx: FunctionContext, variable: str, fallback: str) -> str:
-    lookup = getattr(ctx, "variable", None)
-    value = lookup(variable) if lookup is not None else None
-    return fallback if value is None else value
+    settings = script_settings(ctx)
+    return (settings.decimal_sep if dec_sep is None else dec_sep.text,
+            settings.thousand_sep if thou_sep is None else thou_sep.text)
 
 
 # Num#(text[, format[, dec_sep[, thou_sep]]]) keeps the original text and adds the number.
@@ -720,6 +842,7 @@ DEFAULT_DATE_FORMAT = "YYYY-MM-DD"
 DEFAULT_TIMESTAMP_FORMAT = "YYYY-MM-DD hh:mm:ss"
 DEFAULT_TIME_FORMAT = "hh:mm:ss"
 _EPOCH = dt.datetime(1899, 12, 30)
+_EPOCH_ORDINAL = _EPOCH.toordinal()
 _MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 _LONG_MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August",
                 "September", "October", "November", "December"]
@@ -763,11 +886,6 @@ _TOKEN_TEXT: dict[str, Callable[[dt.datetime, int], str]] = {  # (moment, hour a
 }
 
 
-def _format_token(token: str, moment: dt.datetime, twelve_hour: bool = False) -> str:
-    hour = (moment.hour % 12 or 12) if twelve_hour else moment.hour
-    return _TOKEN_TEXT[token](moment, hour)
-
-
 _OPTIONAL_PART = re.compile(r"\[(.*?)\]")
 
 
@@ -777,9 +895,23 @@ def format_serial(serial: float, fmt: str) -> str:
     A bracketed part, as in Sense's default 'M/D/YYYY h:mm:ss[.fff] TT', shows only when the
     time has fractions of a second."""
     moment = datetime_from_serial(serial)
-    fmt = _OPTIONAL_PART.sub(lambda m: m.group(1) if moment.microsecond else "", fmt)
-    twelve_hour = re.search("TT|tt", fmt, re.IGNORECASE) is not None
-    return _DATE_TOKEN.sub(lambda m: _format_token(_canonical_token(m.group(0)), moment, twelve_hour), fmt)
+    pieces, twelve_hour = _format_pieces(fmt, moment.microsecond != 0)
+    hour = (moment.hour % 12 or 12) if twelve_hour else moment.hour
+    return "".join([piece if type(piece) is str else piece(moment, hour) for piece in pieces])
+
+
+@lru_cache(maxsize=64)
+def _format_pieces(fmt: str, fractions: bool) -> tuple[tuple[str | Callable[[dt.datetime, int], str], ...], bool]:
+    """A format read once: its literal texts and the renderers of its tokens (_TOKEN_TEXT), and
+    whether it shows a 12-hour clock."""
+    fmt = _OPTIONAL_PART.sub(lambda m: m.group(1) if fractions else "", fmt)
+    pieces: list[str | Callable[[dt.datetime, int], str]] = []
+    pos = 0
+    for m in _DATE_TOKEN.finditer(fmt):
+        pieces += [fmt[pos:m.start()], _TOKEN_TEXT[_canonical_token(m.group(0))]]
+        pos = m.end()
+    pieces.append(fmt[pos:])
+    return tuple(piece for piece in pieces if piece != ""), re.search("TT|tt", fmt, re.IGNORECASE) is not None
 
 
 def _format_date_value(x: Value, fmt: Value | None, default: str, whole_days: bool) -> Value:
@@ -788,22 +920,14 @@ def _format_date_value(x: Value, fmt: Value | None, default: str, whole_days: bo
     return Dual(format_serial(shown, default if fmt is None else fmt.text), serial)
 
 
-def _date_format(ctx: FunctionContext) -> str:
-    return _script_setting(ctx, "DateFormat", DEFAULT_DATE_FORMAT)
-
-
-def _timestamp_format(ctx: FunctionContext) -> str:
-    return _script_setting(ctx, "TimestampFormat", DEFAULT_TIMESTAMP_FORMAT)
-
-
 @script_function("Date", 1, 2, context=True)
 def _date(ctx: FunctionContext, x: Value, fmt: Value | None = None) -> Value:
-    return _format_date_value(x, fmt, _date_format(ctx), whole_days=True)
+    return _format_date_value(x, fmt, script_settings(ctx).date_format, whole_days=True)
 
 
 @script_function("Timestamp", 1, 2, context=True)
 def _timestamp(ctx: FunctionContext, x: Value, fmt: Value | None = None) -> Value:
-    return _format_date_value(x, fmt, _timestamp_format(ctx), whole_days=False)
+    return _format_date_value(x, fmt, script_settings(ctx).timestamp_format, whole_days=False)
 
 
 def _date_dual(serial: float, fmt: str) -> Dual:
@@ -819,17 +943,17 @@ def _makedate(ctx: FunctionContext, year: Value, month: Value | None = None, day
         moment = dt.datetime(yyyy, int(_opt_num(month, 1)), int(_opt_num(day, 1)))
     except ValueError as e:
         raise _Undefined from e
-    return _date_dual(serial_from_datetime(moment), _date_format(ctx))
+    return _date_dual(serial_from_datetime(moment), script_settings(ctx).date_format)
 
 
 @script_function("Now", 0, 1, context=True)
 def _now(ctx: FunctionContext, timer_mode: Value | None = None) -> Value:
-    return _date_dual(serial_from_datetime(ctx.now()), _timestamp_format(ctx))
+    return _date_dual(serial_from_datetime(ctx.now()), script_settings(ctx).timestamp_format)
 
 
 @script_function("Today", 0, 1, context=True)
 def _today(ctx: FunctionContext, timer_mode: Value | None = None) -> Value:
-    return _date_dual(float(math.floor(serial_from_datetime(ctx.now()))), _date_format(ctx))
+    return _date_dual(float(math.floor(serial_from_datetime(ctx.now()))), script_settings(ctx).date_format)
 
 
 _NAME_TOKENS = ("MMMM", "MMM", "WWWW", "WWW", "TT", "tt")
@@ -902,12 +1026,12 @@ def _month_number(name: str, names: list[str]) -> int:
 
 @script_function("Date#", 1, 2, context=True)
 def _date_interpret(ctx: FunctionContext, s: Value, fmt: Value | None = None) -> Value:
-    return Dual(s.text, _parse_with_format(s.text, _date_format(ctx) if fmt is None else fmt.text))
+    return Dual(s.text, _parse_with_format(s.text, script_settings(ctx).date_format if fmt is None else fmt.text))
 
 
 @script_function("Timestamp#", 1, 2, context=True)
 def _timestamp_interpret(ctx: FunctionContext, s: Value, fmt: Value | None = None) -> Value:
-    return Dual(s.text, _parse_with_format(s.text, _timestamp_format(ctx) if fmt is None else fmt.text))
+    return Dual(s.text, _parse_with_format(s.text, script_settings(ctx).timestamp_format if fmt is None else fmt.text))
 
 
 # Year, Month and Day read a date written as text in DateFormat or TimestampFormat, as every
@@ -921,7 +1045,7 @@ def _year(ctx: FunctionContext, x: Value) -> Value:
 @script_function("Month", 1, context=True)
 def _month(ctx: FunctionContext, x: Value) -> Value:
     month = _calendar_day(ctx, x).month
-    return Dual(_names(ctx, "MonthNames", _MONTHS)[month - 1], month)
+    return script_settings(ctx).months[month - 1]
 
 
 @script_function("Day", 1, context=True)
@@ -932,7 +1056,7 @@ def _day(ctx: FunctionContext, x: Value) -> Value:
 @script_function("MonthName", 1)
 def _monthname(x: Value) -> Value:
     moment = datetime_from_serial(_num(x))
-    first = serial_from_datetime(dt.datetime(moment.year, moment.month, 1))
+    first = _serial(dt.date(moment.year, moment.month, 1))
     return Dual(f"{_MONTHS[moment.month - 1]} {moment.year}", first)
 
 
@@ -946,27 +1070,20 @@ def _monthname(x: Value) -> Value:
 _LAST_MILLISECOND = 1 / 86_400_000
 
 
-def _names(ctx: FunctionContext, variable: str, default: list[str]) -> list[str]:
-    """MonthNames / DayNames: 'Jan;Feb;...' as set in the script, else the English names."""
-    names = _script_setting(ctx, variable, "").split(";")
-    return names if len(names) == len(default) else default
-
-
-def _setting_int(ctx: FunctionContext, variable: str, default: int, given: Value | None = None) -> int:
-    """A function's own argument, else the script variable, else the default."""
-    if given is not None:
-        return _int(given)
-    n = parse_number(_script_setting(ctx, variable, ""))
-    return default if n is None else int(n)
+def _given_or(given: Value | None, setting: int) -> int:
+    """A function's own argument (first_week_day...), else the script's setting."""
+    return setting if given is None else _int(given)
 
 
 def _date_number(ctx: FunctionContext, x: Value) -> float:
     """A date argument: a number, or a text in the script's DateFormat, TimestampFormat or
     TimeFormat (as Qlik reads '10/19/2001' in MonthStart('10/19/2001') with DateFormat
     MM/DD/YYYY), read as data values are (data_formats)."""
+    if x is not None and x.num is not None:  # the common case, first
+        return x.num
     n = to_number(x)
     if n is None:
-        n = read_date_text(_str(x), data_formats(lambda name: _script_setting(ctx, name, "")))
+        n = read_date_text(_str(x), script_settings(ctx).data_formats)
     if n is None:
         raise _Undefined
     return n
@@ -995,23 +1112,37 @@ def data_formats(setting: Callable[[str], str | None]) -> tuple[str, ...]:
             setting("TimeFormat") or DEFAULT_TIME_FORMAT)
 
 
+# Periods are computed on day numbers: the serial numbers of whole days (1899-12-30 is 0).
+
+def _day_number(ctx: FunctionContext, x: Value) -> int:
+    return math.floor(_date_number(ctx, x))
+
+
 def _calendar_day(ctx: FunctionContext, x: Value) -> dt.date:
-    return datetime_from_serial(math.floor(_date_number(ctx, x))).date()
+    return dt.date.fromordinal(_EPOCH_ORDINAL + math.floor(_date_number(ctx, x)))
 
 
 def _serial(day: dt.date) -> float:
-    return float((day - _EPOCH.date()).days)
+    return float(day.toordinal() - _EPOCH_ORDINAL)
 
 
-def _week_start(day: dt.date, first_week_day: int) -> dt.date:
-    return day - dt.timedelta(days=(day.weekday() - first_week_day) % 7)
+def _week_start(day: int, first_week_day: int) -> int:
+    """The day number of the first day of the week holding ``day`` (day number 0 is a Saturday;
+    first_week_day 0 is Monday)."""
+    return day - ((day + 5) % 7 - first_week_day) % 7
 
 
-def _period_dual(ctx: FunctionContext, start: dt.date, end: dt.date | None) -> Dual:
-    """A period's first day (or, given ``end``, the last millisecond before ``end``) shown with
-    DateFormat."""
-    serial = _serial(start) if end is None else _serial(end) - _LAST_MILLISECOND
-    return Dual(format_serial(math.floor(serial), _date_format(ctx)), serial)
+@lru_cache(maxsize=1024)
+def _month_start(index: int) -> int:
+    """The day number of the first day of month ``index`` (year * 12 + month - 1)."""
+    return dt.date(index // 12, index % 12 + 1, 1).toordinal() - _EPOCH_ORDINAL
+
+
+def _period_dual(ctx: FunctionContext, start: int, end: int | None) -> Dual:
+    """A period's first day (or, given ``end``, the last millisecond before day ``end``) shown
+    with DateFormat."""
+    serial = float(start) if end is None else end - _LAST_MILLISECOND
+    return Dual(format_serial(math.floor(serial), script_settings(ctx).date_format), serial)
 
 
 @script_function("WeekDay", 1, 2, context=True)
@@ -1019,45 +1150,48 @@ def _weekday(ctx: FunctionContext, x: Value, first_week_day: Value | None = None
     """Day name (DayNames) and 0-6 counted from the first day of the week: with Sunday first,
     a Wednesday is 3 (weekday page)."""
     day = _calendar_day(ctx, x)
-    first = _setting_int(ctx, "FirstWeekDay", 0, first_week_day)
-    return Dual(_names(ctx, "DayNames", _DAYS)[day.weekday()], float((day.weekday() - first) % 7))
+    settings = script_settings(ctx)
+    first = _given_or(first_week_day, settings.first_week_day)
+    return Dual(settings.day_names[day.weekday()], float((day.weekday() - first) % 7))
 
 
-def _week_and_year(ctx: FunctionContext, x: Value, args: tuple[Value | None, ...]) -> tuple[int, int]:
+def _week_and_year(ctx: FunctionContext, x: Value, first_week_day: Value | None = None,
+                   broken_weeks: Value | None = None, reference_day: Value | None = None) -> tuple[int, int]:
     """(week number, the year it belongs to). Unbroken weeks: week 1 is the week holding January's
     ReferenceDay; broken weeks: week 1 starts on January 1st and each week at FirstWeekDay.
     https://help.qlik.com/en-US/cloud-services/Subsystems/Hub/Content/Sense_Hub/Scripting/DateAndTimeFunctions/week.htm"""
-    given = list(args) + [None] * (3 - len(args))
-    first = _setting_int(ctx, "FirstWeekDay", 0, given[0])
-    broken = _setting_int(ctx, "BrokenWeeks", 0, given[1]) != 0
-    reference = _setting_int(ctx, "ReferenceDay", 4, given[2]) or 4
-    day = _calendar_day(ctx, x)
+    settings = script_settings(ctx)
+    first = _given_or(first_week_day, settings.first_week_day)
+    broken = settings.broken_weeks if broken_weeks is None else _int(broken_weeks) != 0
+    reference = _given_or(reference_day, settings.reference_day) or 4
+    day = _day_number(ctx, x)
+    year = dt.date.fromordinal(_EPOCH_ORDINAL + day).year
     if broken:
-        january = dt.date(day.year, 1, 1)
-        return (day - _week_start(january, first)).days // 7 + 1, day.year
+        return (day - _week_start(_month_start(year * 12), first)) // 7 + 1, year
     start = _week_start(day, first)
-    for year in (day.year + 1, day.year, day.year - 1):
-        week1 = _week_start(dt.date(year, 1, reference), first)
+    for week_year in (year + 1, year, year - 1):
+        week1 = _week_start(_month_start(week_year * 12) + reference - 1, first)
         if start >= week1:
-            return (start - week1).days // 7 + 1, year
+            return (start - week1) // 7 + 1, week_year
     raise _Undefined
 
 
 @script_function("Week", 1, 4, context=True)
 def _week(ctx: FunctionContext, x: Value, *args: Value | None) -> Value:
-    return number(_week_and_year(ctx, x, args)[0])
+    return number(_week_and_year(ctx, x, *args)[0])
 
 
 @script_function("WeekYear", 1, 4, context=True)
 def _weekyear(ctx: FunctionContext, x: Value, *args: Value | None) -> Value:
-    return number(_week_and_year(ctx, x, args)[1])
+    return number(_week_and_year(ctx, x, *args)[1])
 
 
 def _week_bounds(ctx: FunctionContext, x: Value, period_no: Value | None,
-                 first_week_day: Value | None) -> tuple[dt.date, dt.date]:
-    first = _setting_int(ctx, "FirstWeekDay", 0, first_week_day)
-    start = _week_start(_calendar_day(ctx, x), first) + dt.timedelta(weeks=int(_opt_num(period_no, 0)))
-    return start, start + dt.timedelta(days=7)
+                 first_week_day: Value | None) -> tuple[int, int]:
+    """The day numbers of the week's first day and of the day after it."""
+    first = _given_or(first_week_day, script_settings(ctx).first_week_day)
+    start = _week_start(_day_number(ctx, x), first) + 7 * int(_opt_num(period_no, 0))
+    return start, start + 7
 
 
 @script_function("WeekStart", 1, 3, context=True)
@@ -1080,13 +1214,14 @@ def _add_months(day: dt.date, months: int) -> dt.date:
 
 
 def _months_bounds(ctx: FunctionContext, x: Value, size: int, period_no: Value | None,
-                   first_month: Value | None) -> tuple[dt.date, dt.date]:
-    """The period of ``size`` months holding x (quarters and years start at FirstMonthOfYear)."""
+                   first_month: Value | None) -> tuple[int, int]:
+    """The period of ``size`` months holding x (quarters and years start at FirstMonthOfYear):
+    the day numbers of its first day and of the day after it."""
     day = _calendar_day(ctx, x)
-    offset = (_setting_int(ctx, "FirstMonthOfYear", 1, first_month) - 1) if size > 1 else 0
+    offset = (_given_or(first_month, script_settings(ctx).first_month_of_year) - 1) if size > 1 else 0
     months_in = (day.month - 1 - offset) % size
-    start = _add_months(dt.date(day.year, day.month, 1), -months_in + size * int(_opt_num(period_no, 0)))
-    return start, _add_months(start, size)
+    start = day.year * 12 + day.month - 1 - months_in + size * int(_opt_num(period_no, 0))
+    return _month_start(start), _month_start(start + size)
 
 
 def _period_functions(name: str, size: int, has_first_month: bool) -> None:
@@ -1124,7 +1259,7 @@ def _addmonths(ctx: FunctionContext, x: Value, n: Value, mode: Value | None = No
     else:
         target = first + dt.timedelta(days=min(day.day, length) - 1)
     moved = _serial(target) + (serial - math.floor(serial))
-    return Dual(format_serial(moved, _date_format(ctx)), moved)
+    return Dual(format_serial(moved, script_settings(ctx).date_format), moved)
 
 
 @script_function("AddYears", 2, context=True)
@@ -1137,9 +1272,10 @@ def _addyears(ctx: FunctionContext, x: Value, n: Value) -> Value:
 # when timestamp lies in the period holding base_date, moved by period_no periods.
 # .../DateAndTimeFunctions/inmonth.htm, inquarter.htm, inyear.htm, inweek.htm, inmonths.htm
 
-def _holds(ctx: FunctionContext, x: Value, bounds: tuple[dt.date, dt.date]) -> Value:
+def _holds(ctx: FunctionContext, x: Value, bounds: tuple[int, int]) -> Value:
+    """Whether x lies from the first day number up to, not including, the second."""
     serial = _date_number(ctx, x)
-    return boolean(_serial(bounds[0]) <= serial < _serial(bounds[1]))
+    return boolean(bounds[0] <= serial < bounds[1])
 
 
 def _in_months_function(name: str, size: int | None) -> None:
@@ -1179,7 +1315,7 @@ def _yeartodate(ctx: FunctionContext, x: Value, year_offset: Value | None = None
     offset = int(_opt_num(year_offset, 0))
     start, _ = _months_bounds(ctx, number(_serial(last_day)), 12, number(offset), first_month)
     end = _add_months(last_day, 12 * offset) + dt.timedelta(days=last_day.day)  # the day after
-    return _holds(ctx, x, (start, end))
+    return _holds(ctx, x, (start, int(_serial(end))))
 
 
 @script_function("Age", 2, context=True)
@@ -1218,25 +1354,21 @@ def _second(ctx: FunctionContext, x: Value) -> Value:
     return number(datetime_from_serial(_date_number(ctx, x)).second)
 
 
-def _time_format(ctx: FunctionContext) -> str:
-    return _script_setting(ctx, "TimeFormat", DEFAULT_TIME_FORMAT)
-
-
 @script_function("Time", 1, 2, context=True)
 def _time(ctx: FunctionContext, x: Value, fmt: Value | None = None) -> Value:
     serial = _num(x)
-    return Dual(format_serial(serial, _time_format(ctx) if fmt is None else fmt.text), serial)
+    return Dual(format_serial(serial, script_settings(ctx).time_format if fmt is None else fmt.text), serial)
 
 
 @script_function("MakeTime", 1, 3, context=True)
 def _maketime(ctx: FunctionContext, hh: Value, mm: Value | None = None, ss: Value | None = None) -> Value:
     serial = (_num(hh) * 3600 + _opt_num(mm, 0) * 60 + _opt_num(ss, 0)) / 86400
-    return Dual(format_serial(serial, _time_format(ctx)), serial)
+    return Dual(format_serial(serial, script_settings(ctx).time_format), serial)
 
 
 @script_function("Time#", 1, 2, context=True)
 def _time_interpret(ctx: FunctionContext, s: Value, fmt: Value | None = None) -> Value:
-    return Dual(s.text, _parse_with_format(s.text, _time_format(ctx) if fmt is None else fmt.text) % 1)
+    return Dual(s.text, _parse_with_format(s.text, script_settings(ctx).time_format if fmt is None else fmt.text) % 1)
 
 
 # Intervals: a duration in days, shown without wrapping at 24 hours. The largest unit in the
@@ -1253,7 +1385,7 @@ def _interval_token(token: str) -> str:
 @script_function("Interval", 1, 2, context=True)
 def _interval(ctx: FunctionContext, x: Value, fmt: Value | None = None) -> Value:
     n = _num(x)
-    layout = _time_format(ctx) if fmt is None else fmt.text
+    layout = script_settings(ctx).time_format if fmt is None else fmt.text
     rest = round(abs(n) * 86_400_000)
     shown = []
     for token in _INTERVAL_TOKEN.findall(layout):
@@ -1270,7 +1402,7 @@ def _interval(ctx: FunctionContext, x: Value, fmt: Value | None = None) -> Value
 
 @script_function("Interval#", 1, 2, context=True)
 def _interval_interpret(ctx: FunctionContext, s: Value, fmt: Value | None = None) -> Value:
-    layout = _time_format(ctx) if fmt is None else fmt.text
+    layout = script_settings(ctx).time_format if fmt is None else fmt.text
     tokens = [_interval_token(t) for t in _INTERVAL_TOKEN.findall(layout)]
     pattern = _INTERVAL_TOKEN.sub(lambda m: "([0-9]+)", re.escape(layout))
     found = re.fullmatch(pattern, s.text.strip())
@@ -1442,7 +1574,7 @@ def _reloadtime(ctx: FunctionContext) -> Value:
     """The start of this run unless --system ReloadTime=... says otherwise (a serial number or
     a timestamp in the script's TimestampFormat)."""
     given = text(ctx.system_value("ReloadTime") or "")
-    return _date_dual(_date_number(ctx, given), _timestamp_format(ctx))
+    return _date_dual(_date_number(ctx, given), script_settings(ctx).timestamp_format)
 
 
 # GetFolderPath('Desktop'): --system GetFolderPath.Desktop=DIR, else that name in the home folder.
@@ -1482,7 +1614,7 @@ def _filesize(ctx: FunctionContext, written: Value | None = None) -> Value:
 @script_function("FileTime", 0, 1, context=True)
 def _filetime(ctx: FunctionContext, written: Value | None = None) -> Value:
     modified = dt.datetime.fromtimestamp(_existing_file(ctx, written).stat().st_mtime)
-    return _date_dual(serial_from_datetime(modified), _timestamp_format(ctx))
+    return _date_dual(serial_from_datetime(modified), script_settings(ctx).timestamp_format)
 
 
 # QvdNoOfRecords, QvdNoOfFields, QvdFieldName: read the XML

@@ -121,6 +121,29 @@ class FieldSwitch:
         return result
 
 
+# ---------------------------------------------------------------- variables
+
+class Variables(dict):
+    """The script's variables (name -> value). What is computed from them is kept in
+    ``derived`` (the settings functions honour: functions.script_settings); every change to a
+    variable empties it, so that it is computed again."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.derived: dict[object, object] = {}
+
+
+def _emptying_derived(method: Callable) -> Callable:
+    def changed(self: Variables, *args: object, **kwargs: object) -> object:
+        self.derived.clear()
+        return method(self, *args, **kwargs)
+    return changed
+
+
+for _name in ("__setitem__", "__delitem__", "__ior__", "pop", "popitem", "clear", "update", "setdefault"):
+    setattr(Variables, _name, _emptying_derived(getattr(dict, _name)))
+
+
 # ---------------------------------------------------------------- the LOAD in progress
 
 @dataclass

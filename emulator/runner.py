@@ -17,11 +17,11 @@ from emulator.blocks import build_blocks
 from emulator.dollar import expand
 from emulator.errors import FILE_NOT_FOUND, SCRIPT_ERROR_TEXTS, ScriptError, UnsupportedSyntax
 from emulator.evaluator import Getter, compile_expr
-from emulator.functions import bind_function, serial_from_datetime
+from emulator.functions import compile_call, serial_from_datetime
 from emulator.parser import parse_expression
 from emulator.paths import TableFile, existing_file, local_path
 from emulator.program import (Action, Block, ExitBlock, ExitScript, ExitSub, FieldSwitch, LoadContext,
-                              Node, Simple, Statement, SubDefinition)
+                              Node, Simple, Statement, SubDefinition, Variables)
 from emulator.splitter import split_statements
 from emulator.system import system_values
 from emulator.tables import DataModel, LoadedValues
@@ -45,10 +45,7 @@ class VariableScope:
         special = runner.special_function(name, args)
         if special is not None:
             return special
-        function = bind_function(name, len(args))
-        if not args:
-            return lambda row: function([], runner)
-        return lambda row: function([a(row) for a in args], runner)
+        return compile_call(name, args, runner)
 
     def exists(self, field: str, value: Getter | None) -> Getter:
         if value is None:
@@ -67,7 +64,7 @@ class Runner:
                  seed: int | None = None) -> None:
         self.connections = connections or {}
         self.libs = libs or {}  # lib://NAME/... -> folder
-        self.variables: dict[str, Value] = {k: from_text(v) for k, v in (variables or {}).items()}
+        self.variables = Variables({k: from_text(v) for k, v in (variables or {}).items()})
         self.model = DataModel()
         self.subs: dict[str, SubDefinition] = {}
         self.trace: list[str] = []
@@ -268,8 +265,6 @@ class Runner:
     def variable_text(self, name: str) -> str | None:
         value = self.variables.get(name)
         return None if value is None else value.text
-
-    variable = variable_text  # what functions.py asks for (DateFormat, DecimalSep...)
 
     def evaluate_text(self, expression: str) -> str:
         value = self.evaluate(expression)

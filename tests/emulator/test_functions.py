@@ -8,11 +8,14 @@ the number, a Dual both.
 from __future__ import annotations
 
 import datetime as dt
+import io
 
 import pytest
 
 from emulator.errors import SYNTAX_ERROR, ScriptError
 from emulator.functions import FUNCTIONS, bind_function, call_function
+from emulator.program import Variables
+from emulator.runner import Runner
 from emulator.values import Dual, from_text, number, text
 
 HUB = "https://help.qlik.com/en-US/cloud-services/Subsystems/Hub/Content/Sense_Hub/"
@@ -424,13 +427,11 @@ class FakeContext:
 
 
 class ContextWithVariables(FakeContext):
-    """The optional `variable()` of the context: the settings a Sense app's script starts with."""
+    """The optional `variables` of the context: the settings a Sense app's script starts with."""
 
-    settings = {"DateFormat": "M/D/YYYY", "TimestampFormat": "M/D/YYYY h:mm:ss[.fff] TT",
-                "DecimalSep": ",", "ThousandSep": "."}
-
-    def variable(self, name):
-        return self.settings.get(name)
+    variables = {name: text(value) for name, value in {
+        "DateFormat": "M/D/YYYY", "TimestampFormat": "M/D/YYYY h:mm:ss[.fff] TT",
+        "DecimalSep": ",", "ThousandSep": "."}.items()}
 
 
 PEEK = HUB + "Scripting/InterRecordFunctions/Peek.htm"
@@ -512,3 +513,25 @@ def test_bind_function_checks_once_and_calls_many_times() -> None:
     assert mid([None, number(2), number(2)], None) is None
     with pytest.raises(ScriptError, match="Wrong number of arguments to Mid"):
         bind_function("Mid", 4)
+
+
+def test_a_changed_setting_is_honoured_by_the_next_call() -> None:
+    # The settings are kept between calls (functions.script_settings) only until a variable
+    # changes: Set, Let, Drop Variable and a Sub's parameters all change them.
+    runner = Runner(out=io.StringIO())
+    runner.run_text("Let a = Date(1);\nSet DateFormat='DD/MM/YYYY';\nLet b = Date(1);\n"
+                    "Drop Variable DateFormat;\nLet c = Date(1);\n"
+                    "Sub S(DateFormat)\n  Let d = Date(1);\nEnd Sub\nCall S('M.D.YY');\nLet e = Date(1);\n")
+    assert [runner.variable_text(v) for v in "abcde"] == \
+        ["1899-12-31", "31/12/1899", "1899-12-31", "12.31.99", "1899-12-31"]
+
+
+@pytest.mark.parametrize("change", [
+    lambda v: v.__setitem__("x", None), lambda v: v.__delitem__("a"), lambda v: v.pop("a"),
+    lambda v: v.popitem(), lambda v: v.clear(), lambda v: v.update(x=None),
+    lambda v: v.setdefault("x"), lambda v: v.__ior__({"x": None})])
+def test_every_change_to_the_variables_forgets_what_was_derived(change) -> None:
+    variables = Variables(a=text("1"))
+    variables.derived["k"] = object()
+    change(variables)
+    assert variables.derived == {}
