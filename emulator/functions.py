@@ -858,8 +858,20 @@ def serial_from_datetime(moment: dt.datetime) -> float:
 
 
 def datetime_from_serial(serial: float) -> dt.datetime:
-    # round to milliseconds so 0.6638888889 days shows as 15:56:00, not 15:55:59.999
-    return _EPOCH + dt.timedelta(milliseconds=round(serial * 86_400_000))
+    """The moment of a serial number; one outside years 1-9999 makes the calling function
+    NULL (our choice: Qlik documents no range)."""
+    try:  # round to milliseconds so 0.6638888889 days shows as 15:56:00, not 15:55:59.999
+        return _EPOCH + dt.timedelta(milliseconds=round(serial * 86_400_000))
+    except (OverflowError, ValueError) as e:
+        raise _Undefined from e
+
+
+def _date_of_day(day: int) -> dt.date:
+    """The date of a day number; as `datetime_from_serial`, outside years 1-9999 NULL."""
+    try:
+        return dt.date.fromordinal(_EPOCH_ORDINAL + day)
+    except (OverflowError, ValueError) as e:
+        raise _Undefined from e
 
 
 def _canonical_token(token: str) -> str:
@@ -1119,7 +1131,7 @@ def _day_number(ctx: FunctionContext, x: Value) -> int:
 
 
 def _calendar_day(ctx: FunctionContext, x: Value) -> dt.date:
-    return dt.date.fromordinal(_EPOCH_ORDINAL + math.floor(_date_number(ctx, x)))
+    return _date_of_day(math.floor(_date_number(ctx, x)))
 
 
 def _serial(day: dt.date) -> float:
@@ -1135,7 +1147,7 @@ def _week_start(day: int, first_week_day: int) -> int:
 @lru_cache(maxsize=1024)
 def _month_start(index: int) -> int:
     """The day number of the first day of month ``index`` (year * 12 + month - 1)."""
-    return dt.date(index // 12, index % 12 + 1, 1).toordinal() - _EPOCH_ORDINAL
+    return _first_of_month(index).toordinal() - _EPOCH_ORDINAL
 
 
 def _period_dual(ctx: FunctionContext, start: int, end: int | None) -> Dual:
@@ -1165,7 +1177,7 @@ def _week_and_year(ctx: FunctionContext, x: Value, first_week_day: Value | None 
     broken = settings.broken_weeks if broken_weeks is None else _int(broken_weeks) != 0
     reference = _given_or(reference_day, settings.reference_day) or 4
     day = _day_number(ctx, x)
-    year = dt.date.fromordinal(_EPOCH_ORDINAL + day).year
+    year = _date_of_day(day).year
     if broken:
         return (day - _week_start(_month_start(year * 12), first)) // 7 + 1, year
     start = _week_start(day, first)
@@ -1209,8 +1221,16 @@ def _weekend(ctx: FunctionContext, x: Value, period_no: Value | None = None,
 
 def _add_months(day: dt.date, months: int) -> dt.date:
     """The first day of the month ``months`` after day's month."""
-    index = day.year * 12 + day.month - 1 + months
-    return dt.date(index // 12, index % 12 + 1, 1)
+    return _first_of_month(day.year * 12 + day.month - 1 + months)
+
+
+def _first_of_month(index: int) -> dt.date:
+    """The first day of month ``index`` (year * 12 + month - 1); as `datetime_from_serial`,
+    outside years 1-9999 NULL."""
+    try:
+        return dt.date(index // 12, index % 12 + 1, 1)
+    except ValueError as e:
+        raise _Undefined from e
 
 
 def _months_bounds(ctx: FunctionContext, x: Value, size: int, period_no: Value | None,
