@@ -34,7 +34,7 @@ from emulator.prefixes import PREFIX_WORDS, disregarded, generic_tables, merged,
 from emulator.program import Interpreter, LoadContext, Loading
 from emulator.tables import LoadedValues, Row, building_rows, join_rows, keep_rows, value_key
 from emulator.tokens import NAME, STRING, WORD, Token
-from emulator.values import Value, is_true, shown_with, text, to_number
+from emulator.values import Value, is_true, sharing, shown_with, text, to_number
 
 TABLE_STATEMENT_WORDS = frozenset({"load", "sql", *PREFIX_WORDS})
 DEFAULT_NAMES = {"inline": "INLINE", "autogenerate": "AUTOGENERATE", "sql": "RestConnectorMasterTable"}
@@ -166,7 +166,7 @@ def _source_rows(runner: Interpreter, stmt: LoadStatement, file: TableFile | Non
     count = to_number(runner.compile(stmt.count)(None))
     if count is None or count < 0:
         raise ScriptError("AutoGenerate needs a non-negative number")
-    return [], [[] for _ in range(int(count))]
+    return [], [()] * int(count)  # one empty record, shared: no field to read, nothing changes it
 
 
 def _table_file(runner: Interpreter, stmt: LoadStatement) -> TableFile:
@@ -350,9 +350,10 @@ def _ordered(fields: list[str], rows: list[Row], order_by: list[tuple[str, bool]
 
 
 def _output_columns(stmt: LoadStatement, fields: list[str], scope: LoadScope | GroupScope,
-                    copy: bool = True) -> tuple[list[str], Callable[[Row], Row]]:
+                    copy: bool = True, share: bool = False) -> tuple[list[str], Callable[[Row], Row]]:
     """The output field names, and a function making an output row from a source row (a group
-    of them for a GroupScope). ``copy``: plain fields may be copied from the record."""
+    of them for a GroupScope). ``copy``: plain fields may be copied from the record. ``share``:
+    the computed fields' equal values are one object each (values.sharing)."""
     names: list[str] = []
     getters: list[Getter] = []
     copied: list[int | None] = []  # source position of a field copied as it is
@@ -360,8 +361,9 @@ def _output_columns(stmt: LoadStatement, fields: list[str], scope: LoadScope | G
         specs = [FieldSpec(Ref(f)) for f in fields] if spec.expr is None else [spec]
         for s in specs:
             names.append(s.alias or (s.expr.name if isinstance(s.expr, Ref) else s.source))
-            getters.append(compile_expr(s.expr, scope))
+            getter = compile_expr(s.expr, scope)  # first: it fails for a field the source lacks
             copied.append(fields.index(s.expr.name) if copy and isinstance(s.expr, Ref) else None)
+            getters.append(sharing(getter) if share and copied[-1] is None else getter)
     if None in copied or not copied:
         return names, lambda row: [g(row) for g in getters]
     if len(copied) == 1:
@@ -380,7 +382,7 @@ def transform(runner: Interpreter, stmt: LoadStatement, fields: list[str], rows:
         return _grouped(runner, stmt, fields, rows)
     scope = LoadScope(runner, fields)
     scope.splits = []
-    names, make_row = _output_columns(stmt, fields, scope)
+    names, make_row = _output_columns(stmt, fields, scope, share=stored_as is not None)
     out: list[Row] = []
     add = out.append
     if scope.splits:

@@ -22,12 +22,22 @@ from emulator.values import FieldTexts, Value
 Row = list[Value]
 
 
+# More new objects than this alive at the end of a pause are frozen or collected there.
+MANY_OBJECTS = 100_000
+
+
 @contextmanager
-def building_rows() -> Iterator[None]:
+def building_rows(keep: bool = True) -> Iterator[None]:
     """Pause CPython's cyclic garbage collector while many rows are made, copied or converted.
     Rows and values form no reference cycles (they are freed by reference counting), but every
-    new list and value counts toward the next collection, and each full collection walks every
-    row alive: on a 1,000,000-row QVD round trip that was half of the time. Nested uses are fine."""
+    new list and value counts toward the next collection, and each collection walks every young
+    object alive, then again as it ages: after a 1,000,000-row LOAD that was more than a second.
+
+    ``keep``: what the block leaves alive is table data, so when that is much it is moved to the
+    permanent generation (``gc.freeze``), which no collection walks (it is still freed by
+    reference counting when its table goes). Otherwise (a Store) it is a library's garbage in
+    reference cycles (PyQvd's writer refers to itself), collected at once so that none of it
+    is frozen by a later pause. Nested uses are fine."""
     if not gc.isenabled():
         yield
         return
@@ -35,6 +45,8 @@ def building_rows() -> Iterator[None]:
     try:
         yield
     finally:
+        if gc.get_count()[0] > MANY_OBJECTS:
+            gc.freeze() if keep else gc.collect(0)
         gc.enable()
 
 
