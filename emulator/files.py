@@ -18,11 +18,12 @@ from operator import itemgetter
 from pathlib import Path
 
 from pyqvd import DoubleValue, DualDoubleValue, DualIntegerValue, IntegerValue, QvdTable, QvdValue, StringValue
+from pyqvd.io import QvdFileWriter
 from qvd_parser import QvdFile
 
 from emulator.errors import FILE_NOT_FOUND, WRONG_FILE_FORMAT, ScriptError, UnsupportedSyntax
 from emulator.tables import Row, building_rows
-from emulator.values import Dual, NumberValue, Value, number, text
+from emulator.values import Dual, NumberValue, Value, text
 
 QvdCell = int | float | str | tuple[int | float, str] | None
 
@@ -53,13 +54,12 @@ def _column(values: tuple[QvdCell, ...]) -> list[Value]:
 
 def _from_qvd(v: QvdCell) -> Value:
     """qvd-parser gives int, float, str, (number, text) for a dual symbol, or None for NULL."""
-    if v is None:
-        return None
-    if type(v) is tuple:
+    kind = type(v)
+    if kind is int or kind is float:
+        return NumberValue(float(v))
+    if kind is tuple:
         return Dual(v[1], float(v[0]))
-    if type(v) is str:
-        return text(v)
-    return number(v)
+    return None if v is None else text(v)
 
 
 def write_qvd(path: Path, fields: list[str], rows: list[Row], positions: list[int]) -> None:
@@ -67,8 +67,16 @@ def write_qvd(path: Path, fields: list[str], rows: list[Row], positions: list[in
     as the fields ``fields``."""
     if not rows:
         raise UnsupportedSyntax("Store of a table without rows into a QVD file (PyQvd cannot write one)")
-    with building_rows(keep=False):
-        _writing(path, lambda: _pyqvd_table(fields, rows, positions).to_qvd(str(path)))
+    with building_rows():
+        _writing(path, lambda: _write_pyqvd(path, _pyqvd_table(fields, rows, positions)))
+
+
+def _write_pyqvd(path: Path, table: QvdTable) -> None:
+    writer = QvdFileWriter(str(path), table)
+    writer.write()
+    # Its table of serializers (its own bound methods) refers back to it: emptied, the writer and
+    # its 1,000,000-row index table are freed now, not left for the collector to walk and free.
+    vars(writer).clear()
 
 
 def _pyqvd_table(fields: list[str], rows: list[Row], positions: list[int]) -> QvdTable:

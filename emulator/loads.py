@@ -366,6 +366,8 @@ def _output_columns(stmt: LoadStatement, fields: list[str], scope: LoadScope | G
             getters.append(sharing(getter) if share and copied[-1] is None else getter)
     if None in copied or not copied:
         return names, lambda row: [g(row) for g in getters]
+    if copied == list(range(len(fields))):
+        return names, list  # every field in its place (LOAD * ...)
     if len(copied) == 1:
         return names, lambda row: [row[copied[0]]]
     pick = itemgetter(*copied)  # a LOAD of plain fields (Resident ... Where): copied in C
@@ -394,15 +396,19 @@ def transform(runner: Interpreter, stmt: LoadStatement, fields: list[str], rows:
     counting = 1 if stored_as is not None else 0
     where = compile_expr(stmt.where, scope) if stmt.where is not None else None
     while_ = compile_expr(stmt.while_, scope) if stmt.while_ is not None else None
+    copies = where is None and while_ is None and all(s.expr is None or isinstance(s.expr, Ref) for s in stmt.fields)
     with Loading(runner, LoadContext(names, out, LoadedValues(runner.model, names, out))) as context:
-        for rec_no, row in enumerate(rows, start=1):
-            context.rec_no = rec_no
-            context.row_no = (offset + len(out) + 1) * counting
-            if while_ is None:
-                if where is None or is_true(where(row)):
-                    add(make_row(row))
-                continue
-            _repeat_while(context, row, make_row, while_, where, out, add, offset * counting, counting)
+        if copies:  # nothing looks at a counter or at the rows made so far: copied in C
+            out.extend(map(make_row, rows))
+        else:
+            for rec_no, row in enumerate(rows, start=1):
+                context.rec_no = rec_no
+                context.row_no = (offset + len(out) + 1) * counting
+                if while_ is None:
+                    if where is None or is_true(where(row)):
+                        add(make_row(row))
+                    continue
+                _repeat_while(context, row, make_row, while_, where, out, add, offset * counting, counting)
     if stmt.distinct:
         out = _distinct(out)
     return names, out

@@ -22,22 +22,20 @@ from emulator.values import FieldTexts, Value
 Row = list[Value]
 
 
-# More new objects than this alive at the end of a pause are frozen or collected there.
+# More new objects than this alive at the end of a pause are frozen there.
 MANY_OBJECTS = 100_000
 
 
 @contextmanager
-def building_rows(keep: bool = True) -> Iterator[None]:
+def building_rows() -> Iterator[None]:
     """Pause CPython's cyclic garbage collector while many rows are made, copied or converted.
     Rows and values form no reference cycles (they are freed by reference counting), but every
     new list and value counts toward the next collection, and each collection walks every young
     object alive, then again as it ages: after a 1,000,000-row LOAD that was more than a second.
-
-    ``keep``: what the block leaves alive is table data, so when that is much it is moved to the
-    permanent generation (``gc.freeze``), which no collection walks (it is still freed by
-    reference counting when its table goes). Otherwise (a Store) it is a library's garbage in
-    reference cycles (PyQvd's writer refers to itself), collected at once so that none of it
-    is frozen by a later pause. Nested uses are fine."""
+    So when the pause leaves many new objects alive (a big table), they are moved to the
+    permanent generation (``gc.freeze``), which no collection walks; they are still freed by
+    reference counting when their table goes. Whatever is made in the pause must not be garbage
+    in reference cycles (it would never be collected). Nested uses are fine."""
     if not gc.isenabled():
         yield
         return
@@ -46,7 +44,7 @@ def building_rows(keep: bool = True) -> Iterator[None]:
         yield
     finally:
         if gc.get_count()[0] > MANY_OBJECTS:
-            gc.freeze() if keep else gc.collect(0)
+            gc.freeze()
         gc.enable()
 
 
