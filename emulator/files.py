@@ -35,12 +35,11 @@ def read_qvd(path: Path) -> tuple[list[str], list[tuple[Value, ...]]]:
         qvd = QvdFile.open(str(path))
     except Exception as e:  # the library's own errors (OSError, ValueError) for a damaged file
         raise ScriptError(f"'{path}' is not a readable QVD file: {e}", code=WRONG_FILE_FORMAT) from e
-    with building_rows():
-        cells = list(zip(*qvd.rows()))  # one tuple per field; the library's row lists are freed here
-        columns = []
-        while cells:  # each field's raw cells are freed once converted: a lower peak of memory
-            columns.append(_column(cells.pop(0)))
-        return qvd.field_names(), list(zip(*columns))  # records only read (a LOAD makes its rows)
+    cells = list(zip(*qvd.rows()))  # one tuple per field; the library's row lists are freed here
+    columns = []
+    while cells:  # each field's raw cells are freed once converted: a lower peak of memory
+        columns.append(_column(cells.pop(0)))
+    return qvd.field_names(), list(zip(*columns))  # records only read (the LOAD makes its rows)
 
 
 def _column(values: tuple[QvdCell, ...]) -> list[Value]:

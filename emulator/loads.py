@@ -72,7 +72,7 @@ def _run_load(runner: Interpreter, stmt: LoadStatement) -> None:
         runner.pending_loads = []
         return
     file = _table_file(runner, stmt) if stmt.source == "file" else None
-    with _reading(runner, file):
+    with _reading(runner, file), building_rows():  # the source's records die in the pause too
         fields, rows = _first(runner, stmt, *_source_rows(runner, stmt, file))
         if stmt.order_by:
             rows = _ordered(fields, rows, stmt.order_by)
