@@ -13,51 +13,52 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator, Sequence
 from operator import itemgetter
 from pathlib import Path
 
 from pyqvd import DoubleValue, DualDoubleValue, DualIntegerValue, IntegerValue, QvdTable, QvdValue, StringValue
+from pyqvd.io import QvdFileWriter
 from qvd_parser import QvdFile
 
 from emulator.errors import FILE_NOT_FOUND, WRONG_FILE_FORMAT, ScriptError, UnsupportedSyntax
 from emulator.tables import Row, building_rows
-from emulator.values import Dual, NumberValue, Value, number, text
+from emulator.values import Dual, NumberValue, Value, text
 
-_INT32 = range(-2**31, 2**31)
 QvdCell = int | float | str | tuple[int | float, str] | None
 
 
-def read_qvd(path: Path) -> tuple[list[str], list[Row]]:
+def read_qvd(path: Path) -> tuple[list[str], list[tuple[Value, ...]]]:
     if not path.is_file():
         raise ScriptError(f"Cannot open file '{path}': no such file", code=FILE_NOT_FOUND)
     try:
         qvd = QvdFile.open(str(path))
     except Exception as e:  # the library's own errors (OSError, ValueError) for a damaged file
         raise ScriptError(f"'{path}' is not a readable QVD file: {e}", code=WRONG_FILE_FORMAT) from e
-    with building_rows():
-        cells = list(zip(*qvd.rows()))  # one tuple per field; the library's row lists are freed here
-        columns = []
-        while cells:  # each field's raw cells are freed once converted: a lower peak of memory
-            columns.append(_column(cells.pop(0)))
-        return qvd.field_names(), list(map(list, zip(*columns)))
+    cells = list(zip(*qvd.rows()))  # one tuple per field; the library's row lists are freed here
+    columns = []
+    while cells:  # each field's raw cells are freed once converted: a lower peak of memory
+        columns.append(_column(cells.pop(0)))
+    return qvd.field_names(), list(zip(*columns))  # records only read (the LOAD makes its rows)
 
 
 def _column(values: tuple[QvdCell, ...]) -> list[Value]:
     """A field's values converted once per distinct symbol (a field has few symbols, many rows),
     so that rows with one symbol share one value."""
-    converted = {v: _from_qvd(v) for v in dict.fromkeys(values)}
+    converted = dict.fromkeys(values)
+    for v in converted:
+        converted[v] = _from_qvd(v)
     return list(map(converted.__getitem__, values))
 
 
 def _from_qvd(v: QvdCell) -> Value:
     """qvd-parser gives int, float, str, (number, text) for a dual symbol, or None for NULL."""
-    if v is None:
-        return None
-    if type(v) is tuple:
+    kind = type(v)
+    if kind is int or kind is float:
+        return NumberValue(float(v))
+    if kind is tuple:
         return Dual(v[1], float(v[0]))
-    if type(v) is str:
-        return text(v)
-    return number(v)
+    return None if v is None else text(v)
 
 
 def write_qvd(path: Path, fields: list[str], rows: list[Row], positions: list[int]) -> None:
@@ -66,30 +67,48 @@ def write_qvd(path: Path, fields: list[str], rows: list[Row], positions: list[in
     if not rows:
         raise UnsupportedSyntax("Store of a table without rows into a QVD file (PyQvd cannot write one)")
     with building_rows():
-        columns = [_qvd_column(list(map(itemgetter(i), rows))) for i in positions]
-        table = QvdTable(list(map(list, zip(*columns))), list(fields))
-        del columns
-        _writing(path, lambda: table.to_qvd(str(path)))
+        _writing(path, lambda: _write_pyqvd(path, _pyqvd_table(fields, rows, positions)))
+
+
+def _write_pyqvd(path: Path, table: QvdTable) -> None:
+    writer = QvdFileWriter(str(path), table)
+    writer.write()
+    # Its table of serializers (its own bound methods) refers back to it: emptied, the writer and
+    # its 1,000,000-row index table are freed now, not left for the collector to walk and free.
+    vars(writer).clear()
+
+
+def _pyqvd_table(fields: list[str], rows: list[Row], positions: list[int]) -> QvdTable:
+    columns = [_qvd_column(list(map(itemgetter(i), rows))) for i in positions]
+    return QvdTable(_RecordView(columns), list(fields))
+
+
+class _RecordView(Sequence):
+    """PyQvd's records, made from the columns as its writer reads them (it takes the length and
+    iterates, twice) instead of a list of 1,000,000 lists held for the whole write."""
+
+    def __init__(self, columns: list[list[QvdValue | None]]) -> None:
+        self._columns = columns
+
+    def __len__(self) -> int:
+        return len(self._columns[0])
+
+    def __getitem__(self, i: int) -> tuple[QvdValue | None, ...]:
+        return tuple(column[i] for column in self._columns)
+
+    def __iter__(self) -> Iterator[tuple[QvdValue | None, ...]]:
+        return zip(*self._columns)
 
 
 def _qvd_column(values: list[Value]) -> list[QvdValue | None]:
-    """A field's values as PyQvd symbols: one symbol object per distinct value, converted once
-    per distinct value object (a stored field's values with one number are one object, see
-    FieldTexts), the rest done by C-level maps."""
-    symbols: dict[object, QvdValue | None] = {}
-    converted: dict[int, object] = dict(zip(map(id, values), values))  # the values are alive: ids unique
-    for key, v in converted.items():
-        wanted = _symbol_key(v)
-        if wanted not in symbols:
-            symbols[wanted] = _to_qvd(v)
-        converted[key] = symbols[wanted]
-    return list(map(converted.__getitem__, map(id, values)))
-
-
-def _symbol_key(v: Value) -> object:
-    if v is None or type(v) is NumberValue:  # a plain number is said by its number
-        return None if v is None else v.num
-    return v.text, v.num
+    """A field's values as PyQvd symbols, one symbol object per distinct value. Values are
+    distinct as field values are (by number when they have one, else by text), which is also
+    how PyQvd tells symbols apart (its first value of a number is the one written), so the
+    first value of each is converted; the rest is done by C-level maps."""
+    keys = [None if v is None else v.text if v.num is None else v.num for v in values]
+    firsts = dict(zip(reversed(keys), reversed(values)))  # the earliest value of a key wins
+    symbols = {key: _to_qvd(v) for key, v in firsts.items()}
+    return list(map(symbols.__getitem__, keys))
 
 
 def _to_qvd(v: Value) -> QvdValue | None:
@@ -97,7 +116,7 @@ def _to_qvd(v: Value) -> QvdValue | None:
         return None
     if v.num is None:
         return StringValue(v.text)
-    whole = v.num.is_integer() and int(v.num) in _INT32
+    whole = v.num.is_integer() and -2**31 <= v.num < 2**31
     if type(v) is NumberValue:  # a plain number: its text is the number's own
         return IntegerValue(int(v.num)) if whole else DoubleValue(v.num)
     return DualIntegerValue(int(v.num), v.text) if whole else DualDoubleValue(v.num, v.text)

@@ -34,7 +34,7 @@ from emulator.prefixes import PREFIX_WORDS, disregarded, generic_tables, merged,
 from emulator.program import Interpreter, LoadContext, Loading
 from emulator.tables import LoadedValues, Row, building_rows, join_rows, keep_rows, value_key
 from emulator.tokens import NAME, STRING, WORD, Token
-from emulator.values import Value, is_true, shown_with, text, to_number
+from emulator.values import Value, is_true, sharing, shown_with, text, to_number
 
 TABLE_STATEMENT_WORDS = frozenset({"load", "sql", *PREFIX_WORDS})
 DEFAULT_NAMES = {"inline": "INLINE", "autogenerate": "AUTOGENERATE", "sql": "RestConnectorMasterTable"}
@@ -72,7 +72,7 @@ def _run_load(runner: Interpreter, stmt: LoadStatement) -> None:
         runner.pending_loads = []
         return
     file = _table_file(runner, stmt) if stmt.source == "file" else None
-    with _reading(runner, file):
+    with _reading(runner, file), building_rows():  # the source's records die in the pause too
         fields, rows = _first(runner, stmt, *_source_rows(runner, stmt, file))
         if stmt.order_by:
             rows = _ordered(fields, rows, stmt.order_by)
@@ -166,7 +166,7 @@ def _source_rows(runner: Interpreter, stmt: LoadStatement, file: TableFile | Non
     count = to_number(runner.compile(stmt.count)(None))
     if count is None or count < 0:
         raise ScriptError("AutoGenerate needs a non-negative number")
-    return [], [[] for _ in range(int(count))]
+    return [], [()] * int(count)  # one empty record, shared: no field to read, nothing changes it
 
 
 def _table_file(runner: Interpreter, stmt: LoadStatement) -> TableFile:
@@ -399,9 +399,10 @@ def _ordered(fields: list[str], rows: list[Row], order_by: list[tuple[str, bool]
 
 
 def _output_columns(stmt: LoadStatement, fields: list[str], scope: LoadScope | GroupScope,
-                    copy: bool = True) -> tuple[list[str], Callable[[Row], Row]]:
+                    copy: bool = True, share: bool = False) -> tuple[list[str], Callable[[Row], Row]]:
     """The output field names, and a function making an output row from a source row (a group
-    of them for a GroupScope). ``copy``: plain fields may be copied from the record."""
+    of them for a GroupScope). ``copy``: plain fields may be copied from the record. ``share``:
+    the computed fields' equal values are one object each (values.sharing)."""
     names: list[str] = []
     getters: list[Getter] = []
     copied: list[int | None] = []  # source position of a field copied as it is
@@ -409,10 +410,13 @@ def _output_columns(stmt: LoadStatement, fields: list[str], scope: LoadScope | G
         specs = [FieldSpec(Ref(f)) for f in fields] if spec.expr is None else [spec]
         for s in specs:
             names.append(s.alias or (s.expr.name if isinstance(s.expr, Ref) else s.source))
-            getters.append(compile_expr(s.expr, scope))
+            getter = compile_expr(s.expr, scope)  # first: it fails for a field the source lacks
             copied.append(fields.index(s.expr.name) if copy and isinstance(s.expr, Ref) else None)
+            getters.append(sharing(getter) if share and copied[-1] is None else getter)
     if None in copied or not copied:
         return names, lambda row: [g(row) for g in getters]
+    if copied == list(range(len(fields))):
+        return names, list  # every field in its place (LOAD * ...)
     if len(copied) == 1:
         return names, lambda row: [row[copied[0]]]
     pick = itemgetter(*copied)  # a LOAD of plain fields (Resident ... Where): copied in C
@@ -429,7 +433,7 @@ def transform(runner: Interpreter, stmt: LoadStatement, fields: list[str], rows:
         return _grouped(runner, stmt, fields, rows)
     scope = LoadScope(runner, fields)
     scope.splits = []
-    names, make_row = _output_columns(stmt, fields, scope)
+    names, make_row = _output_columns(stmt, fields, scope, share=stored_as is not None)
     out: list[Row] = []
     add = out.append
     if scope.splits:
@@ -441,17 +445,21 @@ def transform(runner: Interpreter, stmt: LoadStatement, fields: list[str], rows:
     counting = 1 if stored_as is not None else 0
     where = compile_expr(stmt.where, scope) if stmt.where is not None else None
     while_ = compile_expr(stmt.while_, scope) if stmt.while_ is not None else None
+    copies = where is None and while_ is None and all(s.expr is None or isinstance(s.expr, Ref) for s in stmt.fields)
     with Loading(runner, LoadContext(names, out, LoadedValues(runner.model, names, out))) as context:
-        for rec_no, row in enumerate(rows, start=1):
-            context.rec_no = rec_no
-            context.row_no = (offset + len(out) + 1) * counting
-            if while_ is None:
-                if where is None or is_true(where(row)):
-                    add(make_row(row))
-                    context.previous = row
-                continue
-            _repeat_while(context, row, make_row, while_, where, out, add, offset * counting, counting)
-            context.previous = row  # with While: the record read before (our choice)
+        if copies:  # nothing looks at a counter, the record before or the rows made so far: copied in C
+            out.extend(map(make_row, rows))
+        else:
+            for rec_no, row in enumerate(rows, start=1):
+                context.rec_no = rec_no
+                context.row_no = (offset + len(out) + 1) * counting
+                if while_ is None:
+                    if where is None or is_true(where(row)):
+                        add(make_row(row))
+                        context.previous = row
+                    continue
+                _repeat_while(context, row, make_row, while_, where, out, add, offset * counting, counting)
+                context.previous = row  # with While: the record read before (our choice)
     if stmt.distinct:
         out = _distinct(out)
     return names, out

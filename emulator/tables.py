@@ -27,7 +27,11 @@ def building_rows() -> Iterator[None]:
     """Pause CPython's cyclic garbage collector while many rows are made, copied or converted.
     Rows and values form no reference cycles (they are freed by reference counting), but every
     new list and value counts toward the next collection, and each full collection walks every
-    row alive: on a 1,000,000-row QVD round trip that was half of the time. Nested uses are fine."""
+    row alive: on a 1,000,000-row QVD round trip that was half of the time. What the pause leaves
+    alive is walked by the next collections as usual (``gc.freeze`` would spare that, but it also
+    freezes every dead-to-be cycle alive then, a finished Runner's among them, for good). What it
+    leaves dead should be freed by reference counting (see files._write_pyqvd). Nested uses are
+    fine."""
     if not gc.isenabled():
         yield
         return

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from emulator.errors import ScriptError
+from emulator.values import Dual, number, sharing, text
 
 HUB = "https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/"
 INLINE = HUB + "Scripting/inline-loads-qs.htm"
@@ -267,3 +268,29 @@ def test_file_path_and_dir_of_a_relative_path_are_the_full_local_path(run, tmp_p
     runner = run("T: LOAD FilePath() as P, FileDir() as D FROM data\\x.csv;", files={"data/x.csv": "a\n1\n"})
     found = (tmp_path / "data" / "x.csv").resolve()
     assert runner.model.tables["T"].texts() == [[str(found), str(found.parent)]]
+
+
+def test_a_load_holds_one_value_object_per_distinct_computed_value(run) -> None:
+    """Memory, not semantics: equal values a LOAD computes are one object (values.sharing)."""
+    rows = run("T: LOAD RecNo() as Id, Mod(RecNo(), 3) as K, Dual('r' & Mod(RecNo(), 2), Mod(RecNo(), 2)) as D,\n"
+               "'t' & Mod(RecNo(), 2) as S AutoGenerate 9;").model.tables["T"].rows
+    assert [len({id(row[i]) for row in rows}) for i in (1, 2, 3)] == [3, 2, 2]
+    assert [row[1].text for row in rows[:4]] == ["1", "2", "0", "1"] and rows[1][2].text == "r0"
+    assert [row[3].text for row in rows[:2]] == ["t1", "t0"]
+
+
+def test_sharing_tells_apart_what_can_be_told_apart_and_stops_at_its_limit() -> None:
+    made = {"n": number(7), "n again": number(7), "dual": Dual("7", 7.0), "other dual": Dual("07", 7.0),
+            "text": text("7"), "a": number(1), "b": number(2), "c": number(3), "c again": number(3)}
+    share = sharing(made.__getitem__, limit=6)
+    assert share("n") is made["n"] and share("n again") is made["n"]
+    assert share("dual") is made["dual"] and share("other dual") is made["other dual"]  # own texts
+    assert share("text") is made["text"] and share("a") is made["a"] and share("b") is made["b"]
+    assert share("c") is made["c"] and share("c again") is made["c again"]  # past the limit: as made
+    assert share("n again") is made["n"]  # what was remembered still is
+
+
+def test_records_read_from_a_qvd_file_become_rows_a_later_load_can_extend(run) -> None:
+    runner = run("T: LOAD RecNo() as A AutoGenerate 2;\nStore T into t.qvd (qvd);\nDrop Table T;\n"
+                 "R: LOAD * FROM t.qvd (qvd);\nConcatenate (R) LOAD 9 as B AutoGenerate 1;")
+    assert runner.model.tables["R"].texts() == [["1", None], ["2", None], [None, "9"]]

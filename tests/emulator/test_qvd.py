@@ -109,3 +109,14 @@ def test_building_rows_pauses_the_collector_and_always_restores_it() -> None:
             assert not gc.isenabled()  # the outer use still holds it
             raise ValueError("a failed LOAD")
     assert gc.isenabled()
+
+
+def test_store_of_many_rows_leaves_no_garbage(run, tmp_path: Path) -> None:
+    """PyQvd's writer refers to itself: it is freed when the Store ends, not left to the collector."""
+    gc.collect()  # earlier tests' small Stores
+    gc.disable()
+    try:
+        run("T: LOAD RecNo() as A, Mod(RecNo(), 7) as B AutoGenerate 100;\nStore T into t.qvd (qvd);")
+        assert not [o for o in gc.get_objects() if type(o).__name__ == "QvdFileWriter"]
+    finally:
+        gc.enable()
