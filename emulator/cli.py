@@ -2,7 +2,8 @@
 [--system NAME=VALUE]... [--seed N] [--dump FILE]`` (SPEC §9).
 
 Trace lines go to standard output as the script runs; a failure is reported on standard error
-as ``file:line: message`` followed by the statement, and the exit status is 1. The dump is
+as ``file:line: message`` followed by the statement, and the exit status is 1 (a fault of the
+emulator itself also prints its Python traceback, for a bug report). The dump is
 written after the run, failed or not.
 """
 from __future__ import annotations
@@ -10,9 +11,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import traceback
 from pathlib import Path
 
-from emulator.errors import ScriptError
+from emulator.errors import InternalError, ScriptError
 from emulator.runner import Runner
 from emulator.values import Value
 
@@ -34,6 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     except ScriptError as e:
         error = e
         print(str(e), file=sys.stderr)
+        if isinstance(e, InternalError):
+            traceback.print_exception(e.__cause__, file=sys.stderr)
     if args.dump:
         Path(args.dump).write_text(json.dumps(dump(runner, error), indent=2, ensure_ascii=False),
                                    encoding="utf-8")

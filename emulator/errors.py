@@ -59,3 +59,14 @@ class UnsupportedSyntax(ScriptError):
     ErrorMode says, so that nothing is ever skipped silently."""
 
     code = SYNTAX_ERROR
+
+
+class InternalError(ScriptError):
+    """A fault of the emulator itself (a Python exception while a statement ran): reported with
+    file, line and statement like any failure, and like UnsupportedSyntax it always stops the
+    run, so that a bug is never taken for the script's own error."""
+
+    @classmethod
+    def of(cls, e: Exception) -> "InternalError":
+        return cls(f"emulator fault, please report it: {type(e).__name__}: {e}")
+

@@ -15,7 +15,8 @@ from typing import TextIO
 from emulator import lexicon, statements
 from emulator.blocks import build_blocks
 from emulator.dollar import expand
-from emulator.errors import FILE_NOT_FOUND, SCRIPT_ERROR_TEXTS, ScriptError, UnsupportedSyntax
+from emulator.errors import (FILE_NOT_FOUND, SCRIPT_ERROR_TEXTS, InternalError, ScriptError,
+                             UnsupportedSyntax)
 from emulator.evaluator import Getter, compile_expr
 from emulator.functions import compile_call, serial_from_datetime
 from emulator.parser import parse_expression
@@ -227,6 +228,10 @@ class Runner:
             return self.prepared(stmt)(self)
         except ScriptError as e:
             raise e.located(stmt.file, stmt.line, stmt.text)
+        except (ExitBlock, ExitScript):
+            raise
+        except Exception as e:
+            raise InternalError.of(e).located(stmt.file, stmt.line, stmt.text) from e
 
     def run_statement(self, stmt: Statement) -> None:
         try:
@@ -240,13 +245,17 @@ class Runner:
         except ExitBlock as e:
             e.stmt = e.stmt or stmt
             raise
+        except ExitScript:
+            raise
         except ScriptError as e:
             e.located(stmt.file, stmt.line, stmt.text)
-            if self.error_mode() != 0 or isinstance(e, UnsupportedSyntax):
+            if self.error_mode() != 0 or isinstance(e, (UnsupportedSyntax, InternalError)):
                 raise
             self.error_count += 1
             self.error_list.append(e.message)
             self.set_script_error(e.code)
+        except Exception as e:
+            raise InternalError.of(e).located(stmt.file, stmt.line, stmt.text) from e
 
     def error_mode(self) -> float:
         n = to_number(self.variables.get("ErrorMode"))

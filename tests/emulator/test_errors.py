@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from emulator.errors import ScriptError
+from emulator.errors import InternalError, ScriptError
 
 CASES = [
     # (script, line, text in the message, code)
@@ -77,3 +77,32 @@ def test_uncalled_subs_are_not_structured(run) -> None:
     """Butler's butler_subs.qvs ends an If with 'endif' in a Sub most apps never call."""
     runner = run("Sub PostToSlack(c)\nif c = 1 then\nLet a = 1;\nendif\nEnd Sub\nLet ok = 1;")
     assert runner.variable_text("ok") == "1"
+
+
+def test_a_fault_of_the_emulator_is_located_and_stops_even_with_errormode_0(run, monkeypatch) -> None:
+    """A Python exception inside the emulator (a bug, simulated: none is known to produce one)
+    is reported with file, line and statement, and is never counted as the script's error."""
+    from emulator import functions
+
+    def broken(x):
+        raise RuntimeError("simulated fault")
+    monkeypatch.setitem(functions.FUNCTIONS, "len",
+                        functions.ScriptFunction("Len", broken, 1, 1, functions.Nulls.PROPAGATE, False))
+    with pytest.raises(InternalError) as caught:
+        run("Set ErrorMode = 0;\nLet a = 1;\nLet b = Len('x');\nLet after = 1;")
+    assert caught.value.line == 3 and "Len('x')" in caught.value.statement
+    assert "RuntimeError: simulated fault" in caught.value.message
+
+
+def test_the_command_shows_a_fault_with_its_traceback(tmp_path, monkeypatch, capsys) -> None:
+    from emulator import cli, functions
+
+    def broken(x):
+        raise RuntimeError("simulated fault")
+    monkeypatch.setitem(functions.FUNCTIONS, "len",
+                        functions.ScriptFunction("Len", broken, 1, 1, functions.Nulls.PROPAGATE, False))
+    (tmp_path / "s.qvs").write_text("Let b = Len('x');\n", encoding="utf-8")
+    assert cli.main([str(tmp_path / "s.qvs")]) == 1
+    err = capsys.readouterr().err
+    assert "s.qvs:1: emulator fault, please report it: RuntimeError: simulated fault" in err
+    assert "Traceback" in err and "in broken" in err
