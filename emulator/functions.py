@@ -1065,13 +1065,6 @@ def _day(ctx: FunctionContext, x: Value) -> Value:
     return number(_calendar_day(ctx, x).day)
 
 
-@script_function("MonthName", 1)
-def _monthname(x: Value) -> Value:
-    moment = datetime_from_serial(_num(x))
-    first = _serial(dt.date(moment.year, moment.month, 1))
-    return Dual(f"{_MONTHS[moment.month - 1]} {moment.year}", first)
-
-
 # ---------------------------------------------------------------- calendar periods
 # Weeks, months, quarters and years, honouring the script's FirstWeekDay, BrokenWeeks,
 # ReferenceDay, FirstMonthOfYear, MonthNames and DayNames (Monday, ISO weeks, January and
@@ -1265,6 +1258,112 @@ _period_functions("Quarter", 3, has_first_month=True)
 _period_functions("Year", 12, has_first_month=True)
 
 
+def _months_size(v: Value) -> int:
+    """n_months of MonthsStart/MonthsName/InMonths...: one of 1, 2, 3, 4, 6 (12 as InMonths takes)."""
+    months = _int(v)
+    if months not in (1, 2, 3, 4, 6, 12):
+        raise _Undefined
+    return months
+
+
+@script_function("MonthsStart", 2, 4, context=True)
+def _monthsstart(ctx: FunctionContext, n: Value, x: Value, period_no: Value | None = None,
+                 first_month: Value | None = None) -> Value:
+    """.../DateAndTimeFunctions/monthsstart.htm"""
+    return _period_dual(ctx, _months_bounds(ctx, x, _months_size(n), period_no, first_month)[0], None)
+
+
+@script_function("MonthsEnd", 2, 4, context=True)
+def _monthsend(ctx: FunctionContext, n: Value, x: Value, period_no: Value | None = None,
+               first_month: Value | None = None) -> Value:
+    """.../DateAndTimeFunctions/monthsend.htm"""
+    first, after = _months_bounds(ctx, x, _months_size(n), period_no, first_month)
+    return _period_dual(ctx, first, after)
+
+
+def _months_name(ctx: FunctionContext, bounds: tuple[int, int]) -> Dual:
+    """'Oct 2013', or for several months 'Sep-Dec 2013' (MonthNames; the year of the last month,
+    as monthsname.htm shows 'Oct-Jan 2014'), on the period's first day."""
+    first, last = _date_of_day(bounds[0]), _date_of_day(bounds[1] - 1)
+    months = script_settings(ctx).months
+    label = months[first.month - 1].text
+    if first.month != last.month:
+        label += f"-{months[last.month - 1].text}"
+    return Dual(f"{label} {last.year}", float(bounds[0]))
+
+
+@script_function("MonthName", 1, 2, context=True)
+def _monthname(ctx: FunctionContext, x: Value, period_no: Value | None = None) -> Value:
+    """.../DateAndTimeFunctions/monthname.htm"""
+    return _months_name(ctx, _months_bounds(ctx, x, 1, period_no, None))
+
+
+@script_function("MonthsName", 2, 4, context=True)
+def _monthsname(ctx: FunctionContext, n: Value, x: Value, period_no: Value | None = None,
+                first_month: Value | None = None) -> Value:
+    """.../DateAndTimeFunctions/monthsname.htm"""
+    return _months_name(ctx, _months_bounds(ctx, x, _months_size(n), period_no, first_month))
+
+
+@script_function("QuarterName", 1, 3, context=True)
+def _quartername(ctx: FunctionContext, x: Value, period_no: Value | None = None,
+                 first_month: Value | None = None) -> Value:
+    """.../DateAndTimeFunctions/quartername.htm"""
+    return _months_name(ctx, _months_bounds(ctx, x, 3, period_no, first_month))
+
+
+@script_function("YearName", 1, 3, context=True)
+def _yearname(ctx: FunctionContext, x: Value, period_no: Value | None = None,
+              first_month: Value | None = None) -> Value:
+    """'2001', or '2001-2002' for a year not starting in January (yearname.htm)."""
+    start, _ = _months_bounds(ctx, x, 12, period_no, first_month)
+    first = _date_of_day(start)
+    label = str(first.year) if first.month == 1 else f"{first.year}-{first.year + 1}"
+    return Dual(label, float(start))
+
+
+@script_function("WeekName", 1, 5, context=True)
+def _weekname(ctx: FunctionContext, x: Value, period_no: Value | None = None, first_week_day: Value | None = None,
+              broken_weeks: Value | None = None, reference_day: Value | None = None) -> Value:
+    """'2013/02': the year and number (Week, WeekYear) of the week period_no weeks after date's,
+    on the week's first day. .../DateAndTimeFunctions/weekname.htm"""
+    start, _ = _week_bounds(ctx, x, period_no, first_week_day)
+    moved = number(_day_number(ctx, x) + 7 * int(_opt_num(period_no, 0)))
+    week, year = _week_and_year(ctx, moved, first_week_day, broken_weeks, reference_day)
+    return Dual(f"{year}/{week:02d}", float(start))
+
+
+def _day_bounds(ctx: FunctionContext, x: Value, period_no: Value | None, day_start: Value | None) -> tuple[float, float]:
+    """The day (starting day_start, a fraction of a day, after midnight) holding x, moved by
+    period_no days: its first moment and the moment after it. .../DateAndTimeFunctions/daystart.htm"""
+    offset = _opt_num(day_start, 0)
+    start = math.floor(_date_number(ctx, x) - offset) + offset + int(_opt_num(period_no, 0))
+    return start, start + 1
+
+
+def _moment_dual(serial: float, fmt: str) -> Dual:
+    return Dual(format_serial(serial, fmt), serial)
+
+
+@script_function("DayStart", 1, 3, context=True)
+def _daystart(ctx: FunctionContext, x: Value, period_no: Value | None = None, day_start: Value | None = None) -> Value:
+    return _moment_dual(_day_bounds(ctx, x, period_no, day_start)[0], script_settings(ctx).timestamp_format)
+
+
+@script_function("DayEnd", 1, 3, context=True)
+def _dayend(ctx: FunctionContext, x: Value, period_no: Value | None = None, day_start: Value | None = None) -> Value:
+    """The day's last millisecond. .../DateAndTimeFunctions/dayend.htm"""
+    end = _day_bounds(ctx, x, period_no, day_start)[1] - _LAST_MILLISECOND
+    return _moment_dual(end, script_settings(ctx).timestamp_format)
+
+
+@script_function("DayName", 1, 3, context=True)
+def _dayname(ctx: FunctionContext, x: Value, period_no: Value | None = None, day_start: Value | None = None) -> Value:
+    """The day's first moment shown with DateFormat. .../DateAndTimeFunctions/dayname.htm"""
+    start = _day_bounds(ctx, x, period_no, day_start)[0]
+    return Dual(format_serial(math.floor(start), script_settings(ctx).date_format), start)
+
+
 @script_function("AddMonths", 2, 3, context=True)
 def _addmonths(ctx: FunctionContext, x: Value, n: Value, mode: Value | None = None) -> Value:
     """The same day n months later, the month's last day when it is shorter; mode 1: the same
@@ -1306,9 +1405,7 @@ def _in_months_function(name: str, size: int | None) -> None:
 
     @script_function(name, 3 + extra, max_args, context=True)
     def impl(ctx: FunctionContext, *args: Value) -> Value:
-        months = size or _int(args[0])
-        if months not in (1, 2, 3, 4, 6, 12):
-            raise _Undefined
+        months = size or _months_size(args[0])
         x, base, period_no, *first = args[extra:]
         bounds = _months_bounds(ctx, base, months, period_no, first[0] if first else None)
         return _holds(ctx, x, bounds)
