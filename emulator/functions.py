@@ -13,6 +13,7 @@ Date and time values are Qlik serial numbers: days since 1899-12-30, the time as
 """
 from __future__ import annotations
 
+import colorsys
 import datetime as dt
 import enum
 import math
@@ -778,7 +779,16 @@ def _num_fn(ctx: FunctionContext, x: Value, fmt: Value | None = None, dec_sep: V
     if radix := _RADIX_FORMAT.fullmatch(fmt.text):
         return Dual(_in_radix(round(n), radix[1]), n)
     d, t = _separators(ctx, dec_sep, thou_sep)
-    return Dual(_apply_number_format(n, _parse_number_format(fmt.text, d, t), d, t), n)
+    return Dual(format_number(n, fmt.text, d, t), n)
+
+
+def format_number(n: float, fmt: str, dec_sep: str, thou_sep: str) -> str:
+    """``n`` shown in a number format; a format 'positive;negative' shows a negative number's
+    absolute value in the second section, which carries its own sign or brackets."""
+    positive, _, negative = fmt.partition(";")
+    if n < 0 and negative:
+        return _apply_number_format(-n, _parse_number_format(negative, dec_sep, thou_sep), dec_sep, thou_sep)
+    return _apply_number_format(n, _parse_number_format(positive, dec_sep, thou_sep), dec_sep, thou_sep)
 
 
 # Special formats of the conventions page: (bin), (oct), (hex)/(HEX), (dec) and (rNN)/(RNN) for
@@ -812,16 +822,29 @@ def _separators(ctx: FunctionContext, dec_sep: Value | None, thou_sep: Value | N
 def _num_interpret(ctx: FunctionContext, s: Value, fmt: Value | None = None, dec_sep: Value | None = None,
                    thou_sep: Value | None = None) -> Value:
     d, t = _separators(ctx, dec_sep, thou_sep)
-    raw = s.text.strip()
-    percent = fmt is not None and "%" in fmt.text and raw.endswith("%")
+    return _interpreted(s.text, None if fmt is None else fmt.text, d, t)
+
+
+def _interpreted(s: str, fmt: str | None, dec_sep: str, thou_sep: str) -> Value:
+    """Num#/Money#: the text kept, with the number it reads as in ``fmt`` (its prefix and
+    suffix dropped; a text in the format's negative section reads as a negative number)."""
+    raw = s.strip()
+    percent = fmt is not None and "%" in fmt and raw.endswith("%")
+    sign = 1
     if fmt is not None:
-        f = _parse_number_format(fmt.text, d, t)
+        positive, _, negative = fmt.partition(";")
+        f = _parse_number_format(positive, dec_sep, thou_sep)
+        if negative:
+            g = _parse_number_format(negative, dec_sep, thou_sep)
+            if (g.prefix.strip() or g.suffix.strip()) and raw.startswith(g.prefix.strip()) \
+                    and raw.endswith(g.suffix.strip()) and g.prefix.strip() != f.prefix.strip():
+                f, sign = g, -1
         raw = raw.removeprefix(f.prefix.strip()).removesuffix(f.suffix.strip()).strip()
-    n = read_grouped_number(raw, d, t)
+    n = read_grouped_number(raw, dec_sep, thou_sep)
     if n is None:
         # the help page: "returns the string 35.648,3123 and NULL (-) as numeric value"
-        return text(s.text)
-    return Dual(s.text, n / 100 if percent else n)
+        return text(s)
+    return Dual(s, sign * (n / 100 if percent else n))
 
 
 @script_function("Text", 1)
@@ -1805,3 +1828,286 @@ def _name_parts(ctx: FunctionContext) -> tuple[str, str]:
     """'abc.txt' -> ('abc', 'txt'), as the FileBaseName and FileExtension pages' examples."""
     base, dot, extension = _table_file(ctx).name.rpartition(".")
     return (base, extension) if dot else (extension, "")
+
+
+# ---------------------------------------------------------------- issue 14h: numbers, money, finance, colours, strings
+# https://help.qlik.com/en-US/cloud-services/Subsystems/Hub/Content/Sense_Hub/ChartFunctions/GeneralNumericFunctions/general-numeric-functions.htm
+
+@script_function("Fmod", 2)
+def _fmod(a: Value, b: Value) -> Value:
+    """The remainder takes the dividend's sign: Fmod(-4,3) is -1, Fmod(4,-3) is 1 (fmod.htm)."""
+    y = _num(b)
+    if y == 0:
+        raise _Undefined
+    return _num_result(math.fmod(_num(a), y))
+
+
+def _whole(x: Value) -> int:
+    """Even/Odd: an argument that is not an integer gives NULL (even.htm, odd.htm)."""
+    n = _num(x)
+    if not n.is_integer():
+        raise _Undefined
+    return int(n)
+
+
+@script_function("Even", 1)
+def _even(x: Value) -> Value:
+    return boolean(_whole(x) % 2 == 0)
+
+
+@script_function("Odd", 1)
+def _odd(x: Value) -> Value:
+    return boolean(_whole(x) % 2 == 1)
+
+
+@script_function("Fact", 1)
+def _fact(x: Value) -> Value:
+    """Truncated to an integer; non-positive numbers give NULL (fact.htm)."""
+    n = _int(x)
+    if not 1 <= n <= 170:  # beyond 170! a double overflows
+        raise _Undefined
+    return _num_result(float(math.factorial(n)))
+
+
+def _choose(fn: Callable[[int, int], int]) -> Callable[[Value, Value], Value]:
+    """Combin/Permut: both truncated (combin.htm, permut.htm); q outside 0..p gives NULL (our
+    choice: the pages are silent)."""
+    def impl(p: Value, q: Value) -> Value:
+        items, picked = _int(p), _int(q)
+        if items < 0 or not 0 <= picked <= items:
+            raise _Undefined
+        return _num_result(float(fn(items, picked)))
+    return impl
+
+
+script_function("Combin", 2)(_choose(math.comb))
+script_function("Permut", 2)(_choose(math.perm))
+
+
+@script_function("BitCount", 1)
+def _bitcount(x: Value) -> Value:
+    """Bits set in the integer, negatives in 64-bit two's complement: BitCount(-1) is 64
+    (bitcount.htm). A non-integer is truncated (our choice)."""
+    return number((_int(x) & (2 ** 64 - 1)).bit_count())
+
+
+@script_function("e", 0)
+def _e() -> Value:
+    return number(math.e)
+
+
+@script_function("True", 0)
+def _true() -> Value:
+    return boolean(True)
+
+
+@script_function("False", 0)
+def _false() -> Value:
+    return boolean(False)
+
+
+for _name, _fn in {"Cosh": math.cosh, "Sinh": math.sinh, "Tanh": math.tanh}.items():
+    _math(_name, _fn)
+
+
+# https://help.qlik.com/en-US/cloud-services/Subsystems/Hub/Content/Sense_Hub/Scripting/FormattingFunctions/Money.htm
+# Without MoneyFormat/MoneyDecimalSep/MoneyThousandSep in the script: the lines a new en-US app's
+# script sets (our choice), which the financial functions' examples ($786.72, -$2,594.66) show.
+DEFAULT_MONEY_FORMAT = "$#,##0.00;-$#,##0.00"
+
+
+def _money_settings(ctx: FunctionContext, fmt: Value | None, dec_sep: Value | None,
+                    thou_sep: Value | None) -> tuple[str, str, str]:
+    settings = script_settings(ctx)
+    return (settings.text("MoneyFormat") or DEFAULT_MONEY_FORMAT if fmt is None else fmt.text,
+            settings.text("MoneyDecimalSep") or "." if dec_sep is None else dec_sep.text,
+            settings.text("MoneyThousandSep") or "," if thou_sep is None else thou_sep.text)
+
+
+def _money_dual(ctx: FunctionContext, n: float) -> Dual:
+    fmt, d, t = _money_settings(ctx, None, None, None)
+    return Dual(format_number(_clean(n), fmt, d, t), _clean(n))
+
+
+@script_function("Money", 1, 4, context=True)
+def _money(ctx: FunctionContext, x: Value, fmt: Value | None = None, dec_sep: Value | None = None,
+           thou_sep: Value | None = None) -> Value:
+    f, d, t = _money_settings(ctx, fmt, dec_sep, thou_sep)
+    n = _num(x)
+    return Dual(format_number(n, f, d, t), n)
+
+
+@script_function("Money#", 1, 4, context=True)
+def _money_interpret(ctx: FunctionContext, s: Value, fmt: Value | None = None, dec_sep: Value | None = None,
+                     thou_sep: Value | None = None) -> Value:
+    f, d, t = _money_settings(ctx, fmt, dec_sep, thou_sep)
+    return _interpreted(s.text, f, d, t)
+
+
+# https://help.qlik.com/en-US/cloud-services/Subsystems/Hub/Content/Sense_Hub/Scripting/FinancialFunctions/financial-functions.htm
+# Cash paid out is negative. `due` is the type argument: 1 when payments fall at the start of a
+# period. FV, PV and Pmt are shown as money, Rate as '0.00%', nPer as a plain number.
+
+def _growth(rate: float, periods: float) -> float:
+    return (1 + rate) ** periods
+
+
+def _annuity(rate: float, periods: float, due: float) -> float:
+    """What a payment of 1 a period adds up to at the end: the factor of pmt in FV."""
+    if rate == 0:
+        return periods
+    return (1 + rate * due) * (_growth(rate, periods) - 1) / rate
+
+
+@script_function("FV", 3, 5, context=True)
+def _fv(ctx: FunctionContext, rate: Value, nper: Value, pmt: Value, pv: Value | None = None,
+        due: Value | None = None) -> Value:
+    r, n, p = _num(rate), _num(nper), _num(pmt)
+    present, t = _opt_num(pv, 0), _opt_num(due, 0)
+    return _money_dual(ctx, -(present * _growth(r, n) + p * _annuity(r, n, t)))
+
+
+@script_function("PV", 3, 5, context=True)
+def _pv(ctx: FunctionContext, rate: Value, nper: Value, pmt: Value, fv: Value | None = None,
+        due: Value | None = None) -> Value:
+    r, n, p = _num(rate), _num(nper), _num(pmt)
+    future, t = _opt_num(fv, 0), _opt_num(due, 0)
+    return _money_dual(ctx, -(future + p * _annuity(r, n, t)) / _growth(r, n))
+
+
+@script_function("Pmt", 3, 5, context=True)
+def _pmt(ctx: FunctionContext, rate: Value, nper: Value, pv: Value, fv: Value | None = None,
+         due: Value | None = None) -> Value:
+    r, n, present = _num(rate), _num(nper), _num(pv)
+    future, t = _opt_num(fv, 0), _opt_num(due, 0)
+    factor = _annuity(r, n, t)
+    if factor == 0:
+        raise _Undefined
+    return _money_dual(ctx, -(future + present * _growth(r, n)) / factor)
+
+
+@script_function("nPer", 3, 5)
+def _nper(rate: Value, pmt: Value, pv: Value, fv: Value | None = None, due: Value | None = None) -> Value:
+    r, p, present = _num(rate), _num(pmt), _num(pv)
+    future, t = _opt_num(fv, 0), _opt_num(due, 0)
+    if r == 0:
+        if p == 0:
+            raise _Undefined
+        return _num_result(-(present + future) / p)
+    paid = p * (1 + r * t)
+    try:
+        return _num_result(math.log((paid - future * r) / (paid + present * r)) / math.log(1 + r))
+    except (ValueError, ZeroDivisionError) as e:
+        raise _Undefined from e
+
+
+def _rate_balance(r: float, n: float, p: float, present: float, future: float, due: float) -> float:
+    """What is left at the end at rate ``r``: zero at the rate sought."""
+    return present * _growth(r, n) + p * _annuity(r, n, due) + future
+
+
+@script_function("Rate", 3, 5, context=True)
+def _rate(ctx: FunctionContext, nper: Value, pmt: Value, pv: Value, fv: Value | None = None,
+          due: Value | None = None) -> Value:
+    """Found by iteration (the secant method from 10%); NULL when it does not converge, as the
+    page says (Rate.htm)."""
+    n, p, present = _num(nper), _num(pmt), _num(pv)
+    future, t = _opt_num(fv, 0), _opt_num(due, 0)
+    balance = partial(_rate_balance, n=n, p=p, present=present, future=future, due=t)
+    r0, r1 = 0.1, 0.11
+    try:
+        for _ in range(100):
+            f0, f1 = balance(r0), balance(r1)
+            if f1 == f0:
+                break
+            r0, r1 = r1, r1 - f1 * (r1 - r0) / (f1 - f0)
+            if abs(r1 - r0) < 1e-12:
+                d, th = _separators(ctx, None, None)
+                return Dual(format_number(r1, "0.00%", d, th), r1)
+    except (OverflowError, ZeroDivisionError, ValueError):
+        pass
+    raise _Undefined
+
+
+# ---------------------------------------------------------------- colours
+# https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/ChartFunctions/ColorFunctions/color-functions-charts.htm
+# A colour is a dual: the number 0xAARRGGBB (light green is 4 278 255 360, FF00FF00: RGB.htm) and
+# the text 'RGB(r,g,b)', or 'ARGB(a,r,g,b)' when an alpha is given (Blue(128) is ARGB(128,0,0,128)).
+
+def _component(v: Value) -> int:
+    """A colour component: an integer 0-255; outside that range NULL (our choice)."""
+    n = _int(v)
+    if not 0 <= n <= 255:
+        raise _Undefined
+    return n
+
+
+def _colour(alpha: int | None, r: int, g: int, b: int) -> Dual:
+    shown = f"RGB({r},{g},{b})" if alpha is None else f"ARGB({alpha},{r},{g},{b})"
+    return Dual(shown, float(((255 if alpha is None else alpha) << 24) | (r << 16) | (g << 8) | b))
+
+
+@script_function("RGB", 3)
+def _rgb(r: Value, g: Value, b: Value) -> Value:
+    return _colour(None, _component(r), _component(g), _component(b))
+
+
+@script_function("ARGB", 4)
+def _argb(alpha: Value, r: Value, g: Value, b: Value) -> Value:
+    return _colour(_component(alpha), _component(r), _component(g), _component(b))
+
+
+@script_function("HSL", 3)
+def _hsl(hue: Value, saturation: Value, luminosity: Value) -> Value:
+    """Components 0-1 (HSL.htm): HSL(80/240, 1, 0.5) is light green, RGB(0,255,0)."""
+    h, s, lum = _num(hue), _num(saturation), _num(luminosity)
+    if not all(0 <= x <= 1 for x in (h, s, lum)):
+        raise _Undefined
+    return _colour(None, *(round(c * 255) for c in colorsys.hls_to_rgb(h, lum, s)))
+
+
+_NAMED_COLOURS = {"black": (0, 0, 0), "blue": (0, 0, 128), "brown": (128, 128, 0), "cyan": (0, 128, 128),
+                  "darkgray": (128, 128, 128), "green": (0, 128, 0), "lightblue": (0, 0, 255),
+                  "lightcyan": (0, 255, 255), "lightgray": (192, 192, 192), "lightgreen": (0, 255, 0),
+                  "lightmagenta": (255, 0, 255), "lightred": (255, 0, 0), "magenta": (128, 0, 128),
+                  "red": (128, 0, 0), "white": (255, 255, 255), "yellow": (255, 255, 0)}
+
+
+def _named_colour(name: str, rgb: tuple[int, int, int]) -> None:
+    def impl(alpha: Value | None = None) -> Value:
+        return _colour(None if alpha is None else _component(alpha), *rgb)
+    script_function(name, 0, 1)(impl)
+
+
+for _name, _rgb_value in _NAMED_COLOURS.items():
+    _named_colour(_name, _rgb_value)
+
+
+# ---------------------------------------------------------------- more string functions
+
+@script_function("LevenshteinDist", 2, nulls=Nulls.AS_EMPTY)
+def _levenshteindist(a: Value, b: Value) -> Value:
+    """Single-character insertions, deletions and substitutions (LevenshteinDist.htm)."""
+    first, second = a.text, b.text
+    previous = list(range(len(second) + 1))
+    for i, x in enumerate(first, 1):
+        current = [i]
+        for j, y in enumerate(second, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x != y)))
+        previous = current
+    return number(previous[-1])
+
+
+@script_function("Class", 2, 4)
+def _class(x: Value, interval: Value, label: Value | None = None, offset: Value | None = None) -> Value:
+    """The bin 'a<=x<b' holding x, its lower bound as the number (ConditionalFunctions/class.htm):
+    Class(23,10) is '20<=x<30', Class(23,5,'value') '20<= value <25'. A label other than 'x' is
+    set between spaces, as the page's examples show."""
+    width, start = _num(interval), _opt_num(offset, 0)
+    if width <= 0:
+        raise _Undefined
+    low = start + width * math.floor((_num(x) - start) / width)
+    name = "x" if label is None else label.text
+    middle = name if name == "x" else f" {name} "
+    lower, upper = number(_clean(low)).text, number(_clean(low + width)).text
+    return Dual(f"{lower}<={middle}<{upper}", _clean(low))
