@@ -48,6 +48,7 @@ class FunctionContext(Protocol):
     def field_name(self, index: int, table: str) -> str | None: ...
     def field_number(self, field: str, table: str) -> int: ...
     def field_values(self, field: str) -> list[Value]: ...
+    def table_contents(self, table: str | None) -> tuple[list[str], list[list[Value]]] | None: ...
     def row_no(self) -> int | None: ...
     def rec_no(self) -> int | None: ...
     def mapping(self, name: str) -> dict[str, Value] | None: ...
@@ -2111,3 +2112,32 @@ def _class(x: Value, interval: Value, label: Value | None = None, offset: Value 
     middle = name if name == "x" else f" {name} "
     lower, upper = number(_clean(low)).text, number(_clean(low + width)).text
     return Dual(f"{lower}<={middle}<{upper}", _clean(low))
+
+
+# ---------------------------------------------------------------- inter-record: Lookup, FieldIndex
+
+@script_function("Lookup", 3, 4, nulls=Nulls.PASS, context=True)
+def _lookup(ctx: FunctionContext, field: Value, match_field: Value, match_value: Value,
+            table: Value = None) -> Value:
+    """The value of ``field`` in the first row, in load order, whose ``match_field`` holds
+    ``match_value``; the current table when none is named; NULL without a match
+    (InterRecordFunctions/LookUp.htm)."""
+    found = ctx.table_contents(None if table is None else _str(table))
+    if found is None or match_value is None:
+        return None
+    fields, rows = found
+    wanted, key = _str(field), _str(match_field)
+    if wanted not in fields or key not in fields:
+        return None
+    at, of = fields.index(wanted), fields.index(key)
+    target = value_key(match_value)
+    return next((row[at] for row in rows if row[of] is not None and value_key(row[of]) == target), None)
+
+
+@script_function("FieldIndex", 2, context=True)
+def _fieldindex(ctx: FunctionContext, field: Value, value: Value) -> Value:
+    """The position of ``value`` among the field's distinct values in load order, 0 when absent
+    (InterRecordFunctions/fieldindex.htm)."""
+    target = value_key(value)
+    keys = [value_key(v) for v in ctx.field_values(field.text)]
+    return number(keys.index(target) + 1 if target in keys else 0)

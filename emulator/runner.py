@@ -362,6 +362,10 @@ class Runner:
         print(message, file=self.out, flush=True)
 
     # ------------------------------------------------------------ FunctionContext
+    def table_contents(self, table: str | None):
+        """(fields, rows) of a loaded table, or of the LOAD in progress when ``table`` is None."""
+        return self._table_or_current(table)
+
     def _table_or_current(self, table: str | None):
         if table is None and self.load is not None:
             return self.load.fields, self.load.rows
