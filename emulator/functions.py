@@ -16,6 +16,7 @@ from __future__ import annotations
 import colorsys
 import datetime as dt
 import enum
+import json
 import math
 import random
 import re
@@ -49,6 +50,7 @@ class FunctionContext(Protocol):
     def field_number(self, field: str, table: str) -> int: ...
     def field_values(self, field: str) -> list[Value]: ...
     def table_contents(self, table: str | None) -> tuple[list[str], list[list[Value]]] | None: ...
+    def evaluate(self, expression: str) -> Value: ...  # Evaluate(): an expression given as text
     def row_no(self) -> int | None: ...
     def rec_no(self) -> int | None: ...
     def mapping(self, name: str) -> dict[str, Value] | None: ...
@@ -2141,3 +2143,143 @@ def _fieldindex(ctx: FunctionContext, field: Value, value: Value) -> Value:
     target = value_key(value)
     keys = [value_key(v) for v in ctx.field_values(field.text)]
     return number(keys.index(target) + 1 if target in keys else 0)
+
+
+# ---------------------------------------------------------------- JSON
+# https://help.qlik.com/en-US/cloud-services/Subsystems/Hub/Content/Sense_Hub/Scripting/StringFunctions/JsonGet.htm
+# Paths are JSON pointers (RFC 6901): '' is the whole document, '/a/0' member a's first element.
+
+class _NotJson(Exception):
+    pass
+
+
+def _reject_constant(name: str) -> None:
+    raise _NotJson(name)  # NaN and Infinity are not JSON
+
+
+def _json_value(s: str) -> object:
+    try:
+        return json.loads(s, parse_constant=_reject_constant)
+    except (ValueError, _NotJson) as e:
+        raise _Undefined from e
+
+
+def _json_text(doc: object) -> str:
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
+
+
+def _pointer(path: str) -> list[str]:
+    if path == "":
+        return []
+    if not path.startswith("/"):
+        raise _Undefined
+    return [part.replace("~1", "/").replace("~0", "~") for part in path[1:].split("/")]
+
+
+def _child(node: object, key: str) -> object:
+    if isinstance(node, dict) and key in node:
+        return node[key]
+    if isinstance(node, list) and key.isdigit() and int(key) < len(node):
+        return node[int(key)]
+    raise _Undefined
+
+
+_JSON_TYPES: dict[str, Callable[[object], bool]] = {
+    "value": lambda v: True, "object": lambda v: isinstance(v, dict), "array": lambda v: isinstance(v, list),
+    "string": lambda v: isinstance(v, str), "boolean": lambda v: isinstance(v, bool), "null": lambda v: v is None,
+    "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+
+@script_function("IsJson", 1, 2)
+def _isjson(s: Value, kind: Value | None = None) -> Value:
+    """-1 when the text is JSON (of the type named: value, object, array, string, number,
+    boolean, null); an unknown type name gives 0 (IsJson.htm)."""
+    test = _JSON_TYPES.get("value" if kind is None else kind.text.lower())
+    try:
+        return boolean(test is not None and test(_json_value(s.text)))
+    except _Undefined:
+        return boolean(False)
+
+
+@script_function("JsonGet", 2)
+def _jsonget(s: Value, path: Value) -> Value:
+    """The part of the JSON the path points to; NULL when the text is not JSON or the path leads
+    nowhere. A string is returned without its quotes, a number as a dual (our reading of the
+    page, whose examples return abc for '/b/1')."""
+    node = _json_value(s.text)
+    for key in _pointer(path.text):
+        node = _child(node, key)
+    if isinstance(node, str):
+        return text(node)
+    if isinstance(node, (int, float)) and not isinstance(node, bool):
+        return Dual(_json_text(node), float(node))
+    return text(_json_text(node))
+
+
+def _set_at(node: object, keys: list[str], value: object) -> object:
+    if not keys:
+        return value
+    key, rest = keys[0], keys[1:]
+    if isinstance(node, dict):
+        if rest and key not in node:
+            raise _Undefined
+        return {**node, key: _set_at(node[key], rest, value) if rest else value}
+    if isinstance(node, list):
+        at = len(node) if key == "-" else int(key) if key.isdigit() else -1
+        if not 0 <= at <= len(node) or (rest and at == len(node)):
+            raise _Undefined
+        if at == len(node):
+            return node + [value]
+        return node[:at] + [_set_at(node[at], rest, value) if rest else value] + node[at + 1:]
+    raise _Undefined
+
+
+@script_function("JsonSet", 3)
+def _jsonset(s: Value, path: Value, value: Value) -> Value:
+    """The JSON with the value (itself JSON text) set at the path, a new member or array element
+    added; NULL when either text is not JSON or the path is invalid (JsonSet.htm)."""
+    return text(_json_text(_set_at(_json_value(s.text), _pointer(path.text), _json_value(value.text))))
+
+
+# ---------------------------------------------------------------- statistical distributions
+# https://help.qlik.com/en-US/cloud-services/Subsystems/Hub/Content/Sense_Hub/Scripting/StatisticalDistributionFunctions/NormDist.htm
+
+def _normal(mean: Value | None, sd: Value | None) -> statistics.NormalDist:
+    deviation = _opt_num(sd, 1)
+    if deviation <= 0:
+        raise _Undefined
+    return statistics.NormalDist(_opt_num(mean, 0), deviation)
+
+
+@script_function("NormDist", 1, 4)
+def _normdist(x: Value, mean: Value | None = None, sd: Value | None = None,
+              cumulative: Value | None = None) -> Value:
+    """Cumulative unless the fourth argument is 0, which gives the density."""
+    dist = _normal(mean, sd)
+    if _opt_num(cumulative, 1) == 0:
+        return _num_result(dist.pdf(_num(x)))
+    return _num_result(dist.cdf(_num(x)))
+
+
+@script_function("NormInv", 3)
+def _norminv(p: Value, mean: Value, sd: Value) -> Value:
+    probability = _num(p)
+    if not 0 < probability < 1:
+        raise _Undefined
+    return _num_result(_normal(mean, sd).inv_cdf(probability))
+
+
+# ---------------------------------------------------------------- Evaluate
+# https://help.qlik.com/en-US/cloud-services/Subsystems/Hub/Content/Sense_Hub/Scripting/StringFunctions/Evaluate.htm
+
+@script_function("Evaluate", 1, context=True)
+def _evaluate(ctx: FunctionContext, expression: Value) -> Value:
+    """The value of the text read as an expression; NULL when it is not a valid one. A text
+    that names no field of the load (Bob on the page) is not a valid expression here."""
+    as_number = parse_number(expression.text.strip())
+    if as_number is not None:  # '0123456789012345678' keeps its text (the page's example)
+        return Dual(expression.text, as_number)
+    try:
+        return ctx.evaluate(expression.text)
+    except ScriptError as e:
+        raise _Undefined from e
