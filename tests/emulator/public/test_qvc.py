@@ -294,3 +294,21 @@ def test_expand_interval_from_start_dates(run_with_qvc) -> None:
         "Days: LOAD Num(Start) as Day, Rate RESIDENT Rates ORDER BY Start;\n")
     assert runner.model.tables["Days"].texts() == [
         [str(d), "1.1"] for d in (41000, 41001, 41002)] + [[str(d), "1.2"] for d in (41003, 41004, 41005)]
+
+
+def test_segmented_store_as_in_qvcs_test_output(run_with_qvc, tmp_path: Path) -> None:
+    """Qvc.SegmentedStore's @syntax and the QVDs its test wrote (Qvc's Tests/QVDs folder):
+    a table of 2014 dates stored 2 months per file as SalesData_2014_01/_03.qvd, and 2 weeks
+    per file as SalesWeeklyData_2013_12_30 ... _2014_03_10.qvd (named by each segment's start)."""
+    (tmp_path / "QVDs").mkdir()
+    runner = run_with_qvc(
+        "SalesData: LOAD Date(MakeDate(2014,1,1) + RecNo() - 1) as OrderDate, 1 as N AUTOGENERATE 79;\n"
+        "CALL Qvc.SegmentedStore('SalesData', 'OrderDate', 'QVDs', '', 'MONTH', 2);\n"
+        "CALL Qvc.SegmentedStore('SalesData', 'OrderDate', 'QVDs', 'SalesWeeklyData', 'WEEK', 2);\n"
+        "Back: LOAD Sum(N) as Rows FROM [QVDs\\SalesData_2014_01.qvd] (qvd);\n")
+    assert sorted(p.name for p in (tmp_path / "QVDs").iterdir()) == [
+        "SalesData_2014_01.qvd", "SalesData_2014_03.qvd",
+        "SalesWeeklyData_2013_12_30.qvd", "SalesWeeklyData_2014_01_13.qvd",
+        "SalesWeeklyData_2014_01_27.qvd", "SalesWeeklyData_2014_02_10.qvd",
+        "SalesWeeklyData_2014_02_24.qvd", "SalesWeeklyData_2014_03_10.qvd"]
+    assert runner.model.tables["Back"].texts() == [["59"]]   # January and February 2014
