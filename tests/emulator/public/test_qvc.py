@@ -312,3 +312,15 @@ def test_segmented_store_as_in_qvcs_test_output(run_with_qvc, tmp_path: Path) ->
         "SalesWeeklyData_2014_01_27.qvd", "SalesWeeklyData_2014_02_10.qvd",
         "SalesWeeklyData_2014_02_24.qvd", "SalesWeeklyData_2014_03_10.qvd"]
     assert runner.model.tables["Back"].texts() == [["59"]]   # January and February 2014
+
+
+def test_empty_qvd_keeps_the_fields(run_with_qvc) -> None:
+    """Qvc.EmptyQvd's doc: "Empties a QVD of all data but maintains the field structure"."""
+    runner = run_with_qvc(
+        "T: LOAD * INLINE [\nA, B\n1, x\n2, y\n];\nSTORE T INTO t.qvd (qvd);\nDROP TABLE T;\n"
+        "CALL Qvc.EmptyQvd('t.qvd');\nLET vRecords = QvdNoOfRecords('t.qvd');\n"
+        "Back: LOAD * FROM t.qvd (qvd);\n")
+    assert runner.variable_text("vRecords") == "0"
+    assert runner.model.tables["Back"].fields == ["A", "B"]
+    assert runner.model.tables["Back"].rows == []
+    assert "_qvctemp.temptab" not in runner.model.tables
