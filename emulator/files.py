@@ -18,7 +18,7 @@ from operator import itemgetter
 from pathlib import Path
 
 from pyqvd import DoubleValue, DualDoubleValue, DualIntegerValue, IntegerValue, QvdTable, QvdValue, StringValue
-from pyqvd.io import QvdFileWriter
+from pyqvd.io import QvdFileWriter, QvdFileWriterOptions
 from qvd_parser import QvdFile
 
 from emulator.errors import FILE_NOT_FOUND, WRONG_FILE_FORMAT, ScriptError
@@ -61,11 +61,11 @@ def _from_qvd(v: QvdCell) -> Value:
     return None if v is None else text(v)
 
 
-def write_qvd(path: Path, fields: list[str], rows: list[Row], positions: list[int]) -> None:
+def write_qvd(path: Path, fields: list[str], rows: list[Row], positions: list[int], table_name: str) -> None:
     """Store ... (qvd): the values at ``positions`` of ``rows`` (a table's own rows, not copied)
-    as the fields ``fields``."""
+    as the fields ``fields``; the header names the table (what QvdTableName reads)."""
     with building_rows():
-        _writing(path, lambda: _write_pyqvd(path, _pyqvd_table(fields, rows, positions)))
+        _writing(path, lambda: _write_pyqvd(path, _pyqvd_table(fields, rows, positions), table_name))
 
 
 class _Writer(QvdFileWriter):
@@ -83,8 +83,8 @@ class _Writer(QvdFileWriter):
         self._header.offset = len(self._symbol_table_buffer)
 
 
-def _write_pyqvd(path: Path, table: QvdTable) -> None:
-    writer = _Writer(str(path), table)
+def _write_pyqvd(path: Path, table: QvdTable, table_name: str) -> None:
+    writer = _Writer(str(path), table, QvdFileWriterOptions(table_name=table_name))
     writer.write()
     # Its table of serializers (its own bound methods) refers back to it: emptied, the writer and
     # its 1,000,000-row index table are freed now, not left for the collector to walk and free.

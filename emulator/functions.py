@@ -1734,7 +1734,7 @@ def _filetime(ctx: FunctionContext, written: Value | None = None) -> Value:
     return _date_dual(serial_from_datetime(modified), script_settings(ctx).timestamp_format)
 
 
-# QvdNoOfRecords, QvdNoOfFields, QvdFieldName: read the XML
+# QvdNoOfRecords, QvdCreateTime, QvdTableName, QvdNoOfFields, QvdFieldName: read the XML
 # header of a QVD file the script names (NULL when there is none or it is no QVD file).
 # https://help.qlik.com/en-US/cloud-services/Subsystems/Hub/Content/Sense_Hub/Scripting/FileFunctions/QvdFieldName.htm
 # ("QvdFieldName ('MyFile.qvd', 5)" returns "the fifth field": numbers start at 1).
@@ -1760,6 +1760,24 @@ def _qvd_item(ctx: FunctionContext, written: Value, path: str) -> str:
 @script_function("QvdNoOfRecords", 1, context=True)
 def _qvd_no_of_records(ctx: FunctionContext, written: Value) -> Value:
     return number(int(_qvd_item(ctx, written, "NoOfRecords")))
+
+
+@script_function("QvdCreateTime", 1, context=True)
+def _qvd_create_time(ctx: FunctionContext, written: Value) -> Value:
+    """The header's CreateUtcTime ("In the timestamp, time is provided in UTC"), shown in
+    TimestampFormat; Qlik writes it as 'YYYY-MM-DD hh:mm:ss', PyQvd with a 'T'.
+    https://help.qlik.com/en-US/cloud-services/Subsystems/Hub/Content/Sense_Hub/Scripting/FileFunctions/QvdCreateTime.htm"""
+    try:
+        moment = dt.datetime.fromisoformat(_qvd_item(ctx, written, "CreateUtcTime").strip())
+    except ValueError:
+        raise _Undefined from None
+    return _date_dual(serial_from_datetime(moment), script_settings(ctx).timestamp_format)
+
+
+@script_function("QvdTableName", 1, context=True)
+def _qvd_table_name(ctx: FunctionContext, written: Value) -> Value:
+    """https://help.qlik.com/en-US/cloud-services/Subsystems/Hub/Content/Sense_Hub/Scripting/FileFunctions/QvdTableName.htm"""
+    return text(_qvd_item(ctx, written, "TableName"))
 
 
 @script_function("QvdNoOfFields", 1, context=True)

@@ -343,7 +343,7 @@ def _store(p: Parser, interp: Interpreter) -> Action:
         positions = [source.fields.index(f) for f in chosen]
         path = r.local_paths(written)[0]
         if kind == "qvd":
-            write_qvd(path, chosen, source.rows, positions)
+            write_qvd(path, chosen, source.rows, positions, table)
         else:
             write_text(path, chosen, source.rows, positions, delimiter)
     return store
