@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
-from emulator.lexicon import QUOTES
+from emulator.lexicon import QUOTES, Quote, quoted_end
 
 
 NUMBER, STRING, NAME, WORD, OP, OTHER, END = "NUMBER", "STRING", "NAME", "WORD", "OP", "OTHER", "END"
@@ -35,13 +35,11 @@ class Token(NamedTuple):
         return self.kind == OP and self.value in ops
 
 
-_QUOTED = "|".join(f"(?P<q{i}>{q.pattern()})" for i, q in enumerate(QUOTES.values()))
-_QUOTE_OF_GROUP = {f"q{i}": q for i, q in enumerate(QUOTES.values())}
 _TOKEN = re.compile(r"""
     (?P<space>\s+)
   | (?P<number>(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?(?![\w#]))
-  | (?P<plain>'[^']*'(?!'))
-  | """ + _QUOTED + r"""
+  | (?P<plain>'[^'$]*'(?![\w']))
+  | (?P<quote>[""" + re.escape("".join(QUOTES)) + r"""])
   | (?P<word>[^\W\d]|[_%@$])(?P<rest>[\w.#$%@]*)
   | (?P<op><>|<=|>=|<<|>>|[&+\-*/=<>(),;:])
   | (?P<other>.)
@@ -60,6 +58,13 @@ def tokenize(text: str) -> list[Token]:
             inner = text[start + 1:pos - 1]
             tokens.append(Token(STRING, _preview(text, start, pos), inner, start))
             continue
+        if kind == "quote":  # one quote rule, the lexicon's (the plain case above agrees)
+            end = quoted_end(text, start)
+            if end is not None:
+                pos = end
+                tokens.append(_quoted(QUOTES[text[start]], text[start:end], start))
+                continue
+            kind = "other"
         if kind == "rest":
             kind = "word"
         tokens.append(_make(kind, m.group(0), start))
@@ -74,12 +79,13 @@ def _preview(text: str, start: int, end: int) -> str:
     return text[start:start + 60] + "...'"
 
 
+def _quoted(quote: Quote, raw: str, start: int) -> Token:
+    return Token(STRING if quote.is_string else NAME, raw, quote.unquote(raw), start)
+
+
 def _make(kind: str, raw: str, start: int) -> Token:
     if kind == "number":
         return Token(NUMBER, raw, raw, start)
-    quote = _QUOTE_OF_GROUP.get(kind)
-    if quote is not None:
-        return Token(STRING if quote.is_string else NAME, raw, quote.unquote(raw), start)
     if kind == "word":
         return Token(WORD, raw, raw, start)
     if kind == "other":

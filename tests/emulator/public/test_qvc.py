@@ -324,3 +324,21 @@ def test_empty_qvd_keeps_the_fields(run_with_qvc) -> None:
     assert runner.model.tables["Back"].fields == ["A", "B"]
     assert runner.model.tables["Back"].rows == []
     assert "_qvctemp.temptab" not in runner.model.tables
+
+
+def test_incremental_reload_by_datetime_as_in_qvcs_log(run_with_qvc, tmp_path: Path) -> None:
+    """Test_IncrementalReload_log.txt, lines 4-13: a base load of 3 rows (values 300), then, the
+    QVD existing, "Loading rows where Update >='01-03-2011 00:00:00'" (the Datetime predicate,
+    DatabaseDatetimeMask 'MM-DD-YYYY hh:mm:ss') and 4 rows, values 450."""
+    (tmp_path / "temp").mkdir()
+    load = "MyTable: LOAD * INLINE [\nId, Update, Value\n{}];\n"
+    step = "CALL Qvc.IncrementalSetup('MyTable', 'Update', 'Id');\n{}CALL Qvc.IncrementalStore;\n"
+    runner = run_with_qvc(
+        "SET Qvc.Loader.v.QvdDirectory = temp;\n"
+        + step.format(load.format("1, 40544, 100\n2, 40545, 100\n3, 40546, 100\n"))
+        + step.format(load.format("3, 40546, 100\n4, 40547, 150\n"))
+        + "Check: LOAD Sum(Value) as Total, Count(Id) as N FROM [temp\\MyTable.qvd] (qvd);\n")
+    assert _messages(runner)[1:] == [
+        "temp\\MyTable.qvd updated, rows=3", "temp\\MyTable.qvd exists, rows=3",
+        "Loading rows where Update >='01-03-2011 00:00:00'", "temp\\MyTable.qvd updated, rows=4"]
+    assert runner.model.tables["Check"].texts() == [["450", "4"]]
