@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from emulator.errors import ScriptError
+
 RUNTIME = os.environ.get("VALET_QVC_RUNTIME")
 pytestmark = pytest.mark.skipif(not RUNTIME or not (Path(RUNTIME) / "Qvc.qvs").is_file(),
                                 reason="set VALET_QVC_RUNTIME to Qvc's Qvc_Runtime folder")
@@ -342,3 +344,18 @@ def test_incremental_reload_by_datetime_as_in_qvcs_log(run_with_qvc, tmp_path: P
         "temp\\MyTable.qvd updated, rows=3", "temp\\MyTable.qvd exists, rows=3",
         "Loading rows where Update >='01-03-2011 00:00:00'", "temp\\MyTable.qvd updated, rows=4"]
     assert runner.model.tables["Check"].texts() == [["450", "4"]]
+
+
+def test_list_directories_as_in_qvcs_log(run_with_qvc, tmp_path: Path) -> None:
+    """Qvc.ListDirectories' doc (table Qvc.ListDirectoriesTable, subdirectories by default) and
+    Test_ListDirectories_log.txt ("NoSub rowcount", "More rows with subdirs"). Without a mask its
+    default expands to DirList('dir\\'), which fails loudly: what Qlik lists then is unknown."""
+    for sub in ("tree/a/a1", "tree/b"):
+        (tmp_path / sub).mkdir(parents=True)
+    runner = run_with_qvc("CALL Qvc.ListDirectories('tree', '*', 0);\nLET vNoSub = NoOfRows('Qvc.ListDirectoriesTable');\n"
+                          "DROP TABLE Qvc.ListDirectoriesTable;\nCALL Qvc.ListDirectories('tree', '*');\n")
+    assert runner.variable_text("vNoSub") == "2"
+    assert runner.model.tables["Qvc.ListDirectoriesTable"].texts() == [
+        ["tree\\a"], ["tree\\a\\a1"], ["tree\\b"]]
+    with pytest.raises(ScriptError, match=r"DirList\('tree\\'\): a mask with no name"):
+        run_with_qvc("CALL Qvc.ListDirectories('tree');\n")
