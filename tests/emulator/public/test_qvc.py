@@ -240,22 +240,32 @@ def test_calendar_set_variables(run, tmp_path: Path) -> None:
         assert runner.variable_text(name), name
 
 
+def _incremental_twice(run_with_qvc, tmp_path: Path, table: str, field: str, rows: tuple[str, str],
+                       head: str = "", where: str = "") -> tuple[list[str], list[list[str]]]:
+    """Qvc.IncrementalSetup, an inline LOAD of ``rows[i]`` (Id, <field>, Value) and
+    Qvc.IncrementalStore, twice: the log messages after the first, and the QVD's value total and
+    row count."""
+    (tmp_path / "temp").mkdir()
+    load = f"{table}: LOAD * INLINE [\nId, {field}, Value\n{{}}] {where};\n"
+    step = f"CALL Qvc.IncrementalSetup('{table}', '{field}', 'Id');\n{{}}CALL Qvc.IncrementalStore;\n"
+    runner = run_with_qvc(
+        "SET Qvc.Loader.v.QvdDirectory = temp;\n" + head + "".join(step.format(load.format(r)) for r in rows)
+        + f"Check: LOAD Sum(Value) as Total, Count(Id) as N FROM [temp\\{table}.qvd] (qvd);\n")
+    return _messages(runner)[1:], runner.model.tables["Check"].texts()
+
+
 def test_incremental_reload_by_revision_as_in_qvcs_log(run_with_qvc, tmp_path: Path) -> None:
     """Test_IncrementalReload_log.txt, lines 18-23: a base load of 3 rows (values 300), then the
     rows "where Revision >9003" merged into the QVD: 4 rows, values 450."""
-    (tmp_path / "temp").mkdir()
-    load = ("MyTableRevision: LOAD * INLINE [\nId, Revision, Value\n{}] "
-            "WHERE $(Qvc.Loader.v.IncrementalExpression);\n")
-    step = "CALL Qvc.IncrementalSetup('MyTableRevision', 'Revision', 'Id');\n{}CALL Qvc.IncrementalStore;\n"
-    runner = run_with_qvc(
-        "SET Qvc.Loader.v.QvdDirectory = temp;\nSET Qvc.Loader.v.ModField.Type = Revision;\n"
-        + step.format(load.format("1, 9001, 100\n2, 9002, 100\n3, 9003, 100\n"))
-        + step.format(load.format("3, 9003, 100\n4, 9004, 150\n"))
-        + "Check: LOAD Sum(Value) as Total, Count(Id) as N FROM [temp\\MyTableRevision.qvd] (qvd);\n")
-    assert _messages(runner)[1:] == [
+    messages, check = _incremental_twice(
+        run_with_qvc, tmp_path, "MyTableRevision", "Revision",
+        ("1, 9001, 100\n2, 9002, 100\n3, 9003, 100\n", "3, 9003, 100\n4, 9004, 150\n"),
+        head="SET Qvc.Loader.v.ModField.Type = Revision;\n",
+        where="WHERE $(Qvc.Loader.v.IncrementalExpression)")
+    assert messages == [
         "temp\\MyTableRevision.qvd updated, rows=3", "temp\\MyTableRevision.qvd exists, rows=3",
         "Loading rows where Revision >9003", "temp\\MyTableRevision.qvd updated, rows=4"]
-    assert runner.model.tables["Check"].texts() == [["450", "4"]]
+    assert check == [["450", "4"]]
 
 
 def test_qvd_field_number_as_in_qvcs_log(run_with_qvc) -> None:
@@ -332,18 +342,13 @@ def test_incremental_reload_by_datetime_as_in_qvcs_log(run_with_qvc, tmp_path: P
     """Test_IncrementalReload_log.txt, lines 4-13: a base load of 3 rows (values 300), then, the
     QVD existing, "Loading rows where Update >='01-03-2011 00:00:00'" (the Datetime predicate,
     DatabaseDatetimeMask 'MM-DD-YYYY hh:mm:ss') and 4 rows, values 450."""
-    (tmp_path / "temp").mkdir()
-    load = "MyTable: LOAD * INLINE [\nId, Update, Value\n{}];\n"
-    step = "CALL Qvc.IncrementalSetup('MyTable', 'Update', 'Id');\n{}CALL Qvc.IncrementalStore;\n"
-    runner = run_with_qvc(
-        "SET Qvc.Loader.v.QvdDirectory = temp;\n"
-        + step.format(load.format("1, 40544, 100\n2, 40545, 100\n3, 40546, 100\n"))
-        + step.format(load.format("3, 40546, 100\n4, 40547, 150\n"))
-        + "Check: LOAD Sum(Value) as Total, Count(Id) as N FROM [temp\\MyTable.qvd] (qvd);\n")
-    assert _messages(runner)[1:] == [
+    messages, check = _incremental_twice(
+        run_with_qvc, tmp_path, "MyTable", "Update",
+        ("1, 40544, 100\n2, 40545, 100\n3, 40546, 100\n", "3, 40546, 100\n4, 40547, 150\n"))
+    assert messages == [
         "temp\\MyTable.qvd updated, rows=3", "temp\\MyTable.qvd exists, rows=3",
         "Loading rows where Update >='01-03-2011 00:00:00'", "temp\\MyTable.qvd updated, rows=4"]
-    assert runner.model.tables["Check"].texts() == [["450", "4"]]
+    assert check == [["450", "4"]]
 
 
 def test_list_directories_as_in_qvcs_log(run_with_qvc, tmp_path: Path) -> None:
