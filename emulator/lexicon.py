@@ -89,8 +89,8 @@ def without_comments(text: str) -> str:
     return "".join(out)
 
 
-# After a closer of a doubled kind, a word character makes the closer part of the item: Qlik
-# reads Qvc's ``'Loading rows where Update >='01-03-2011 00:00:00''`` as one string
+# After a closer of a doubled kind, a word character makes the closer part of the item when
+# another closer follows on the same line: Qlik reads Qvc's ``'Loading rows where Update >='01-03-2011 00:00:00''`` as one string
 # (Qvc's Test_IncrementalReload_log line 9). Our choice, see README; the help page gives only
 # the doubling.
 _CONTINUING = re.compile(r"\w")
@@ -114,17 +114,21 @@ def quoted_end(text: str, pos: int) -> int | None:
             return end + 1
         elif text.startswith(quote.closer, end + 1):
             i = end + 2
-        elif _CONTINUING.match(text, end + 1):
+        elif _CONTINUING.match(text, end + 1) and text.find(quote.closer, end + 1, _line_end(text, end)) >= 0:
             i = end + 1
         else:
             return end + 1
 
 
+def _line_end(text: str, pos: int) -> int:
+    end = text.find("\n", pos)
+    return len(text) if end < 0 else end
+
+
 def _unclosed_end(text: str, pos: int, quote: Quote) -> int | None:
     """An item left open because its line's last closer is doubled (the ``00:00:00''`` above)
     ends at that closer, the one before it standing for itself."""
-    line_end = text.find("\n", pos)
-    last = text.rfind(quote.closer, pos + 1, len(text) if line_end < 0 else line_end)
+    last = text.rfind(quote.closer, pos + 1, _line_end(text, pos))
     if quote.doubled and last - 1 > pos and text[last - 1] == quote.closer:
         return last + 1
     return None
