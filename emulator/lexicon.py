@@ -96,6 +96,17 @@ def without_comments(text: str) -> str:
 _CONTINUING = re.compile(r"\w")
 
 
+def simple_quoted_pattern() -> str:
+    """A regex for the common quoted item, read by quoted_end's rule without its loop: no closer
+    and no ``$(`` inside, and (for a doubled kind) neither a word character nor a closer after."""
+    items = []
+    for q in QUOTES.values():
+        o, c = re.escape(q.opener), re.escape(q.closer)
+        after = rf"(?![\w{c}])" if q.doubled else ""
+        items.append(rf"{o}[^{c}$]*(?:\$(?!\()[^{c}$]*)*{c}{after}")
+    return "|".join(items)
+
+
 def quoted_end(text: str, pos: int) -> int | None:
     """The index just after the quoted item starting at ``pos``; None when it is not closed.
     A dollar expansion inside (``'$(=Date(d, 'YYYY'))'``, text not yet expanded) is passed

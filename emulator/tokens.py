@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
-from emulator.lexicon import QUOTES, Quote, quoted_end
+from emulator.lexicon import QUOTES, Quote, quoted_end, simple_quoted_pattern
 
 
 NUMBER, STRING, NAME, WORD, OP, OTHER, END = "NUMBER", "STRING", "NAME", "WORD", "OP", "OTHER", "END"
@@ -38,7 +38,7 @@ class Token(NamedTuple):
 _TOKEN = re.compile(r"""
     (?P<space>\s+)
   | (?P<number>(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?(?![\w#]))
-  | (?P<plain>'[^'$]*'(?![\w']))
+  | (?P<plain>""" + simple_quoted_pattern() + r""")
   | (?P<quote>[""" + re.escape("".join(QUOTES)) + r"""])
   | (?P<word>[^\W\d]|[_%@$])(?P<rest>[\w.#$%@]*)
   | (?P<op><>|<=|>=|<<|>>|[&+\-*/=<>(),;:])
@@ -54,11 +54,11 @@ def tokenize(text: str) -> list[Token]:
         start, pos = m.start(), m.end()
         if kind == "space":
             continue
-        if kind == "plain":  # the common string without doubled quotes: one copy, no replace
-            inner = text[start + 1:pos - 1]
-            tokens.append(Token(STRING, _preview(text, start, pos), inner, start))
+        if kind == "plain":  # the common quoted item: no closer inside, nothing to undo
+            kind_of = STRING if QUOTES[text[start]].is_string else NAME
+            tokens.append(Token(kind_of, _preview(text, start, pos), text[start + 1:pos - 1], start))
             continue
-        if kind == "quote":  # one quote rule, the lexicon's (the plain case above agrees)
+        if kind == "quote":  # the lexicon's rule (which the plain case above follows)
             end = quoted_end(text, start)
             if end is not None:
                 pos = end
