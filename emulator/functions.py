@@ -1805,3 +1805,16 @@ def _name_parts(ctx: FunctionContext) -> tuple[str, str]:
     """'abc.txt' -> ('abc', 'txt'), as the FileBaseName and FileExtension pages' examples."""
     base, dot, extension = _table_file(ctx).name.rpartition(".")
     return (base, extension) if dot else (extension, "")
+
+
+# ---------------------------------------------------------------- True() and False() (issue 14j)
+# .../Scripting/script-expressions.htm: "logical functions and operators return 0 for False
+# and -1 for True"; the same values the comparisons give.
+@script_function("True", 0)
+def _true() -> Value:
+    return boolean(True)
+
+
+@script_function("False", 0)
+def _false() -> Value:
+    return boolean(False)
