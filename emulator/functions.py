@@ -19,6 +19,7 @@ import math
 import random
 import re
 import statistics
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property, lru_cache, partial
@@ -248,7 +249,8 @@ def script_settings(ctx: FunctionContext | None) -> Settings:
     variables = getattr(ctx, "variables", None)
     if not isinstance(variables, Variables):
         return Settings(variables or {})
-    settings = variables.derived[Settings] = Settings(variables)
+    # a proxy: the variables keep their Settings, which must not keep the variables alive
+    settings = variables.derived[Settings] = Settings(weakref.proxy(variables))
     return settings
 
 

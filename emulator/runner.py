@@ -8,6 +8,7 @@ import datetime as dt
 import random
 import sys
 import time
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
@@ -35,7 +36,10 @@ class VariableScope:
     """Names outside a LOAD: a bare name reads the variable of that name (NULL if undefined)."""
 
     def __init__(self, runner: "Runner") -> None:
-        self.runner = runner
+        # A proxy: the Runner holds its scope, and what the scope compiles (cached by the
+        # Runner) must not keep the Runner alive, so that a finished run is freed without the
+        # garbage collector.
+        self.runner = weakref.proxy(runner)
 
     def ref(self, name: str) -> Getter:
         variables = self.runner.variables
