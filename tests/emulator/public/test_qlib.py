@@ -3,6 +3,7 @@ file from a folder connection, as its QLib.qvs does (``$(Must_Include=$(QLibBase
 Set VALET_QLIB_SRC to QLib's src folder to run these tests; see README.md in this folder."""
 from __future__ import annotations
 
+import datetime as dt
 import io
 import os
 from pathlib import Path
@@ -12,9 +13,6 @@ import pytest
 from emulator.runner import Runner
 
 SRC = os.environ.get("VALET_QLIB_SRC")
-pytestmark = pytest.mark.skipif(not SRC or not (Path(SRC) / "DropTable.qvs").is_file(),
-                                reason="set VALET_QLIB_SRC to QLib's src folder")
-
 
 # The files QLib.qvs includes, in its order, less those that cannot run offline (see
 # emulator/README.md, "Real public scripts"); each only defines subs and variables.
@@ -23,6 +21,10 @@ FILES = ["CreateDataProfiling", "DropTable", "ShowNoOfRows", "ListTables", "Drop
          "StoreTable", "CopyFile", "Trace", "vQlikServerURL", "QLibCleanUp", "AddMonth",
          "MonthDiff", "CapitalizeStr"]
 INCLUDES = "".join(f"$(Must_Include=lib://QLib/{name}.qvs);\n" for name in FILES)
+ALL_FILES = FILES + ["QLib", "GenerateColorVariables", "RunDataLoader", "Cron"]
+pytestmark = pytest.mark.skipif(
+    not SRC or not all((Path(SRC) / f"{name}.qvs").is_file() for name in ALL_FILES),
+    reason="set VALET_QLIB_SRC to QLib's src folder")
 
 
 def run(script: str, data: Path | None = None, **options) -> Runner:
@@ -162,3 +164,23 @@ def test_create_data_profiling() -> None:
                            ("Median", "2"), ("Has Number", "Yes"), ("Has Alpha", "No")]:
         assert column(runner, stats, name)[0] == expected, name
     assert column(runner, "DataProfilingKPIs", "KPI Absolute Value") == ["0", "1", "1"]
+
+
+def test_the_whole_library_through_qlib_qvs(tmp_path: Path) -> None:
+    """README: "QLib.qvs - includes all Qlib scripts, please note the sQVDPathPrefix variable
+    which allows implemeting versioning of the apps"; QLib.qvs: the title holds the marker
+    ' TCO-' "with the following number", '/TCO' by default. Its first line is the folder the
+    user sets; Trace.qvs: sQLibTimer adds the time since it was set, formatted
+    sQLibTimeDiffFormat ('mm:ss')."""
+    qlib = (Path(SRC) / "QLib.qvs").read_text(encoding="utf-8")
+    (tmp_path / "QLib.qvs").write_text(qlib.replace("lib://<HERE_YOUR_FOLDER>", "lib://QLib"),
+                                       encoding="utf-8")
+    script = f"$(Must_Include={tmp_path / 'QLib.qvs'});\nLet sQLibTimer = Now();\nCall Trace('x');\n"
+    prefixes = []
+    for title in ("Sales TCO-12 (prod)", "Sales"):
+        runner = Runner(out=io.StringIO(), libs={"QLib": SRC}, system={"DocumentTitle": title},
+                        now=lambda: dt.datetime(2024, 3, 15, 10, 30))
+        runner.run_text(script)
+        prefixes.append(runner.variable_text("sQVDPathPrefix"))
+        assert traced(runner)[2] == "    x (00:00 / 00:00)"
+    assert prefixes == ["/TCO-12", "/TCO"]
