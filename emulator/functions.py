@@ -31,6 +31,7 @@ from emulator.errors import SYNTAX_ERROR, ScriptError
 from emulator.evaluator import Getter
 from emulator.paths import TableFile
 from emulator.program import Variables
+from emulator.system import time_zone
 from emulator.tables import value_key
 from emulator.values import (Dual, Value, boolean, from_text, is_true, number, parse_number,
                              read_grouped_number, text, to_number, wildcard_regex)
@@ -2007,3 +2008,133 @@ def _inlunarweektodate(ctx: FunctionContext, x: Value, base: Value, period_no: V
     moved = _lunar_week(ctx, base, period_no, first_week_day)
     base_day_end = math.floor(_date_number(ctx, base)) + 1
     return _holds(ctx, x, (moved.start, min(moved.start + base_day_end - own.start, moved.after)))
+
+
+# ---------------------------------------------------------------- time zones (issue 14g)
+# "Now" is the run's clock, the local time of the local zone: the machine's, or the IANA zone
+# --system TimeZone=NAME names (system.local_clock). Places are the pages' table of places, GMT,
+# UTC and GMT/UTC+-hh:mm ("only standard time offsets": whole hours and :30/:45 from -12:00 to
+# +14:00, fixed, without DST), and any IANA zone name (our addition).
+# .../DateAndTimeFunctions/converttolocaltime.htm, localtime.htm, UTC.htm, GMT.htm, timezone.htm
+
+_PLACES = {  # the pages' places and their IANA zones
+    "Abu Dhabi": "Asia/Dubai", "Adelaide": "Australia/Adelaide", "Alaska": "America/Anchorage",
+    "Amsterdam": "Europe/Amsterdam", "Arizona": "America/Phoenix", "Astana": "Asia/Almaty",
+    "Athens": "Europe/Athens", "Atlantic Time (Canada)": "America/Halifax", "Auckland": "Pacific/Auckland",
+    "Azores": "Atlantic/Azores", "Baghdad": "Asia/Baghdad", "Baku": "Asia/Baku", "Bangkok": "Asia/Bangkok",
+    "Beijing": "Asia/Shanghai", "Belgrade": "Europe/Belgrade", "Berlin": "Europe/Berlin", "Bern": "Europe/Zurich",
+    "Central America": "America/Guatemala", "Central Time (US & Canada)": "America/Chicago",
+    "Chennai": "Asia/Kolkata", "Chihuahua": "America/Chihuahua", "Chongqing": "Asia/Shanghai",
+    "Copenhagen": "Europe/Copenhagen", "Darwin": "Australia/Darwin", "Dhaka": "Asia/Dhaka",
+    "Eastern Time (US & Canada)": "America/New_York", "Edinburgh": "Europe/London",
+    "Ekaterinburg": "Asia/Yekaterinburg", "Fiji": "Pacific/Fiji", "Georgetown": "America/Guyana",
+    "Greenland": "America/Nuuk", "Greenwich Mean Time : Dublin": "Europe/Dublin",
+    "Guadalajara": "America/Mexico_City", "Guam": "Pacific/Guam", "Hanoi": "Asia/Bangkok",
+    "Harare": "Africa/Harare", "Hawaii": "Pacific/Honolulu", "Helsinki": "Europe/Helsinki",
+    "Hobart": "Australia/Hobart", "Hong Kong": "Asia/Hong_Kong", "Kabul": "Asia/Kabul",
+    "Kamchatka": "Asia/Kamchatka", "Karachi": "Asia/Karachi", "Kathmandu": "Asia/Kathmandu",
+    "Kolkata": "Asia/Kolkata", "Krasnoyarsk": "Asia/Krasnoyarsk", "Kuala Lumpur": "Asia/Kuala_Lumpur",
+    "Kuwait": "Asia/Kuwait", "Kyiv": "Europe/Kiev", "La Paz": "America/La_Paz", "Lima": "America/Lima",
+    "Lisbon": "Europe/Lisbon", "Ljubljana": "Europe/Ljubljana", "London": "Europe/London",
+    "Madrid": "Europe/Madrid", "Magadan": "Asia/Magadan", "Mazatlan": "America/Mazatlan",
+    "Melbourne": "Australia/Melbourne", "Mexico City": "America/Mexico_City",
+    "Mid-Atlantic": "Atlantic/South_Georgia", "Minsk": "Europe/Minsk", "Monrovia": "Africa/Monrovia",
+    "Monterrey": "America/Monterrey", "Moscow": "Europe/Moscow", "Mountain Time (US & Canada)": "America/Denver",
+    "Mumbai": "Asia/Kolkata", "Nairobi": "Africa/Nairobi", "New Caledonia": "Pacific/Noumea",
+    "New Delhi": "Asia/Kolkata", "Newfoundland": "America/St_Johns", "Novosibirsk": "Asia/Novosibirsk",
+    "Nuku'alofa": "Pacific/Tongatapu", "Osaka": "Asia/Tokyo", "Pacific Time (US & Canada)": "America/Los_Angeles",
+    "Paris": "Europe/Paris", "Perth": "Australia/Perth", "Port Moresby": "Pacific/Port_Moresby",
+    "Prague": "Europe/Prague", "Pretoria": "Africa/Johannesburg", "Quito": "America/Guayaquil",
+    "Riga": "Europe/Riga", "Riyadh": "Asia/Riyadh", "Rome": "Europe/Rome", "Samoa": "Pacific/Apia",
+    "Santiago": "America/Santiago", "Sapporo": "Asia/Tokyo", "Sarajevo": "Europe/Sarajevo",
+    "Saskatchewan": "America/Regina", "Seoul": "Asia/Seoul", "Singapore": "Asia/Singapore",
+    "Skopje": "Europe/Skopje", "Sofia": "Europe/Sofia", "Solomon Is.": "Pacific/Guadalcanal",
+    "Sri Jayawardenepura": "Asia/Colombo", "St. Petersburg": "Europe/Moscow", "Stockholm": "Europe/Stockholm",
+    "Sydney": "Australia/Sydney", "Taipei": "Asia/Taipei", "Tallinn": "Europe/Tallinn",
+    "Tashkent": "Asia/Tashkent", "Tbilisi": "Asia/Tbilisi", "Tehran": "Asia/Tehran", "Tokyo": "Asia/Tokyo",
+    "Urumqi": "Asia/Urumqi", "Vienna": "Europe/Vienna", "Vilnius": "Europe/Vilnius",
+    "Vladivostok": "Asia/Vladivostok", "Volgograd": "Europe/Volgograd", "Warsaw": "Europe/Warsaw",
+    "Wellington": "Pacific/Auckland", "West Central Africa": "Africa/Lagos", "Yakutsk": "Asia/Yakutsk",
+    "Yerevan": "Asia/Yerevan",
+}
+_PLACE_ZONES = {name.casefold(): zone for name, zone in _PLACES.items()}
+_OFFSET_PLACE = re.compile(r"(?:GMT|UTC)(?:([+-])(\d\d):(\d\d))?", re.IGNORECASE)
+_UTC = dt.timezone.utc
+
+
+def _place_zone(function: str, place: str) -> dt.tzinfo:
+    offset = _OFFSET_PLACE.fullmatch(place.strip())
+    if offset:
+        return _offset_zone(function, place, offset)
+    zone = _PLACE_ZONES.get(place.strip().casefold())
+    try:
+        return time_zone(zone or place.strip())
+    except ScriptError:
+        raise ScriptError(f"{function}: unknown place or time zone: {place}") from None
+
+
+def _offset_zone(function: str, place: str, offset: re.Match) -> dt.tzinfo:
+    if offset[1] is None:
+        return _UTC
+    hours, minutes = int(offset[2]), int(offset[3])
+    signed = -hours if offset[1] == "-" else hours
+    if minutes not in (0, 30, 45) or not -12 <= signed <= 14:
+        raise ScriptError(f"{function}: not a standard time offset: {place}")
+    return dt.timezone((-1 if offset[1] == "-" else 1) * dt.timedelta(hours=hours, minutes=minutes))
+
+
+def _local_zone(ctx: FunctionContext) -> dt.tzinfo | None:
+    """The --system TimeZone zone; None: the machine's (Python's astimezone() without a zone)."""
+    name = ctx.system_value("TimeZone")
+    return None if name is None else time_zone(name)
+
+
+def _utc_now(ctx: FunctionContext) -> dt.datetime:
+    zone = _local_zone(ctx)
+    local = ctx.now()
+    return (local.replace(tzinfo=zone) if zone else local).astimezone(_UTC)
+
+
+def _ignores_dst(v: Value | None) -> bool:
+    """Only a value evaluating to False (0) keeps DST; "if the ignore_dst argument value is
+    invalid, the function evaluates the expression as if the ignore_dst value evaluates to True"."""
+    return v is not None and to_number(v) != 0
+
+
+def _in_place(ctx: FunctionContext, function: str, moment: dt.datetime, place: Value | None,
+              ignore_dst: Value | None) -> Dual:
+    """The UTC ``moment`` as the local time of ``place`` (the local zone without one), in
+    TimestampFormat."""
+    local = moment.astimezone(_local_zone(ctx) if place is None else _place_zone(function, place.text))
+    if _ignores_dst(ignore_dst):
+        local -= local.dst() or dt.timedelta(0)
+    return _date_dual(serial_from_datetime(local), script_settings(ctx).timestamp_format)
+
+
+@script_function("UTC", 0, context=True)
+def _utc(ctx: FunctionContext) -> Value:
+    return _date_dual(serial_from_datetime(_utc_now(ctx)), script_settings(ctx).timestamp_format)
+
+
+@script_function("GMT", 0, context=True)
+def _gmt(ctx: FunctionContext) -> Value:
+    return _utc(ctx)
+
+
+@script_function("LocalTime", 0, 2, context=True)
+def _localtime(ctx: FunctionContext, place: Value | None = None, ignore_dst: Value | None = None) -> Value:
+    return _in_place(ctx, "LocalTime", _utc_now(ctx), place, ignore_dst)
+
+
+@script_function("ConvertToLocalTime", 1, 3, context=True)
+def _converttolocaltime(ctx: FunctionContext, x: Value, place: Value | None = None,
+                        ignore_dst: Value | None = None) -> Value:
+    """x is a UTC timestamp; without a place, the local zone's time (our choice)."""
+    moment = datetime_from_serial(_date_number(ctx, x)).replace(tzinfo=_UTC)
+    return _in_place(ctx, "ConvertToLocalTime", moment, place, ignore_dst)
+
+
+@script_function("TimeZone", 0, context=True)
+def _timezone(ctx: FunctionContext) -> Value:
+    """The --system TimeZone name, else the machine zone's name as the system gives it (our choice)."""
+    return text(ctx.system_value("TimeZone") or dt.datetime.now().astimezone().tzname() or "UTC")
