@@ -1878,9 +1878,8 @@ _in_months_function("InMonthsToDate", None, _to_date_bounds)
 @script_function("InWeekToDate", 3, 4, context=True)
 def _inweektodate(ctx: FunctionContext, x: Value, base: Value, period_no: Value,
                   first_week_day: Value | None = None) -> Value:
-    day = _day_number(ctx, base) + 7 * _int(period_no)
-    first = _given_or(first_week_day, script_settings(ctx).first_week_day)
-    return _holds(ctx, x, (_week_start(day, first), day + 1))
+    start, _ = _week_bounds(ctx, base, period_no, first_week_day)
+    return _holds(ctx, x, (start, _day_number(ctx, base) + 7 * _int(period_no) + 1))
 
 
 # The day numbers count every year as a leap year, so a date keeps its number: 06/30/2022 is day
@@ -2105,7 +2104,11 @@ def _in_place(ctx: FunctionContext, function: str, moment: dt.datetime, place: V
               ignore_dst: Value | None) -> Dual:
     """The UTC ``moment`` as the local time of ``place`` (the local zone without one), in
     TimestampFormat."""
-    local = moment.astimezone(_local_zone(ctx) if place is None else _place_zone(function, place.text))
+    zone = _local_zone(ctx) if place is None else _place_zone(function, place.text)
+    try:
+        local = moment.astimezone(zone)
+    except (OverflowError, OSError) as e:  # the machine's zone before 1970 on Windows, year 9999...
+        raise _Undefined from e
     if _ignores_dst(ignore_dst):
         local -= local.dst() or dt.timedelta(0)
     return _date_dual(serial_from_datetime(local), script_settings(ctx).timestamp_format)
