@@ -19,6 +19,7 @@ import math
 import random
 import re
 import statistics
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property, lru_cache, partial
@@ -1944,6 +1945,37 @@ def _setdateyearmonth(ctx: FunctionContext, x: Value, year: Value, month: Value)
     return _with_year_month(ctx, x, year, month)
 
 
+# FirstWorkDate/LastWorkDate: the working days (Monday to Friday, not a holiday) counted back from
+# end_date or on from start_date, the given day included when it is one. The pages' examples show
+# the result as a date (DateFormat); fewer than one working day is NULL (our choice).
+_MOST_WORKING_DAYS = 2_700_000  # more than years 1-9999 hold
+
+
+def _working_day(ctx: FunctionContext, x: Value, count: Value, holidays: tuple[Value, ...], step: int) -> Value:
+    wanted = _int(count)
+    if not 1 <= wanted <= _MOST_WORKING_DAYS:
+        raise _Undefined
+    off = {_day_number(ctx, h) for h in holidays}
+    day = _day_number(ctx, x) - step
+    while wanted:
+        day += step
+        wanted -= (day + 5) % 7 < 5 and day not in off  # day number 0 is a Saturday
+    _date_of_day(day)  # outside years 1-9999: NULL
+    return _period_dual(ctx, day, None)
+
+
+@script_function("FirstWorkDate", 2, None, context=True)
+def _firstworkdate(ctx: FunctionContext, end: Value, count: Value, *holidays: Value) -> Value:
+    """.../DateAndTimeFunctions/firstworkdate.htm"""
+    return _working_day(ctx, end, count, holidays, -1)
+
+
+@script_function("LastWorkDate", 2, None, context=True)
+def _lastworkdate(ctx: FunctionContext, start: Value, count: Value, *holidays: Value) -> Value:
+    """.../DateAndTimeFunctions/lastworkdate.htm"""
+    return _working_day(ctx, start, count, holidays, 1)
+
+
 # Lunar weeks: week 1 starts on January 1st (moved by first_week_day, "an offset ... in days and/or
 # fractions of a day"), each week has seven days but the year's last, cut at the next year's start
 # (lunarweekstart.htm). Every year so has 53 weeks, the last of one or two days; period_no counts
@@ -2107,11 +2139,19 @@ def _in_place(ctx: FunctionContext, function: str, moment: dt.datetime, place: V
     zone = _local_zone(ctx) if place is None else _place_zone(function, place.text)
     try:
         local = moment.astimezone(zone)
+        if _ignores_dst(ignore_dst):
+            local -= _dst(local, machine=zone is None)
     except (OverflowError, OSError) as e:  # the machine's zone before 1970 on Windows, year 9999...
         raise _Undefined from e
-    if _ignores_dst(ignore_dst):
-        local -= local.dst() or dt.timedelta(0)
     return _date_dual(serial_from_datetime(local), script_settings(ctx).timestamp_format)
+
+
+def _dst(local: dt.datetime, machine: bool) -> dt.timedelta:
+    """The daylight saving part of local's offset; in the machine's zone as the system tells it."""
+    if not machine:
+        return local.dst() or dt.timedelta(0)
+    in_dst = time.localtime(local.timestamp()).tm_isdst > 0
+    return dt.timedelta(seconds=time.timezone - time.altzone) if in_dst else dt.timedelta(0)
 
 
 @script_function("UTC", 0, context=True)
@@ -2141,3 +2181,12 @@ def _converttolocaltime(ctx: FunctionContext, x: Value, place: Value | None = No
 def _timezone(ctx: FunctionContext) -> Value:
     """The --system TimeZone name, else the machine zone's name as the system gives it (our choice)."""
     return text(ctx.system_value("TimeZone") or dt.datetime.now().astimezone().tzname() or "UTC")
+
+
+@script_function("DaylightSaving", 0, context=True)
+def _daylightsaving(ctx: FunctionContext) -> Value:
+    """The local zone's current daylight saving adjustment (daylightsaving.htm), shown as Interval
+    shows it in TimeFormat (our choice: the page shows no value)."""
+    zone = _local_zone(ctx)
+    local = ctx.now().replace(tzinfo=zone) if zone else ctx.now().astimezone()
+    return _interval(ctx, number(_dst(local, machine=zone is None) / dt.timedelta(days=1)))
