@@ -27,6 +27,8 @@ from pathlib import Path
 from typing import Protocol
 from xml.etree import ElementTree
 
+import yaml
+
 from emulator.aggregations import AGGREGATIONS
 from emulator.errors import SYNTAX_ERROR, ScriptError
 from emulator.evaluator import Getter
@@ -2048,47 +2050,8 @@ def _inlunarweektodate(ctx: FunctionContext, x: Value, base: Value, period_no: V
 # +14:00, fixed, without DST), and any IANA zone name (our addition).
 # .../DateAndTimeFunctions/converttolocaltime.htm, localtime.htm, UTC.htm, GMT.htm, timezone.htm
 
-_PLACES = {  # the pages' places and their IANA zones
-    "Abu Dhabi": "Asia/Dubai", "Adelaide": "Australia/Adelaide", "Alaska": "America/Anchorage",
-    "Amsterdam": "Europe/Amsterdam", "Arizona": "America/Phoenix", "Astana": "Asia/Almaty",
-    "Athens": "Europe/Athens", "Atlantic Time (Canada)": "America/Halifax", "Auckland": "Pacific/Auckland",
-    "Azores": "Atlantic/Azores", "Baghdad": "Asia/Baghdad", "Baku": "Asia/Baku", "Bangkok": "Asia/Bangkok",
-    "Beijing": "Asia/Shanghai", "Belgrade": "Europe/Belgrade", "Berlin": "Europe/Berlin", "Bern": "Europe/Zurich",
-    "Central America": "America/Guatemala", "Central Time (US & Canada)": "America/Chicago",
-    "Chennai": "Asia/Kolkata", "Chihuahua": "America/Chihuahua", "Chongqing": "Asia/Shanghai",
-    "Copenhagen": "Europe/Copenhagen", "Darwin": "Australia/Darwin", "Dhaka": "Asia/Dhaka",
-    "Eastern Time (US & Canada)": "America/New_York", "Edinburgh": "Europe/London",
-    "Ekaterinburg": "Asia/Yekaterinburg", "Fiji": "Pacific/Fiji", "Georgetown": "America/Guyana",
-    "Greenland": "America/Nuuk", "Greenwich Mean Time : Dublin": "Europe/Dublin",
-    "Guadalajara": "America/Mexico_City", "Guam": "Pacific/Guam", "Hanoi": "Asia/Bangkok",
-    "Harare": "Africa/Harare", "Hawaii": "Pacific/Honolulu", "Helsinki": "Europe/Helsinki",
-    "Hobart": "Australia/Hobart", "Hong Kong": "Asia/Hong_Kong", "Kabul": "Asia/Kabul",
-    "Kamchatka": "Asia/Kamchatka", "Karachi": "Asia/Karachi", "Kathmandu": "Asia/Kathmandu",
-    "Kolkata": "Asia/Kolkata", "Krasnoyarsk": "Asia/Krasnoyarsk", "Kuala Lumpur": "Asia/Kuala_Lumpur",
-    "Kuwait": "Asia/Kuwait", "Kyiv": "Europe/Kiev", "La Paz": "America/La_Paz", "Lima": "America/Lima",
-    "Lisbon": "Europe/Lisbon", "Ljubljana": "Europe/Ljubljana", "London": "Europe/London",
-    "Madrid": "Europe/Madrid", "Magadan": "Asia/Magadan", "Mazatlan": "America/Mazatlan",
-    "Melbourne": "Australia/Melbourne", "Mexico City": "America/Mexico_City",
-    "Mid-Atlantic": "Atlantic/South_Georgia", "Minsk": "Europe/Minsk", "Monrovia": "Africa/Monrovia",
-    "Monterrey": "America/Monterrey", "Moscow": "Europe/Moscow", "Mountain Time (US & Canada)": "America/Denver",
-    "Mumbai": "Asia/Kolkata", "Nairobi": "Africa/Nairobi", "New Caledonia": "Pacific/Noumea",
-    "New Delhi": "Asia/Kolkata", "Newfoundland": "America/St_Johns", "Novosibirsk": "Asia/Novosibirsk",
-    "Nuku'alofa": "Pacific/Tongatapu", "Osaka": "Asia/Tokyo", "Pacific Time (US & Canada)": "America/Los_Angeles",
-    "Paris": "Europe/Paris", "Perth": "Australia/Perth", "Port Moresby": "Pacific/Port_Moresby",
-    "Prague": "Europe/Prague", "Pretoria": "Africa/Johannesburg", "Quito": "America/Guayaquil",
-    "Riga": "Europe/Riga", "Riyadh": "Asia/Riyadh", "Rome": "Europe/Rome", "Samoa": "Pacific/Apia",
-    "Santiago": "America/Santiago", "Sapporo": "Asia/Tokyo", "Sarajevo": "Europe/Sarajevo",
-    "Saskatchewan": "America/Regina", "Seoul": "Asia/Seoul", "Singapore": "Asia/Singapore",
-    "Skopje": "Europe/Skopje", "Sofia": "Europe/Sofia", "Solomon Is.": "Pacific/Guadalcanal",
-    "Sri Jayawardenepura": "Asia/Colombo", "St. Petersburg": "Europe/Moscow", "Stockholm": "Europe/Stockholm",
-    "Sydney": "Australia/Sydney", "Taipei": "Asia/Taipei", "Tallinn": "Europe/Tallinn",
-    "Tashkent": "Asia/Tashkent", "Tbilisi": "Asia/Tbilisi", "Tehran": "Asia/Tehran", "Tokyo": "Asia/Tokyo",
-    "Urumqi": "Asia/Urumqi", "Vienna": "Europe/Vienna", "Vilnius": "Europe/Vilnius",
-    "Vladivostok": "Asia/Vladivostok", "Volgograd": "Europe/Volgograd", "Warsaw": "Europe/Warsaw",
-    "Wellington": "Pacific/Auckland", "West Central Africa": "Africa/Lagos", "Yakutsk": "Asia/Yakutsk",
-    "Yerevan": "Asia/Yerevan",
-}
-_PLACE_ZONES = {name.casefold(): zone for name, zone in _PLACES.items()}
+_PLACE_ZONES = {name.casefold(): zone for name, zone in yaml.safe_load(
+    (Path(__file__).parent / "time_zone_places.yaml").read_text(encoding="utf-8")).items()}
 _OFFSET_PLACE = re.compile(r"(?:GMT|UTC)(?:([+-])(\d\d):(\d\d))?", re.IGNORECASE)
 _UTC = dt.timezone.utc
 
