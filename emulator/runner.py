@@ -25,7 +25,7 @@ from emulator.paths import TableFile, existing_file, local_path
 from emulator.program import (Action, Block, ExitBlock, ExitScript, ExitSub, FieldSwitch, LoadContext,
                               Node, Simple, Statement, SubDefinition, Variables)
 from emulator.splitter import split_statements
-from emulator.system import system_values
+from emulator.system import local_clock, system_values
 from emulator.tables import DataModel, LoadedValues
 from emulator.values import Dual, Value, boolean, from_text, number, shown_with, text, to_number
 
@@ -79,7 +79,7 @@ class Runner:
         self.null_as_value = FieldSwitch()
         self.out = out if out is not None else sys.stdout
         self.sleep = sleep or time.sleep
-        self._now = now or dt.datetime.now
+        self._now = now or local_clock(system or {})
         self.scope = VariableScope(self)
         self.load: LoadContext | None = None  # the LOAD level reading its source
         self.table_file: TableFile | None = None  # the file the LOAD in progress reads
