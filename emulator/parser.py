@@ -274,8 +274,8 @@ def parse_load(p: Parser, label: str | None, prefixes: dict) -> LoadStatement:
     stmt.distinct = p.accept_word("distinct")
     stmt.fields = _field_list(p)
     if p.accept_word("inline"):
-        if p.tok.kind != NAME or not p.tok.text.startswith("["):
-            p.fail("expected [ ... ] after Inline")
+        if p.tok.kind not in (NAME, STRING):  # [ ], " ", ' ' or ` ` (inline-loads page)
+            p.fail("expected the data in [ ], \" \", ' ' or ` ` after Inline")
         stmt.source, stmt.data = "inline", p.next().value
         if p.tok.is_op("("):
             stmt.format_spec = format_spec(p)
