@@ -7,6 +7,7 @@ https://help.qlik.com/en-US/cloud-services/Subsystems/Hub/Content/Sense_Hub/Scri
 """
 from __future__ import annotations
 
+import statistics
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -102,6 +103,14 @@ def _mode(columns: Columns) -> Value:
     if not ranked or (len(ranked) == 2 and ranked[0][1] == ranked[1][1]):
         return None
     return next(v for v in present if value_key(v) == ranked[0][0])
+
+
+# .../Scripting/StatisticalAggregationFunctions/median.htm: the middle number, or the mean of
+# the two middle ones for an even count.
+@aggregation("Median")
+def _median(columns: Columns) -> Value:
+    found = _numbers(columns[0])
+    return number(statistics.median(found)) if found else None
 
 
 @aggregation("Count")

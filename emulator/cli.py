@@ -57,7 +57,8 @@ def _arguments() -> argparse.ArgumentParser:
     parser.add_argument("--system", action="append", default=[], metavar="NAME=VALUE",
                         help="what a system or document function returns: OSUser, ComputerName, "
                         "EngineVersion, ProductVersion, QlikViewVersion, DocumentPath, DocumentName, "
-                        "DocumentTitle, IsPartialReload, ReloadTime, GetFolderPath.NAME (repeatable)")
+                        "DocumentTitle, IsPartialReload, ReloadTime, GetFolderPath.NAME, TimeZone (the local "
+                        "time zone, e.g. Europe/Paris) (repeatable)")
     parser.add_argument("--seed", type=int, metavar="N",
                         help="seed Rand() so that runs give the same numbers")
     parser.add_argument("--dump", metavar="FILE", help="write variables, tables, requests and "

@@ -18,10 +18,10 @@ from operator import itemgetter
 from pathlib import Path
 
 from pyqvd import DoubleValue, DualDoubleValue, DualIntegerValue, IntegerValue, QvdTable, QvdValue, StringValue
-from pyqvd.io import QvdFileWriter
+from pyqvd.io import QvdFileWriter, QvdFileWriterOptions
 from qvd_parser import QvdFile
 
-from emulator.errors import FILE_NOT_FOUND, WRONG_FILE_FORMAT, ScriptError, UnsupportedSyntax
+from emulator.errors import FILE_NOT_FOUND, WRONG_FILE_FORMAT, ScriptError
 from emulator.tables import Row, building_rows
 from emulator.values import Dual, NumberValue, Value, text
 
@@ -61,17 +61,30 @@ def _from_qvd(v: QvdCell) -> Value:
     return None if v is None else text(v)
 
 
-def write_qvd(path: Path, fields: list[str], rows: list[Row], positions: list[int]) -> None:
+def write_qvd(path: Path, fields: list[str], rows: list[Row], positions: list[int], table_name: str) -> None:
     """Store ... (qvd): the values at ``positions`` of ``rows`` (a table's own rows, not copied)
-    as the fields ``fields``."""
-    if not rows:
-        raise UnsupportedSyntax("Store of a table without rows into a QVD file (PyQvd cannot write one)")
+    as the fields ``fields``; the header names the table (what QvdTableName reads)."""
     with building_rows():
-        _writing(path, lambda: _write_pyqvd(path, _pyqvd_table(fields, rows, positions)))
+        _writing(path, lambda: _write_pyqvd(path, _pyqvd_table(fields, rows, positions), table_name))
 
 
-def _write_pyqvd(path: Path, table: QvdTable) -> None:
-    writer = QvdFileWriter(str(path), table)
+class _Writer(QvdFileWriter):
+    """PyQvd's writer; a table without rows (Qvc.EmptyQvd: "Empties a QVD of all data but
+    maintains the field structure") gets an empty index table, as its own step for it takes
+    the largest of no symbol indices and fails."""
+
+    def _build_index_table(self) -> None:
+        if self._table._data:
+            return super()._build_index_table()
+        for header in self._header.fields:
+            header.bit_offset = header.bit_width = header.bias = 0
+        self._index_table_buffer = b""
+        self._header.record_byte_size = self._header.length = 0
+        self._header.offset = len(self._symbol_table_buffer)
+
+
+def _write_pyqvd(path: Path, table: QvdTable, table_name: str) -> None:
+    writer = _Writer(str(path), table, QvdFileWriterOptions(table_name=table_name))
     writer.write()
     # Its table of serializers (its own bound methods) refers back to it: emptied, the writer and
     # its 1,000,000-row index table are freed now, not left for the collector to walk and free.
@@ -91,7 +104,7 @@ class _RecordView(Sequence):
         self._columns = columns
 
     def __len__(self) -> int:
-        return len(self._columns[0])
+        return len(self._columns[0]) if self._columns else 0
 
     def __getitem__(self, i: int) -> tuple[QvdValue | None, ...]:
         return tuple(column[i] for column in self._columns)

@@ -21,6 +21,8 @@ import math
 import random
 import re
 import statistics
+import time
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property, lru_cache, partial
@@ -28,11 +30,14 @@ from pathlib import Path
 from typing import Protocol
 from xml.etree import ElementTree
 
+import yaml
+
 from emulator.aggregations import AGGREGATIONS
 from emulator.errors import SYNTAX_ERROR, ScriptError
 from emulator.evaluator import Getter
 from emulator.paths import TableFile
 from emulator.program import Variables
+from emulator.system import time_zone
 from emulator.tables import value_key
 from emulator.values import (Dual, Value, boolean, from_text, is_true, number, parse_number,
                              read_grouped_number, text, to_number, wildcard_regex)
@@ -252,7 +257,8 @@ def script_settings(ctx: FunctionContext | None) -> Settings:
     variables = getattr(ctx, "variables", None)
     if not isinstance(variables, Variables):
         return Settings(variables or {})
-    settings = variables.derived[Settings] = Settings(variables)
+    # a proxy: the variables keep their Settings, which must not keep the variables alive
+    settings = variables.derived[Settings] = Settings(weakref.proxy(variables))
     return settings
 
 
@@ -1191,20 +1197,32 @@ def _week_and_year(ctx: FunctionContext, x: Value, first_week_day: Value | None 
     """(week number, the year it belongs to). Unbroken weeks: week 1 is the week holding January's
     ReferenceDay; broken weeks: week 1 starts on January 1st and each week at FirstWeekDay.
     https://help.qlik.com/en-US/cloud-services/Subsystems/Hub/Content/Sense_Hub/Scripting/DateAndTimeFunctions/week.htm"""
-    settings = script_settings(ctx)
-    first = _given_or(first_week_day, settings.first_week_day)
-    broken = settings.broken_weeks if broken_weeks is None else _int(broken_weeks) != 0
-    reference = _given_or(reference_day, settings.reference_day) or 4
+    first, broken, reference = _week_rules(ctx, first_week_day, broken_weeks, reference_day)
     day = _day_number(ctx, x)
     year = _date_of_day(day).year
     if broken:
-        return (day - _week_start(_month_start(year * 12), first)) // 7 + 1, year
+        return (day - _week_one(year, first, broken, reference)) // 7 + 1, year
     start = _week_start(day, first)
     for week_year in (year + 1, year, year - 1):
-        week1 = _week_start(_month_start(week_year * 12) + reference - 1, first)
+        week1 = _week_one(week_year, first, broken, reference)
         if start >= week1:
             return (start - week1) // 7 + 1, week_year
     raise _Undefined
+
+
+def _week_rules(ctx: FunctionContext, first_week_day: Value | None, broken_weeks: Value | None,
+                reference_day: Value | None) -> tuple[int, bool, int]:
+    """(first week day, broken weeks, reference day): the function's arguments, else the script's."""
+    settings = script_settings(ctx)
+    first = _given_or(first_week_day, settings.first_week_day)
+    broken = settings.broken_weeks if broken_weeks is None else _int(broken_weeks) != 0
+    return first, broken, _given_or(reference_day, settings.reference_day) or 4
+
+
+def _week_one(year: int, first: int, broken: bool, reference: int) -> int:
+    """The day number of the first day of week 1 of ``year``."""
+    january_1st = _month_start(year * 12)
+    return _week_start(january_1st if broken else january_1st + reference - 1, first)
 
 
 @script_function("Week", 1, 4, context=True)
@@ -1396,15 +1414,21 @@ def _addmonths(ctx: FunctionContext, x: Value, n: Value, mode: Value | None = No
     distance from the month's end. .../DateAndTimeFunctions/addmonths.htm"""
     serial = _date_number(ctx, x)
     day = _calendar_day(ctx, x)
-    first = _add_months(day, _int(n))
-    length = (_add_months(first, 1) - first).days
     if _opt_num(mode, 0) == 1:
+        first = _add_months(day, _int(n))
         from_end = (_add_months(day, 1) - day).days
-        target = first + dt.timedelta(days=max(length - from_end, 0))
+        target = first + dt.timedelta(days=max((_add_months(first, 1) - first).days - from_end, 0))
     else:
-        target = first + dt.timedelta(days=min(day.day, length) - 1)
+        target = _shift_months(day, _int(n))
     moved = _serial(target) + (serial - math.floor(serial))
     return Dual(format_serial(moved, script_settings(ctx).date_format), moved)
+
+
+def _shift_months(day: dt.date, months: int) -> dt.date:
+    """The same day ``months`` months later, the month's last day when that month is shorter."""
+    first = _add_months(day, months)
+    length = (_add_months(first, 1) - first).days
+    return first + dt.timedelta(days=min(day.day, length) - 1)
 
 
 @script_function("AddYears", 2, context=True)
@@ -1423,8 +1447,13 @@ def _holds(ctx: FunctionContext, x: Value, bounds: tuple[int, int]) -> Value:
     return boolean(bounds[0] <= serial < bounds[1])
 
 
-def _in_months_function(name: str, size: int | None) -> None:
-    """size None: InMonths(n_months, ...), whose first argument is the period's length."""
+_Bounds = Callable[[FunctionContext, Value, int, Value | None, Value | None], tuple[int, int]]
+
+
+def _in_months_function(name: str, size: int | None, period_bounds: _Bounds | None = None) -> None:
+    """size None: InMonths(n_months, ...), whose first argument is the period's length.
+    ``period_bounds``: the days the period holding the base date spans (_months_bounds unless
+    given)."""
     has_first_month = size != 1
     extra = 0 if size else 1
     max_args = 3 + extra + has_first_month
@@ -1433,7 +1462,7 @@ def _in_months_function(name: str, size: int | None) -> None:
     def impl(ctx: FunctionContext, *args: Value) -> Value:
         months = size or _months_size(args[0])
         x, base, period_no, *first = args[extra:]
-        bounds = _months_bounds(ctx, base, months, period_no, first[0] if first else None)
+        bounds = (period_bounds or _months_bounds)(ctx, base, months, period_no, first[0] if first else None)
         return _holds(ctx, x, bounds)
 
 
@@ -1760,7 +1789,7 @@ def _filetime(ctx: FunctionContext, written: Value | None = None) -> Value:
     return _date_dual(serial_from_datetime(modified), script_settings(ctx).timestamp_format)
 
 
-# QvdNoOfRecords, QvdNoOfFields, QvdFieldName: read the XML
+# QvdNoOfRecords, QvdCreateTime, QvdTableName, QvdNoOfFields, QvdFieldName: read the XML
 # header of a QVD file the script names (NULL when there is none or it is no QVD file).
 # https://help.qlik.com/en-US/cloud-services/Subsystems/Hub/Content/Sense_Hub/Scripting/FileFunctions/QvdFieldName.htm
 # ("QvdFieldName ('MyFile.qvd', 5)" returns "the fifth field": numbers start at 1).
@@ -1786,6 +1815,24 @@ def _qvd_item(ctx: FunctionContext, written: Value, path: str) -> str:
 @script_function("QvdNoOfRecords", 1, context=True)
 def _qvd_no_of_records(ctx: FunctionContext, written: Value) -> Value:
     return number(int(_qvd_item(ctx, written, "NoOfRecords")))
+
+
+@script_function("QvdCreateTime", 1, context=True)
+def _qvd_create_time(ctx: FunctionContext, written: Value) -> Value:
+    """The header's CreateUtcTime ("In the timestamp, time is provided in UTC"), shown in
+    TimestampFormat; Qlik writes it as 'YYYY-MM-DD hh:mm:ss', PyQvd with a 'T'.
+    https://help.qlik.com/en-US/cloud-services/Subsystems/Hub/Content/Sense_Hub/Scripting/FileFunctions/QvdCreateTime.htm"""
+    try:
+        moment = dt.datetime.fromisoformat(_qvd_item(ctx, written, "CreateUtcTime").strip())
+    except ValueError:
+        raise _Undefined from None
+    return _date_dual(serial_from_datetime(moment), script_settings(ctx).timestamp_format)
+
+
+@script_function("QvdTableName", 1, context=True)
+def _qvd_table_name(ctx: FunctionContext, written: Value) -> Value:
+    """https://help.qlik.com/en-US/cloud-services/Subsystems/Hub/Content/Sense_Hub/Scripting/FileFunctions/QvdTableName.htm"""
+    return text(_qvd_item(ctx, written, "TableName"))
 
 
 @script_function("QvdNoOfFields", 1, context=True)
@@ -1831,6 +1878,340 @@ def _name_parts(ctx: FunctionContext) -> tuple[str, str]:
     """'abc.txt' -> ('abc', 'txt'), as the FileBaseName and FileExtension pages' examples."""
     base, dot, extension = _table_file(ctx).name.rpartition(".")
     return (base, extension) if dot else (extension, "")
+
+
+# ---------------------------------------------------------------- more dates and times (issue 14g)
+# InDay, InDayToTime, the ...ToDate functions, DayNumberOfYear/Quarter, MakeWeekDate,
+# SetDateYear/SetDateYearMonth and the lunar weeks, each from its page under
+# https://help.qlik.com/en-US/cloud-services/Subsystems/Hub/Content/Sense_Hub/Scripting/DateAndTimeFunctions/
+
+def _holds_up_to(ctx: FunctionContext, x: Value, start: float, last: float) -> Value:
+    """Whether x lies from ``start`` up to and including the moment ``last``."""
+    serial = _date_number(ctx, x)
+    return boolean(start <= serial <= last)
+
+
+@script_function("InDay", 3, 4, context=True)
+def _inday(ctx: FunctionContext, x: Value, base: Value, period_no: Value,
+           day_start: Value | None = None) -> Value:
+    return _holds(ctx, x, _day_bounds(ctx, base, period_no, day_start))
+
+
+@script_function("InDayToTime", 3, 4, context=True)
+def _indaytotime(ctx: FunctionContext, x: Value, base: Value, period_no: Value,
+                 day_start: Value | None = None) -> Value:
+    """From the start of base's day up to and including base's own moment (indaytotime.htm)."""
+    start, _ = _day_bounds(ctx, base, period_no, day_start)
+    return _holds_up_to(ctx, x, start, _date_number(ctx, base) + _int(period_no))
+
+
+# The ...ToDate functions: period_no moves base_date itself by whole periods (inweektodate.htm:
+# with -1 "the effective date ... is 01/11/2006"; inquartertodate.htm: '06/09/2013' with -1 searches
+# 01/01/2013 to 03/09/2013); the period holding the moved date counts up to the end of its day.
+
+def _to_date_bounds(ctx: FunctionContext, base: Value, size: int, period_no: Value,
+                    first_month: Value | None) -> tuple[int, int]:
+    """Periods of ``size`` months: the first day of the period holding the moved base date, and
+    the day after that date."""
+    day = _shift_months(_calendar_day(ctx, base), size * _int(period_no))
+    moved = number(_serial(day))
+    return _months_bounds(ctx, moved, size, None, first_month)[0], int(moved.num) + 1
+
+
+_in_months_function("InMonthToDate", 1, _to_date_bounds)
+_in_months_function("InQuarterToDate", 3, _to_date_bounds)
+_in_months_function("InYearToDate", 12, _to_date_bounds)
+_in_months_function("InMonthsToDate", None, _to_date_bounds)
+
+
+@script_function("InWeekToDate", 3, 4, context=True)
+def _inweektodate(ctx: FunctionContext, x: Value, base: Value, period_no: Value,
+                  first_week_day: Value | None = None) -> Value:
+    start, _ = _week_bounds(ctx, base, period_no, first_week_day)
+    return _holds(ctx, x, (start, _day_number(ctx, base) + 7 * _int(period_no) + 1))
+
+
+# The day numbers count every year as a leap year, so a date keeps its number: 06/30/2022 is day
+# 182 and 12/09/2014 (DD/MM) day 256 (daynumberofyear.htm), 03/01/2022 day 61 of its quarter
+# (daynumberofquarter.htm).
+_LEAP_YEAR_MONTHS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+def _day_number_in(ctx: FunctionContext, x: Value, size: int, start_month: Value | None) -> Value:
+    """The number of x's day in its period of ``size`` months, the year starting in start_month
+    ("1, if omitted"), 1 for the period's first day."""
+    day = _calendar_day(ctx, x)
+    first = 1 if start_month is None else _int(start_month)
+    if not 1 <= first <= 12:
+        raise _Undefined
+    months_in = (day.month - first) % size
+    return number(sum(_LEAP_YEAR_MONTHS[(day.month - 1 - i) % 12] for i in range(1, months_in + 1)) + day.day)
+
+
+@script_function("DayNumberOfYear", 1, 2, context=True)
+def _daynumberofyear(ctx: FunctionContext, x: Value, start_month: Value | None = None) -> Value:
+    return _day_number_in(ctx, x, 12, start_month)
+
+
+@script_function("DayNumberOfQuarter", 1, 2, context=True)
+def _daynumberofquarter(ctx: FunctionContext, x: Value, start_month: Value | None = None) -> Value:
+    return _day_number_in(ctx, x, 3, start_month)
+
+
+@script_function("MakeWeekDate", 1, 6, context=True)
+def _makeweekdate(ctx: FunctionContext, week_year: Value, week: Value | None = None,
+                  weekday: Value | None = None, first_week_day: Value | None = None,
+                  broken_weeks: Value | None = None, reference_day: Value | None = None) -> Value:
+    """Day ``weekday`` (0 the week's first) of week ``week`` of the week year, as Week() and
+    WeekYear() count them (makeweekdate.htm)."""
+    rules = _week_rules(ctx, first_week_day, broken_weeks, reference_day)
+    day = _week_one(_int(week_year), *rules) + 7 * (int(_opt_num(week, 1)) - 1) + int(_opt_num(weekday, 0))
+    _date_of_day(day)  # outside years 1-9999: NULL
+    return _period_dual(ctx, day, None)
+
+
+def _with_year_month(ctx: FunctionContext, x: Value, year: Value, month: Value | None) -> Value:
+    """x with its year (and month) replaced, the time of day kept, shown with DateFormat
+    (setdateyear.htm). A day the new month lacks becomes its last day (our choice, as AddMonths)."""
+    serial = _date_number(ctx, x)
+    day = _date_of_day(math.floor(serial))
+    new_month = day.month if month is None else _int(month)
+    if not 1 <= new_month <= 12:
+        raise _Undefined
+    months = (_int(year) - day.year) * 12 + new_month - day.month
+    moved = _serial(_shift_months(day, months)) + serial - math.floor(serial)
+    return Dual(format_serial(math.floor(moved), script_settings(ctx).date_format), moved)
+
+
+@script_function("SetDateYear", 2, context=True)
+def _setdateyear(ctx: FunctionContext, x: Value, year: Value) -> Value:
+    return _with_year_month(ctx, x, year, None)
+
+
+@script_function("SetDateYearMonth", 3, context=True)
+def _setdateyearmonth(ctx: FunctionContext, x: Value, year: Value, month: Value) -> Value:
+    return _with_year_month(ctx, x, year, month)
+
+
+# FirstWorkDate/LastWorkDate: the working days (Monday to Friday, not a holiday) counted back from
+# end_date or on from start_date, the given day included when it is one. The pages' examples show
+# the result as a date (DateFormat); fewer than one working day is NULL (our choice).
+_MOST_WORKING_DAYS = 2_700_000  # more than years 1-9999 hold
+
+
+def _working_day(ctx: FunctionContext, x: Value, count: Value, holidays: tuple[Value, ...], step: int) -> Value:
+    wanted = _int(count)
+    if not 1 <= wanted <= _MOST_WORKING_DAYS:
+        raise _Undefined
+    off = {_day_number(ctx, h) for h in holidays}
+    day = _day_number(ctx, x) - step
+    while wanted:
+        day += step
+        wanted -= (day + 5) % 7 < 5 and day not in off  # day number 0 is a Saturday
+    _date_of_day(day)  # outside years 1-9999: NULL
+    return _period_dual(ctx, day, None)
+
+
+@script_function("FirstWorkDate", 2, None, context=True)
+def _firstworkdate(ctx: FunctionContext, end: Value, count: Value, *holidays: Value) -> Value:
+    """.../DateAndTimeFunctions/firstworkdate.htm"""
+    return _working_day(ctx, end, count, holidays, -1)
+
+
+@script_function("LastWorkDate", 2, None, context=True)
+def _lastworkdate(ctx: FunctionContext, start: Value, count: Value, *holidays: Value) -> Value:
+    """.../DateAndTimeFunctions/lastworkdate.htm"""
+    return _working_day(ctx, start, count, holidays, 1)
+
+
+# Lunar weeks: week 1 starts on January 1st (moved by first_week_day, "an offset ... in days and/or
+# fractions of a day"), each week has seven days but the year's last, cut at the next year's start
+# (lunarweekstart.htm). Every year so has 53 weeks, the last of one or two days; period_no counts
+# that short week as a week (our choice: the pages do not say).
+_LUNAR_WEEKS = 53
+
+
+@dataclass(frozen=True)
+class _LunarWeek:
+    year: int
+    number: int  # 1-53
+    start: float
+    after: float  # the moment after the week
+
+
+def _lunar_week(ctx: FunctionContext, x: Value, period_no: Value | None, first_week_day: Value | None) -> _LunarWeek:
+    offset = _opt_num(first_week_day, 0)
+    serial = _date_number(ctx, x)
+    year = _date_of_day(math.floor(serial - offset)).year
+    index = int((serial - _month_start(year * 12) - offset) // 7)
+    year, index = divmod(year * _LUNAR_WEEKS + index + int(_opt_num(period_no, 0)), _LUNAR_WEEKS)
+    start = _month_start(year * 12) + offset + 7 * index
+    return _LunarWeek(year, index + 1, start, min(start + 7, _month_start(year * 12 + 12) + offset))
+
+
+@script_function("LunarWeekStart", 1, 3, context=True)
+def _lunarweekstart(ctx: FunctionContext, x: Value, period_no: Value | None = None,
+                    first_week_day: Value | None = None) -> Value:
+    week = _lunar_week(ctx, x, period_no, first_week_day)
+    return Dual(format_serial(math.floor(week.start), script_settings(ctx).date_format), week.start)
+
+
+@script_function("LunarWeekEnd", 1, 3, context=True)
+def _lunarweekend(ctx: FunctionContext, x: Value, period_no: Value | None = None,
+                  first_week_day: Value | None = None) -> Value:
+    end = _lunar_week(ctx, x, period_no, first_week_day).after - _LAST_MILLISECOND
+    return Dual(format_serial(math.floor(end), script_settings(ctx).date_format), end)
+
+
+@script_function("LunarWeekName", 1, 3, context=True)
+def _lunarweekname(ctx: FunctionContext, x: Value, period_no: Value | None = None,
+                   first_week_day: Value | None = None) -> Value:
+    """'2013/02', on the week's first moment (lunarweekname.htm: "year/weekcount")."""
+    week = _lunar_week(ctx, x, period_no, first_week_day)
+    return Dual(f"{week.year}/{week.number:02d}", week.start)
+
+
+@script_function("InLunarWeek", 3, 4, context=True)
+def _inlunarweek(ctx: FunctionContext, x: Value, base: Value, period_no: Value,
+                 first_week_day: Value | None = None) -> Value:
+    week = _lunar_week(ctx, base, period_no, first_week_day)
+    return _holds(ctx, x, (week.start, week.after))
+
+
+@script_function("InLunarWeekToDate", 3, 4, context=True)
+def _inlunarweektodate(ctx: FunctionContext, x: Value, base: Value, period_no: Value,
+                       first_week_day: Value | None = None) -> Value:
+    """The moved week up to the end of base's day, counted from the week's start: base's day
+    moved by whole weeks, cut at the week's end (our choice where the moved week is shorter)."""
+    own = _lunar_week(ctx, base, None, first_week_day)
+    moved = _lunar_week(ctx, base, period_no, first_week_day)
+    base_day_end = math.floor(_date_number(ctx, base)) + 1
+    return _holds(ctx, x, (moved.start, min(moved.start + base_day_end - own.start, moved.after)))
+
+
+# ---------------------------------------------------------------- time zones (issue 14g)
+# "Now" is the run's clock, the local time of the local zone: the machine's, or the IANA zone
+# --system TimeZone=NAME names (system.local_clock). Places are the pages' table of places, GMT,
+# UTC and GMT/UTC+-hh:mm ("only standard time offsets": whole hours and :30/:45 from -12:00 to
+# +14:00, fixed, without DST), and any IANA zone name (our addition).
+# .../DateAndTimeFunctions/converttolocaltime.htm, localtime.htm, UTC.htm, GMT.htm, timezone.htm
+
+_PLACE_ZONES = {name.casefold(): zone for name, zone in yaml.safe_load(
+    (Path(__file__).parent / "time_zone_places.yaml").read_text(encoding="utf-8")).items()}
+_OFFSET_PLACE = re.compile(r"(?:GMT|UTC)(?:([+-])(\d\d):(\d\d))?", re.IGNORECASE)
+_UTC = dt.timezone.utc
+
+
+def _place_zone(function: str, place: str) -> dt.tzinfo:
+    offset = _OFFSET_PLACE.fullmatch(place.strip())
+    if offset:
+        return _offset_zone(function, place, offset)
+    zone = _PLACE_ZONES.get(place.strip().casefold())
+    try:
+        return time_zone(zone or place.strip())
+    except ScriptError:
+        raise ScriptError(f"{function}: unknown place or time zone: {place}") from None
+
+
+def _offset_zone(function: str, place: str, offset: re.Match) -> dt.tzinfo:
+    if offset[1] is None:
+        return _UTC
+    hours, minutes = int(offset[2]), int(offset[3])
+    signed = -hours if offset[1] == "-" else hours
+    if minutes not in (0, 30, 45) or not -12 <= signed <= 14:
+        raise ScriptError(f"{function}: not a standard time offset: {place}")
+    return dt.timezone((-1 if offset[1] == "-" else 1) * dt.timedelta(hours=hours, minutes=minutes))
+
+
+def _local_zone(ctx: FunctionContext) -> dt.tzinfo | None:
+    """The --system TimeZone zone; None: the machine's (Python's astimezone() without a zone)."""
+    name = ctx.system_value("TimeZone")
+    return None if name is None else time_zone(name)
+
+
+def _utc_now(ctx: FunctionContext) -> dt.datetime:
+    zone = _local_zone(ctx)
+    local = ctx.now()
+    return (local.replace(tzinfo=zone) if zone else local).astimezone(_UTC)
+
+
+def _ignores_dst(v: Value | None) -> bool:
+    """Only a value evaluating to False (0) keeps DST; "if the ignore_dst argument value is
+    invalid, the function evaluates the expression as if the ignore_dst value evaluates to True"."""
+    return v is not None and to_number(v) != 0
+
+
+def _in_place(ctx: FunctionContext, function: str, moment: dt.datetime, place: Value | None,
+              ignore_dst: Value | None) -> Dual:
+    """The UTC ``moment`` as the local time of ``place`` (the local zone without one), in
+    TimestampFormat."""
+    zone = _local_zone(ctx) if place is None else _place_zone(function, place.text)
+    try:
+        local = moment.astimezone(zone)
+        if _ignores_dst(ignore_dst):
+            local -= _dst(local, machine=zone is None)
+    except (OverflowError, OSError) as e:  # the machine's zone before 1970 on Windows, year 9999...
+        raise _Undefined from e
+    return _date_dual(serial_from_datetime(local), script_settings(ctx).timestamp_format)
+
+
+def _dst(local: dt.datetime, machine: bool) -> dt.timedelta:
+    """The daylight saving part of local's offset; in the machine's zone as the system tells it."""
+    if not machine:
+        return local.dst() or dt.timedelta(0)
+    in_dst = time.localtime(local.timestamp()).tm_isdst > 0
+    return dt.timedelta(seconds=time.timezone - time.altzone) if in_dst else dt.timedelta(0)
+
+
+@script_function("UTC", 0, context=True)
+def _utc(ctx: FunctionContext) -> Value:
+    return _date_dual(serial_from_datetime(_utc_now(ctx)), script_settings(ctx).timestamp_format)
+
+
+@script_function("GMT", 0, context=True)
+def _gmt(ctx: FunctionContext) -> Value:
+    return _utc(ctx)
+
+
+@script_function("LocalTime", 0, 2, context=True)
+def _localtime(ctx: FunctionContext, place: Value | None = None, ignore_dst: Value | None = None) -> Value:
+    return _in_place(ctx, "LocalTime", _utc_now(ctx), place, ignore_dst)
+
+
+@script_function("ConvertToLocalTime", 1, 3, context=True)
+def _converttolocaltime(ctx: FunctionContext, x: Value, place: Value | None = None,
+                        ignore_dst: Value | None = None) -> Value:
+    """x is a UTC timestamp; without a place, the local zone's time (our choice)."""
+    moment = datetime_from_serial(_date_number(ctx, x)).replace(tzinfo=_UTC)
+    return _in_place(ctx, "ConvertToLocalTime", moment, place, ignore_dst)
+
+
+@script_function("TimeZone", 0, context=True)
+def _timezone(ctx: FunctionContext) -> Value:
+    """The --system TimeZone name, else the machine zone's name as the system gives it (our choice)."""
+    return text(ctx.system_value("TimeZone") or dt.datetime.now().astimezone().tzname() or "UTC")
+
+
+@script_function("DaylightSaving", 0, context=True)
+def _daylightsaving(ctx: FunctionContext) -> Value:
+    """The local zone's current daylight saving adjustment (daylightsaving.htm), shown as Interval
+    shows it in TimeFormat (our choice: the page shows no value)."""
+    zone = _local_zone(ctx)
+    local = ctx.now().replace(tzinfo=zone) if zone else ctx.now().astimezone()
+    return _interval(ctx, number(_dst(local, machine=zone is None) / dt.timedelta(days=1)))
+
+
+# ---------------------------------------------------------------- True() and False() (issue 14j)
+# .../Scripting/script-expressions.htm: "logical functions and operators return 0 for False
+# and -1 for True"; the same values the comparisons give.
+@script_function("True", 0)
+def _true() -> Value:
+    return boolean(True)
+
+
+@script_function("False", 0)
+def _false() -> Value:
+    return boolean(False)
 
 
 # ---------------------------------------------------------------- issue 14h: numbers, money, finance, colours, strings
@@ -1897,16 +2278,6 @@ def _bitcount(x: Value) -> Value:
 @script_function("e", 0)
 def _e() -> Value:
     return number(math.e)
-
-
-@script_function("True", 0)
-def _true() -> Value:
-    return boolean(True)
-
-
-@script_function("False", 0)
-def _false() -> Value:
-    return boolean(False)
 
 
 for _name, _fn in {"Cosh": math.cosh, "Sinh": math.sinh, "Tanh": math.tanh}.items():

@@ -351,33 +351,34 @@ def _grouped(runner: Interpreter, stmt: LoadStatement, fields: list[str], rows: 
         raise UnsupportedSyntax("While together with aggregation functions")
     records = LoadScope(runner, fields)
     group_by = stmt.group_by or []
-    for name in group_by:
-        records.ref(name)  # fails for a field the source lacks
-    positions = [records.positions[name] for name in group_by]
+    keys = [compile_expr(item, records) for item in group_by]  # fails for a field the source lacks
+    grouped = [item.name for item in group_by if isinstance(item, Ref)]
     where = compile_expr(stmt.where, records) if stmt.where is not None else None
     kept = rows if where is None else [row for row in rows if is_true(where(row))]
     groups: dict[object, list[Row]] = {}
-    for key, row in zip(map(_group_key(positions), kept), kept):
+    for key, row in zip(map(_group_key(keys), kept), kept):
         group = groups.get(key)
         if group is None:
             groups[key] = [row]
         else:
             group.append(row)
-    names, make_row = _output_columns(stmt, fields, GroupScope(records, group_by, rows), copy=False)
+    names, make_row = _output_columns(stmt, fields, GroupScope(records, grouped, rows), copy=False)
     out: list[Row] = []
     with Loading(runner, LoadContext(names, out, LoadedValues(runner.model, names, out))):
         out.extend(make_row(group) for group in groups.values())
     return names, _distinct(out) if stmt.distinct else out
 
 
-def _group_key(positions: list[int]) -> Callable[[Row], object]:
-    """The key of a record's group: its Group By values, distinct as field values are."""
+def _group_key(keys: list[Getter]) -> Callable[[Row], object]:
+    """The key of a record's group: its Group By values, distinct as field values are. An item
+    of Group By that is an expression (Qvc.SegmentedStore's ``GROUP BY 1``) is evaluated for
+    each record, so a constant puts all records in one group (our choice, see README)."""
     def one(v: Value) -> object:
         return None if v is None else value_key(v)
-    if len(positions) == 1:
-        i = positions[0]
-        return lambda row: one(row[i])
-    return lambda row: tuple(one(row[i]) for i in positions)
+    if len(keys) == 1:
+        key = keys[0]
+        return lambda row: one(key(row))
+    return lambda row: tuple(one(key(row)) for key in keys)
 
 
 def _sort_key(v: Value) -> tuple:

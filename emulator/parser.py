@@ -264,7 +264,7 @@ class LoadStatement:
     count: Expr | None = None
     where: Expr | None = None
     while_: Expr | None = None
-    group_by: list[str] | None = None
+    group_by: list[Expr] | None = None   # field names (Ref), or expressions (loads.py)
     order_by: list[tuple[str, bool]] = field(default_factory=list)   # (field, descending)
 
 
@@ -274,8 +274,8 @@ def parse_load(p: Parser, label: str | None, prefixes: dict) -> LoadStatement:
     stmt.distinct = p.accept_word("distinct")
     stmt.fields = _field_list(p)
     if p.accept_word("inline"):
-        if p.tok.kind != NAME or not p.tok.text.startswith("["):
-            p.fail("expected [ ... ] after Inline")
+        if p.tok.kind not in (NAME, STRING):  # [ ], " ", ' ' or ` ` (inline-loads page)
+            p.fail("expected the data in [ ], \" \", ' ' or ` ` after Inline")
         stmt.source, stmt.data = "inline", p.next().value
         if p.tok.is_op("("):
             stmt.format_spec = format_spec(p)
@@ -296,7 +296,7 @@ def parse_load(p: Parser, label: str | None, prefixes: dict) -> LoadStatement:
         stmt.while_ = p.expression()
     if p.accept_word("group"):
         p.expect_word("by")
-        stmt.group_by = _names(p)
+        stmt.group_by = _expressions(p)
     if p.accept_word("order"):
         p.expect_word("by")
         if stmt.source != "resident":
@@ -306,11 +306,11 @@ def parse_load(p: Parser, label: str | None, prefixes: dict) -> LoadStatement:
     return stmt
 
 
-def _names(p: Parser) -> list[str]:
-    names = [p.name()]
+def _expressions(p: Parser) -> list[Expr]:
+    items = [p.expression()]
     while p.accept_op(","):
-        names.append(p.name())
-    return names
+        items.append(p.expression())
+    return items
 
 
 def _order_by(p: Parser) -> list[tuple[str, bool]]:

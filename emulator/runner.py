@@ -8,6 +8,7 @@ import datetime as dt
 import random
 import sys
 import time
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
@@ -24,7 +25,7 @@ from emulator.paths import TableFile, existing_file, local_path
 from emulator.program import (Action, Block, ExitBlock, ExitScript, ExitSub, FieldSwitch, LoadContext,
                               Node, Simple, Statement, SubDefinition, Variables)
 from emulator.splitter import split_statements
-from emulator.system import system_values
+from emulator.system import local_clock, system_values
 from emulator.tables import DataModel, LoadedValues
 from emulator.values import Dual, Value, boolean, from_text, number, shown_with, text, to_number
 
@@ -35,7 +36,10 @@ class VariableScope:
     """Names outside a LOAD: a bare name reads the variable of that name (NULL if undefined)."""
 
     def __init__(self, runner: "Runner") -> None:
-        self.runner = runner
+        # A proxy: the Runner holds its scope, and what the scope compiles (cached by the
+        # Runner) must not keep the Runner alive, so that a finished run is freed without the
+        # garbage collector.
+        self.runner = weakref.proxy(runner)
 
     def ref(self, name: str) -> Getter:
         variables = self.runner.variables
@@ -75,7 +79,7 @@ class Runner:
         self.null_as_value = FieldSwitch()
         self.out = out if out is not None else sys.stdout
         self.sleep = sleep or time.sleep
-        self._now = now or dt.datetime.now
+        self._now = now or local_clock(system or {})
         self.scope = VariableScope(self)
         self.load: LoadContext | None = None  # the LOAD level reading its source
         self.table_file: TableFile | None = None  # the file the LOAD in progress reads

@@ -343,7 +343,7 @@ def _store(p: Parser, interp: Interpreter) -> Action:
         positions = [source.fields.index(f) for f in chosen]
         path = r.local_paths(written)[0]
         if kind == "qvd":
-            write_qvd(path, chosen, source.rows, positions)
+            write_qvd(path, chosen, source.rows, positions, table)
         else:
             write_text(path, chosen, source.rows, positions, delimiter)
     return store
@@ -440,8 +440,11 @@ def _each_values(r: Interpreter, item) -> list[Value]:
 def _file_list(r: Interpreter, mask: str, dirs: bool) -> list[Value]:
     """FileList/DirList over the local file system, the mask placed by local_path; the names
     come back as the mask wrote them."""
-    where = r.local_paths(mask)[0]
     prefix = mask[:max(mask.rfind("/"), mask.rfind("\\")) + 1]  # '\\' too, as Sense scripts write it
+    if prefix == mask:  # Qvc.ListDirectories without a mask lists 'dir\'
+        raise UnsupportedSyntax(f"{'DirList' if dirs else 'FileList'}('{mask}'): a mask with no name after "
+                                "its last path separator (what Qlik lists for it is not documented)")
+    where = r.local_paths(mask)[0]
     found = sorted(glob.glob(str(where)))
     return [text(prefix + Path(f).name) for f in found if Path(f).is_dir() == dirs]
 

@@ -6,9 +6,14 @@ to what the script would see in Sense. The defaults are our choice (listed in em
 """
 from __future__ import annotations
 
+import datetime as dt
 import getpass
 import platform
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from emulator.errors import ScriptError
 
 # Versions of a recent Qlik Sense release in the form the functions return; set them with
 # --system when a script branches on the version.
@@ -35,3 +40,21 @@ def system_values(script: str, given: dict[str, str]) -> dict[str, str]:
               "IsPartialReload": "0"}
     values.update(given)
     return {name.lower(): value for name, value in values.items()}
+
+
+# The local time zone: the machine's, or the IANA zone --system TimeZone=NAME names (the tzdata
+# package supplies the zone database where the system has none, as on Windows).
+def time_zone(name: str) -> ZoneInfo:
+    """The zone an IANA name (Europe/Paris) names; a clear error for any other name."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as e:
+        raise ScriptError(f"Unknown time zone: {name} (an IANA name such as Europe/Paris)") from e
+
+
+def local_clock(given: Mapping[str, str]) -> Callable[[], dt.datetime]:
+    """The run's clock: the local time now, in the zone of --system TimeZone=NAME if given."""
+    name = next((value for key, value in given.items() if key.lower() == "timezone"), None)
+    if name is None:
+        return dt.datetime.now
+    return lambda: dt.datetime.now(time_zone(name)).replace(tzinfo=None)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
-from emulator.lexicon import QUOTES
+from emulator.lexicon import QUOTES, Quote, quoted_end, simple_quoted_pattern
 
 
 NUMBER, STRING, NAME, WORD, OP, OTHER, END = "NUMBER", "STRING", "NAME", "WORD", "OP", "OTHER", "END"
@@ -35,13 +35,11 @@ class Token(NamedTuple):
         return self.kind == OP and self.value in ops
 
 
-_QUOTED = "|".join(f"(?P<q{i}>{q.pattern()})" for i, q in enumerate(QUOTES.values()))
-_QUOTE_OF_GROUP = {f"q{i}": q for i, q in enumerate(QUOTES.values())}
 _TOKEN = re.compile(r"""
     (?P<space>\s+)
   | (?P<number>(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?(?![\w#]))
-  | (?P<plain>'[^']*'(?!'))
-  | """ + _QUOTED + r"""
+  | (?P<plain>""" + simple_quoted_pattern() + r""")
+  | (?P<quote>[""" + re.escape("".join(QUOTES)) + r"""])
   | (?P<word>[^\W\d]|[_%@$])(?P<rest>[\w.#$%@]*)
   | (?P<op><>|<=|>=|<<|>>|[&+\-*/=<>(),;:])
   | (?P<other>.)
@@ -56,10 +54,17 @@ def tokenize(text: str) -> list[Token]:
         start, pos = m.start(), m.end()
         if kind == "space":
             continue
-        if kind == "plain":  # the common string without doubled quotes: one copy, no replace
-            inner = text[start + 1:pos - 1]
-            tokens.append(Token(STRING, _preview(text, start, pos), inner, start))
+        if kind == "plain":  # the common quoted item: no closer inside, nothing to undo
+            kind_of = STRING if QUOTES[text[start]].is_string else NAME
+            tokens.append(Token(kind_of, _preview(text, start, pos), text[start + 1:pos - 1], start))
             continue
+        if kind == "quote":  # the lexicon's rule (which the plain case above follows)
+            end = quoted_end(text, start)
+            if end is not None:
+                pos = end
+                tokens.append(_quoted(QUOTES[text[start]], text[start:end], start))
+                continue
+            kind = "other"
         if kind == "rest":
             kind = "word"
         tokens.append(_make(kind, m.group(0), start))
@@ -74,12 +79,13 @@ def _preview(text: str, start: int, end: int) -> str:
     return text[start:start + 60] + "...'"
 
 
+def _quoted(quote: Quote, raw: str, start: int) -> Token:
+    return Token(STRING if quote.is_string else NAME, raw, quote.unquote(raw), start)
+
+
 def _make(kind: str, raw: str, start: int) -> Token:
     if kind == "number":
         return Token(NUMBER, raw, raw, start)
-    quote = _QUOTE_OF_GROUP.get(kind)
-    if quote is not None:
-        return Token(STRING if quote.is_string else NAME, raw, quote.unquote(raw), start)
     if kind == "word":
         return Token(WORD, raw, raw, start)
     if kind == "other":

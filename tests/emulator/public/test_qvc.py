@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from emulator.errors import ScriptError
+
 RUNTIME = os.environ.get("VALET_QVC_RUNTIME")
 pytestmark = pytest.mark.skipif(not RUNTIME or not (Path(RUNTIME) / "Qvc.qvs").is_file(),
                                 reason="set VALET_QVC_RUNTIME to Qvc's Qvc_Runtime folder")
@@ -238,22 +240,32 @@ def test_calendar_set_variables(run, tmp_path: Path) -> None:
         assert runner.variable_text(name), name
 
 
+def _incremental_twice(run_with_qvc, tmp_path: Path, table: str, field: str, rows: tuple[str, str],
+                       head: str = "", where: str = "") -> tuple[list[str], list[list[str]]]:
+    """Qvc.IncrementalSetup, an inline LOAD of ``rows[i]`` (Id, <field>, Value) and
+    Qvc.IncrementalStore, twice: the log messages after the first, and the QVD's value total and
+    row count."""
+    (tmp_path / "temp").mkdir()
+    load = f"{table}: LOAD * INLINE [\nId, {field}, Value\n{{}}] {where};\n"
+    step = f"CALL Qvc.IncrementalSetup('{table}', '{field}', 'Id');\n{{}}CALL Qvc.IncrementalStore;\n"
+    runner = run_with_qvc(
+        "SET Qvc.Loader.v.QvdDirectory = temp;\n" + head + "".join(step.format(load.format(r)) for r in rows)
+        + f"Check: LOAD Sum(Value) as Total, Count(Id) as N FROM [temp\\{table}.qvd] (qvd);\n")
+    return _messages(runner)[1:], runner.model.tables["Check"].texts()
+
+
 def test_incremental_reload_by_revision_as_in_qvcs_log(run_with_qvc, tmp_path: Path) -> None:
     """Test_IncrementalReload_log.txt, lines 18-23: a base load of 3 rows (values 300), then the
     rows "where Revision >9003" merged into the QVD: 4 rows, values 450."""
-    (tmp_path / "temp").mkdir()
-    load = ("MyTableRevision: LOAD * INLINE [\nId, Revision, Value\n{}] "
-            "WHERE $(Qvc.Loader.v.IncrementalExpression);\n")
-    step = "CALL Qvc.IncrementalSetup('MyTableRevision', 'Revision', 'Id');\n{}CALL Qvc.IncrementalStore;\n"
-    runner = run_with_qvc(
-        "SET Qvc.Loader.v.QvdDirectory = temp;\nSET Qvc.Loader.v.ModField.Type = Revision;\n"
-        + step.format(load.format("1, 9001, 100\n2, 9002, 100\n3, 9003, 100\n"))
-        + step.format(load.format("3, 9003, 100\n4, 9004, 150\n"))
-        + "Check: LOAD Sum(Value) as Total, Count(Id) as N FROM [temp\\MyTableRevision.qvd] (qvd);\n")
-    assert _messages(runner)[1:] == [
+    messages, check = _incremental_twice(
+        run_with_qvc, tmp_path, "MyTableRevision", "Revision",
+        ("1, 9001, 100\n2, 9002, 100\n3, 9003, 100\n", "3, 9003, 100\n4, 9004, 150\n"),
+        head="SET Qvc.Loader.v.ModField.Type = Revision;\n",
+        where="WHERE $(Qvc.Loader.v.IncrementalExpression)")
+    assert messages == [
         "temp\\MyTableRevision.qvd updated, rows=3", "temp\\MyTableRevision.qvd exists, rows=3",
         "Loading rows where Revision >9003", "temp\\MyTableRevision.qvd updated, rows=4"]
-    assert runner.model.tables["Check"].texts() == [["450", "4"]]
+    assert check == [["450", "4"]]
 
 
 def test_qvd_field_number_as_in_qvcs_log(run_with_qvc) -> None:
@@ -294,3 +306,61 @@ def test_expand_interval_from_start_dates(run_with_qvc) -> None:
         "Days: LOAD Num(Start) as Day, Rate RESIDENT Rates ORDER BY Start;\n")
     assert runner.model.tables["Days"].texts() == [
         [str(d), "1.1"] for d in (41000, 41001, 41002)] + [[str(d), "1.2"] for d in (41003, 41004, 41005)]
+
+
+def test_segmented_store_as_in_qvcs_test_output(run_with_qvc, tmp_path: Path) -> None:
+    """Qvc.SegmentedStore's @syntax and the QVDs its test wrote (Qvc's Tests/QVDs folder):
+    a table of 2014 dates stored 2 months per file as SalesData_2014_01/_03.qvd, and 2 weeks
+    per file as SalesWeeklyData_2013_12_30 ... _2014_03_10.qvd (named by each segment's start)."""
+    (tmp_path / "QVDs").mkdir()
+    runner = run_with_qvc(
+        "SalesData: LOAD Date(MakeDate(2014,1,1) + RecNo() - 1) as OrderDate, 1 as N AUTOGENERATE 79;\n"
+        "CALL Qvc.SegmentedStore('SalesData', 'OrderDate', 'QVDs', '', 'MONTH', 2);\n"
+        "CALL Qvc.SegmentedStore('SalesData', 'OrderDate', 'QVDs', 'SalesWeeklyData', 'WEEK', 2);\n"
+        "Back: LOAD Sum(N) as Rows FROM [QVDs\\SalesData_2014_01.qvd] (qvd);\n")
+    assert sorted(p.name for p in (tmp_path / "QVDs").iterdir()) == [
+        "SalesData_2014_01.qvd", "SalesData_2014_03.qvd",
+        "SalesWeeklyData_2013_12_30.qvd", "SalesWeeklyData_2014_01_13.qvd",
+        "SalesWeeklyData_2014_01_27.qvd", "SalesWeeklyData_2014_02_10.qvd",
+        "SalesWeeklyData_2014_02_24.qvd", "SalesWeeklyData_2014_03_10.qvd"]
+    assert runner.model.tables["Back"].texts() == [["59"]]   # January and February 2014
+
+
+def test_empty_qvd_keeps_the_fields(run_with_qvc) -> None:
+    """Qvc.EmptyQvd's doc: "Empties a QVD of all data but maintains the field structure"."""
+    runner = run_with_qvc(
+        "T: LOAD * INLINE [\nA, B\n1, x\n2, y\n];\nSTORE T INTO t.qvd (qvd);\nDROP TABLE T;\n"
+        "CALL Qvc.EmptyQvd('t.qvd');\nLET vRecords = QvdNoOfRecords('t.qvd');\n"
+        "Back: LOAD * FROM t.qvd (qvd);\n")
+    assert runner.variable_text("vRecords") == "0"
+    assert runner.model.tables["Back"].fields == ["A", "B"]
+    assert runner.model.tables["Back"].rows == []
+    assert "_qvctemp.temptab" not in runner.model.tables
+
+
+def test_incremental_reload_by_datetime_as_in_qvcs_log(run_with_qvc, tmp_path: Path) -> None:
+    """Test_IncrementalReload_log.txt, lines 4-13: a base load of 3 rows (values 300), then, the
+    QVD existing, "Loading rows where Update >='01-03-2011 00:00:00'" (the Datetime predicate,
+    DatabaseDatetimeMask 'MM-DD-YYYY hh:mm:ss') and 4 rows, values 450."""
+    messages, check = _incremental_twice(
+        run_with_qvc, tmp_path, "MyTable", "Update",
+        ("1, 40544, 100\n2, 40545, 100\n3, 40546, 100\n", "3, 40546, 100\n4, 40547, 150\n"))
+    assert messages == [
+        "temp\\MyTable.qvd updated, rows=3", "temp\\MyTable.qvd exists, rows=3",
+        "Loading rows where Update >='01-03-2011 00:00:00'", "temp\\MyTable.qvd updated, rows=4"]
+    assert check == [["450", "4"]]
+
+
+def test_list_directories_as_in_qvcs_log(run_with_qvc, tmp_path: Path) -> None:
+    """Qvc.ListDirectories' doc (table Qvc.ListDirectoriesTable, subdirectories by default) and
+    Test_ListDirectories_log.txt ("NoSub rowcount", "More rows with subdirs"). Without a mask its
+    default expands to DirList('dir\\'), which fails loudly: what Qlik lists then is unknown."""
+    for sub in ("tree/a/a1", "tree/b"):
+        (tmp_path / sub).mkdir(parents=True)
+    runner = run_with_qvc("CALL Qvc.ListDirectories('tree', '*', 0);\nLET vNoSub = NoOfRows('Qvc.ListDirectoriesTable');\n"
+                          "DROP TABLE Qvc.ListDirectoriesTable;\nCALL Qvc.ListDirectories('tree', '*');\n")
+    assert runner.variable_text("vNoSub") == "2"
+    assert runner.model.tables["Qvc.ListDirectoriesTable"].texts() == [
+        ["tree\\a"], ["tree\\a\\a1"], ["tree\\b"]]
+    with pytest.raises(ScriptError, match=r"DirList\('tree\\'\): a mask with no name"):
+        run_with_qvc("CALL Qvc.ListDirectories('tree');\n")
