@@ -29,6 +29,7 @@ from emulator.inline import read_options
 from emulator.lexicon import QUOTES, quoted_end
 from emulator.parser import Call, Parser, Ref, file_path, format_spec
 from emulator.program import (Action, Block, ExitDo, ExitFor, ExitScript, ExitSub, Interpreter)
+from emulator.tables import value_key
 from emulator.tokens import END, NAME, STRING, WORD
 from emulator.values import Value, from_text, is_true, number, text, to_number, wildcard_regex
 
@@ -658,6 +659,28 @@ def _section(p: Parser, interp: Interpreter) -> Action:
     return lambda r: None
 
 
+def _autonumber(p: Parser, interp: Interpreter) -> Action:
+    """``AutoNumber fields [Using namespace]``: the loaded values of the fields (wildcards * and ?)
+    become 1, 2, 3... in the order the tables hold them, through the counters of the AutoNumber
+    function: one per field (its name as the AutoID, our choice) or the namespace's, "where
+    identical values in different fields share the same key".
+    https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/Scripting/ScriptRegularStatements/Autonumber.htm"""
+    patterns = [wildcard_regex(n) for n in _name_list(p)]
+    namespace = p.name() if p.accept_word("using") else None
+    p.expect_end()
+
+    def autonumber(r: Interpreter) -> None:
+        counters = r.run_state("AutoNumber")
+        for table in r.model.tables.values():
+            for i, name in enumerate(table.fields):
+                if any(x.fullmatch(name) for x in patterns):
+                    numbers = counters.setdefault(namespace if namespace is not None else name, {})
+                    for row in table.rows:
+                        if row[i] is not None:
+                            row[i] = number(numbers.setdefault(value_key(row[i]), len(numbers) + 1))
+    return autonumber
+
+
 _TABLE_STATEMENT = Kind(loads.prepare_table_statement, table_statement=True)
 
 STATEMENTS: dict[str, Kind] = {
@@ -712,4 +735,5 @@ STATEMENTS: dict[str, Kind] = {
     "star": Kind(_star),
     "loosen": Kind(_loosen),
     "section": Kind(_section),
+    "autonumber": Kind(_autonumber),
 }
