@@ -681,6 +681,18 @@ def _autonumber(p: Parser, interp: Interpreter) -> Action:
     return autonumber
 
 
+def _force(p: Parser, interp: Interpreter) -> Action:
+    """``Force (capitalization | case upper | case lower | case mixed)`` (field_rules.FORCES);
+    "If nothing is specified, force case mixed is assumed"."""
+    words = []
+    while not p.at_end():
+        words.append(p.name().lower())
+    how = " ".join(words) or "case mixed"
+    if how not in field_rules.FORCES:
+        raise ScriptError(f"Force: expected Capitalization, Case Upper, Case Lower or Case Mixed, found '{how}'")
+    return lambda r: r.run_state(field_rules.FORCE).__setitem__("case", field_rules.FORCES[how])
+
+
 _TABLE_STATEMENT = Kind(loads.prepare_table_statement, table_statement=True)
 
 STATEMENTS: dict[str, Kind] = {
@@ -736,4 +748,5 @@ STATEMENTS: dict[str, Kind] = {
     "loosen": Kind(_loosen),
     "section": Kind(_section),
     "autonumber": Kind(_autonumber),
+    "force": Kind(_force),
 }
