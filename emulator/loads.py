@@ -22,7 +22,7 @@ from itertools import product
 from operator import itemgetter
 from pathlib import Path
 
-from emulator import rest_connector
+from emulator import field_rules, rest_connector
 from emulator.errors import FIELD_NOT_FOUND, FILE_NOT_FOUND, SEMANTIC_ERROR, SYNTAX_ERROR, ScriptError, UnsupportedSyntax
 from emulator.aggregations import AGGREGATIONS, without_repeats
 from emulator.evaluator import Getter, compile_expr, has_aggregation
@@ -511,6 +511,7 @@ def store(runner: Interpreter, stmt: LoadStatement, name: str, fields: list[str]
     if stmt.mapping:
         _store_mapping(runner, name, fields, rows)
         return
+    fields, rows = field_rules.applied(runner, fields, rows)  # Alias, Map ... Using (issue 14k)
     if stmt.reshape is not None and stmt.reshape.kind == "generic":
         if stmt.join or stmt.concatenate:
             raise UnsupportedSyntax("Generic together with Join, Keep or Concatenate")

@@ -42,12 +42,18 @@ class TableFile:
         return max(self.path.rfind("/"), self.path.rfind("\\"))
 
 
-def local_path(written: str, document: str, libs: dict[str, str] | None = None) -> list[Path]:
+def local_path(written: str, document: str, libs: dict[str, str] | None = None,
+               directory: str = "") -> list[Path]:
     """Where a path written in a script is looked for, best first: ``lib://Name/rest`` in the
     folder mapped to Name; unmapped, as ``Name/rest`` then ``rest`` in the folder of the main
-    script (``document``); relative paths against that folder."""
+    script (``document``); relative paths against that folder, or inside the ``directory`` a
+    Directory statement set ("defines which directory to look in for data files in subsequent
+    LOAD statements", https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/Scripting/ScriptRegularStatements/Directory.htm),
+    itself placed by these rules."""
     base = Path(document).parent
     written = written.replace("\\", "/")  # Windows separators, as Sense scripts write them
+    if directory and not _is_absolute(written):
+        written = directory.replace("\\", "/").rstrip("/") + "/" + written
     if written.lower().startswith(LIB):
         rest = written[len(LIB):]
         name, _, inner = rest.partition("/")
@@ -57,6 +63,10 @@ def local_path(written: str, document: str, libs: dict[str, str] | None = None) 
         return [base / rest, base / inner]
     path = Path(written)
     return [path if path.is_absolute() else base / path]
+
+
+def _is_absolute(written: str) -> bool:
+    return written.lower().startswith(LIB) or Path(written).is_absolute()
 
 
 def _mapped(libs: dict[str, str], name: str) -> str | None:

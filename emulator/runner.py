@@ -86,6 +86,7 @@ class Runner:
         # Relative file names are "relative to the Qlik Sense app working directory" (Include
         # page), the main script's folder here, also in statements of an included file.
         self.document = "<script>"
+        self.directory = ""  # set by the Directory statement: where relative names start
         self.pending_loads: list = []  # preceding loads waiting for the LOAD or SQL below them
         self._prepared: dict[str, Action] = {}
         self._expressions: dict[str, Getter] = {}
@@ -112,6 +113,7 @@ class Runner:
         # the start of script execution" (.../Scripting/ErrorVariables/ErrorVariables.htm).
         self.set_script_error(0)
         self.document = file
+        self.directory = ""
         self.system = system_values(file, {"ReloadTime": str(serial_from_datetime(self.now())),
                                            **self._system_given})
         try:
@@ -321,7 +323,7 @@ class Runner:
     # ------------------------------------------------------------ variables and subs
     def local_paths(self, written: str) -> list[Path]:
         """Where a file the running statement names is looked for (paths.local_path)."""
-        return local_path(written, self.document, self.libs)
+        return local_path(written, self.document, self.libs, self.directory)
 
     def find_file(self, written: str) -> Path | None:
         """The file a path the running statement names reads, if there is one (paths.existing_file)."""

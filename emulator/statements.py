@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from emulator import loads
+from emulator import field_rules, loads
 from emulator.errors import DATABASE_NOT_FOUND, FIELD_NOT_FOUND, ScriptError, UnsupportedSyntax
 from emulator.evaluator import BINARY
 from emulator.files import write_qvd, write_text
@@ -29,6 +29,7 @@ from emulator.inline import read_options
 from emulator.lexicon import QUOTES, quoted_end
 from emulator.parser import Call, Parser, Ref, file_path, format_spec
 from emulator.program import (Action, Block, ExitDo, ExitFor, ExitScript, ExitSub, Interpreter)
+from emulator.tables import value_key
 from emulator.tokens import END, NAME, STRING, WORD
 from emulator.values import Value, from_text, is_true, number, text, to_number, wildcard_regex
 
@@ -281,16 +282,22 @@ def _drop(p: Parser, interp: Interpreter) -> Action:
     return _for_each(lambda r, n: r.model.drop_field(n, tables), names)
 
 
-def _rename(p: Parser, interp: Interpreter) -> Action:
-    kind = p.expect_word("table", "tables", "field", "fields").value.lower()
+def _name_pairs(p: Parser, word: str) -> list[tuple[str, str]]:
+    """``a <word> b {, c <word> d}`` up to the statement's end (Rename's 'to', Alias's 'as')."""
     pairs = []
     while True:
         old = p.name()
-        p.expect_word("to")
+        p.expect_word(word)
         pairs.append((old, p.name()))
         if not p.accept_op(","):
             break
     p.expect_end()
+    return pairs
+
+
+def _rename(p: Parser, interp: Interpreter) -> Action:
+    kind = p.expect_word("table", "tables", "field", "fields").value.lower()
+    pairs = _name_pairs(p, "to")
     if kind.startswith("table"):
         return _for_each(lambda r, old, new: r.model.rename_table(old, new), pairs)
     return _for_each(lambda r, old, new: r.model.rename_field(old, new), pairs)
@@ -536,6 +543,159 @@ def _run_sub(r: Interpreter, block: Block) -> None:
     r.define_sub(name, params, block.sections[0][1])
 
 
+# ---------------------------------------------------------------- issue 14k: regular statements
+# https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/Scripting/ScriptRegularStatements/script-regular-statements.htm
+
+def _directory(p: Parser, interp: Interpreter) -> Action:
+    """``Directory [path]``: relative file names of later statements start there (paths.local_path);
+    without a path, in the app's folder again."""
+    path = "" if p.at_end() else file_path(p)
+    p.expect_end()
+
+    def set_directory(r: Interpreter) -> None:
+        r.directory = path
+    return set_directory
+
+
+def _text_argument(p: Parser) -> str:
+    """A comment or tag: 'quoted', [bracketed] or a plain name."""
+    return p.next().value if p.tok.kind in (NAME, STRING) else p.name()
+
+
+def _metadata(key: str, kinds: tuple[str, ...], remove: bool = False) -> Parse:
+    """``Comment|Tag|Untag [field(s)|table(s)] list With text`` or ``... [list] Using mapname`` (no
+    list: every name): the comments and tags are kept in the run's state (field_rules.COMMENTS,
+    TAGS); nothing offline shows them. "Field names not present in the application will be
+    ignored" (Comment page), "If an attempt to tag a field or table not present in the app is
+    made, the tagging will be ignored" (Tag page). https://help.qlik.com/en-US/cloud-services/Subsystems/Hub/Content/Sense_Hub/Scripting/ScriptRegularStatements/comment.htm
+    https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/Scripting/ScriptRegularStatements/Tag.htm"""
+    def parse(p: Parser, interp: Interpreter) -> Action:
+        kind = "table" if p.tok.is_word(*kinds) and p.next().value.lower().startswith("table") else "field"
+        names = ["*"] if p.tok.is_word("using") else _name_list(p)
+        if p.accept_word("using"):
+            map_name, given = p.name(), None
+        else:
+            p.expect_word("with")
+            map_name, given = None, _text_argument(p)
+        p.expect_end()
+
+        def record(r: Interpreter) -> None:
+            for name, value in _metadata_pairs(r, kind, names, map_name, given):
+                if key == field_rules.COMMENTS:
+                    r.run_state(key)[(kind, name)] = value
+                elif remove:
+                    r.run_state(key).get((kind, name), set()).discard(value)
+                else:
+                    r.run_state(key).setdefault((kind, name), set()).add(value)
+        return record
+    return parse
+
+
+def _metadata_pairs(r: Interpreter, kind: str, names: list[str], map_name: str | None,
+                    given: str | None) -> list[tuple[str, str]]:
+    """(name, text) for each name in the model the list gives: with a text, the names written;
+    with a mapping table, the names in it that the list matches (wildcards * and ?), each with
+    its text there."""
+    present = set(r.model.tables) if kind == "table" else {f for t in r.model.tables.values() for f in t.fields}
+    if map_name is None:
+        return [(name, given) for name in names if name in present]
+    table = r.mapping(map_name)
+    if table is None:
+        raise ScriptError(f"Using {map_name}: mapping table not found")
+    patterns = [wildcard_regex(n) for n in names]
+    return [(name, v.text) for name, v in table.items()
+            if v is not None and name in present and any(x.fullmatch(name) for x in patterns)]
+
+
+def _alias(p: Parser, interp: Interpreter) -> Action:
+    """``Alias a as b {, c as d}`` (field_rules): a later alias of a field replaces an earlier one."""
+    pairs = _name_pairs(p, "as")
+    return _for_each(lambda r, old, new: r.run_state(field_rules.ALIASES).__setitem__(old, new), pairs)
+
+
+def _map(p: Parser, interp: Interpreter) -> Action:
+    """``Map fields Using mapname`` (wildcards * and ?): applied to what later loads store."""
+    patterns = [wildcard_regex(n) for n in _name_list(p)]
+    p.expect_word("using")
+    name = p.name()
+    p.expect_end()
+    return lambda r: field_rules.set_map(r, patterns, name)
+
+
+def _unmap(p: Parser, interp: Interpreter) -> Action:
+    """``Unmap fields``: "cancels field value mapping" for later loads; ``Unmap *`` for all.
+    https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/Scripting/ScriptRegularStatements/Unmap.htm"""
+    patterns = [wildcard_regex(n) for n in _name_list(p)]
+    p.expect_end()
+    return lambda r: field_rules.set_map(r, patterns, None)
+
+
+def _star(p: Parser, interp: Interpreter) -> Action:
+    """``Star is [string];``: the symbol for all values of a field, which only section access
+    reads; kept as the run's state "Star" (no security offline).
+    https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/Scripting/ScriptRegularStatements/Star.htm"""
+    p.expect_word("is")
+    if p.accept_op("*"):
+        symbol = "*"
+    else:
+        symbol = "" if p.at_end() else _text_argument(p)
+    p.expect_end()
+    return lambda r: r.run_state("Star").__setitem__("symbol", symbol)
+
+
+def _loosen(p: Parser, interp: Interpreter) -> Action:
+    """``Loosen Table(s) t {, t}``: loose coupling only changes how selections spread, which the
+    emulator has none of; the tables must exist.
+    https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/Scripting/ScriptRegularStatements/Loosen%20Table.htm"""
+    p.expect_word("table", "tables")
+    names = _name_list(p)
+    p.expect_end()
+    return _for_each(lambda r, n: r.model.get(n), names)
+
+
+def _section(p: Parser, interp: Interpreter) -> Action:
+    """``Section Access;`` / ``Section Application;``: what follows Section Access loads as
+    ordinary tables (our choice: no security offline).
+    https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/Scripting/ScriptRegularStatements/Section.htm"""
+    p.expect_word("access", "application")
+    p.expect_end()
+    return lambda r: None
+
+
+def _autonumber(p: Parser, interp: Interpreter) -> Action:
+    """``AutoNumber fields [Using namespace]``: the loaded values of the fields (wildcards * and ?)
+    become 1, 2, 3... in the order the tables hold them, through the counters of the AutoNumber
+    function: one per field (its name as the AutoID, our choice) or the namespace's, "where
+    identical values in different fields share the same key".
+    https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/Scripting/ScriptRegularStatements/Autonumber.htm"""
+    patterns = [wildcard_regex(n) for n in _name_list(p)]
+    namespace = p.name() if p.accept_word("using") else None
+    p.expect_end()
+
+    def autonumber(r: Interpreter) -> None:
+        counters = r.run_state("AutoNumber")
+        for table in r.model.tables.values():
+            for i, name in enumerate(table.fields):
+                if any(x.fullmatch(name) for x in patterns):
+                    numbers = counters.setdefault(namespace if namespace is not None else name, {})
+                    for row in table.rows:
+                        if row[i] is not None:
+                            row[i] = number(numbers.setdefault(value_key(row[i]), len(numbers) + 1))
+    return autonumber
+
+
+def _force(p: Parser, interp: Interpreter) -> Action:
+    """``Force (capitalization | case upper | case lower | case mixed)`` (field_rules.FORCES);
+    "If nothing is specified, force case mixed is assumed"."""
+    words = []
+    while not p.at_end():
+        words.append(p.name().lower())
+    how = " ".join(words) or "case mixed"
+    if how not in field_rules.FORCES:
+        raise ScriptError(f"Force: expected Capitalization, Case Upper, Case Lower or Case Mixed, found '{how}'")
+    return lambda r: r.run_state(field_rules.FORCE).__setitem__("case", field_rules.FORCES[how])
+
+
 _TABLE_STATEMENT = Kind(loads.prepare_table_statement, table_statement=True)
 
 STATEMENTS: dict[str, Kind] = {
@@ -579,4 +739,17 @@ STATEMENTS: dict[str, Kind] = {
                                                      raw_body=True)),
     "end sub": Kind(_bare_clause, AT_LINE_END),
     "endsub": Kind(_bare_clause, AT_LINE_END),
+    # issue 14k
+    "directory": Kind(_directory),
+    "comment": Kind(_metadata(field_rules.COMMENTS, ("field", "fields", "table", "tables"))),
+    "tag": Kind(_metadata(field_rules.TAGS, ("field", "fields", "table", "tables"))),
+    "untag": Kind(_metadata(field_rules.TAGS, ("field", "fields", "table", "tables"), remove=True)),
+    "alias": Kind(_alias),
+    "map": Kind(_map),
+    "unmap": Kind(_unmap),
+    "star": Kind(_star),
+    "loosen": Kind(_loosen),
+    "section": Kind(_section),
+    "autonumber": Kind(_autonumber),
+    "force": Kind(_force),
 }
