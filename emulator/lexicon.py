@@ -98,12 +98,14 @@ _CONTINUING = re.compile(r"\w")
 
 def simple_quoted_pattern() -> str:
     """A regex for the common quoted item, read by quoted_end's rule without its loop: no closer
-    and no ``$(`` inside, and (for a doubled kind) neither a word character nor a closer after."""
+    inside, and (for a doubled kind) neither a word character nor a closer after. The caller
+    must still check that no ``$(`` is inside (a one-character class keeps the regex fast on
+    long strings: Butler's ``'$(vBody)…'`` loop)."""
     items = []
     for q in QUOTES.values():
         o, c = re.escape(q.opener), re.escape(q.closer)
         after = rf"(?![\w{c}])" if q.doubled else ""
-        items.append(rf"{o}[^{c}$]*(?:\$(?!\()[^{c}$]*)*{c}{after}")
+        items.append(rf"{o}[^{c}]*{c}{after}")
     return "|".join(items)
 
 

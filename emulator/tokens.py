@@ -54,11 +54,11 @@ def tokenize(text: str) -> list[Token]:
         start, pos = m.start(), m.end()
         if kind == "space":
             continue
-        if kind == "plain":  # the common quoted item: no closer inside, nothing to undo
+        if kind == "plain" and text.find("$(", start, pos) < 0:  # no closer inside, nothing to undo
             kind_of = STRING if QUOTES[text[start]].is_string else NAME
             tokens.append(Token(kind_of, _preview(text, start, pos), text[start + 1:pos - 1], start))
             continue
-        if kind == "quote":  # the lexicon's rule (which the plain case above follows)
+        if kind in ("plain", "quote"):  # the lexicon's rule (which the plain case above follows)
             end = quoted_end(text, start)
             if end is not None:
                 pos = end
