@@ -99,8 +99,8 @@ _CONTINUING = re.compile(r"\w")
 def simple_quoted_pattern() -> str:
     """A regex for the common quoted item, read by quoted_end's rule without its loop: no closer
     inside, and (for a doubled kind) neither a word character nor a closer after. The caller
-    must still check that no ``$(`` is inside (a one-character class keeps the regex fast on
-    long strings: Butler's ``'$(vBody)…'`` loop)."""
+    must still check that no ``$(`` is inside (tokens.py looks for any ``$``): a one-character
+    class and a one-character search keep long strings fast (Butler's ``'$(vBody)…'`` loop)."""
     items = []
     for q in QUOTES.values():
         o, c = re.escape(q.opener), re.escape(q.closer)

@@ -54,7 +54,7 @@ def tokenize(text: str) -> list[Token]:
         start, pos = m.start(), m.end()
         if kind == "space":
             continue
-        if kind == "plain" and text.find("$(", start, pos) < 0:  # no closer inside, nothing to undo
+        if kind == "plain" and text.find("$", start, pos) < 0:  # no closer or $( inside, nothing to undo
             kind_of = STRING if QUOTES[text[start]].is_string else NAME
             tokens.append(Token(kind_of, _preview(text, start, pos), text[start + 1:pos - 1], start))
             continue
