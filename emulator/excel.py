@@ -6,7 +6,8 @@ to define the sheet name to be loaded as a table."
 https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/Scripting/ScriptSpecifiers/table-format.htm
 ``header is n lines`` skips n rows before the labels or data; "header is line" is one line
 (.../ScriptSpecifiers/header-is.htm). ``embedded labels``/``no labels`` as for text files
-(inline.read_options). Our choices where the pages are silent (emulator/README.md, Issue 14l):
+(same default, embedded, as inline.read_options). Our choices where the pages are silent (emulator/README.md, Issue 14l):
+an .xlsx name with no format item is ooxml (the page assumes txt);
 without ``table is`` the first sheet; an empty cell is NULL; rows with no value are skipped;
 a date cell is a date (DateFormat text) when it has no time of day, else a timestamp; a
 time cell is a time (TimeFormat); TRUE/FALSE are -1/0; text stays text; an empty label
@@ -27,10 +28,11 @@ Rows = tuple[list[str], list[list[Value]]]
 
 
 def is_excel(written: str, spec: list[list[Token]]) -> bool:
-    """``(ooxml)`` as the format, or an .xlsx file without a format."""
-    if spec:
-        return [t.value.lower() for t in spec[0]] == ["ooxml"]
-    return Path(written).suffix.lower() in (".xlsx", ".xlsm")
+    """``ooxml`` among the format items, or an .xlsx file whose items name no other format."""
+    items = [[t.value.lower() for t in item] for item in spec]
+    if ["ooxml"] in items:
+        return True
+    return Path(written).suffix.lower() in (".xlsx", ".xlsm") and not (["txt"] in items or ["qvd"] in items)
 
 
 def read_xlsx(path: Path, spec: list[list[Token]], variables: Mapping[str, Value]) -> Rows:

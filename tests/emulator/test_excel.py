@@ -64,8 +64,10 @@ def test_xlsx_name_without_format_and_times(run, tmp_path: Path) -> None:
     """choice: an .xlsx file without a format is ooxml; a time cell takes TimeFormat;
     TRUE is -1."""
     _workbook(tmp_path / "t.xlsx", {"S": [["T", "B"], [dt.time(6, 30), True]]})
-    runner = run("Set TimeFormat='hh:mm';\nT: LOAD T, B, Num(B) as NB FROM t.xlsx;")
+    runner = run("Set TimeFormat='hh:mm';\nT: LOAD T, B, Num(B) as NB FROM t.xlsx;\n"
+                 "U: LOAD T as U FROM t.xlsx (embedded labels, table is S);")
     assert runner.model.tables["T"].texts() == [["06:30", "-1", "-1"]]
+    assert runner.model.tables["U"].texts() == [["06:30"]]
 
 
 @pytest.mark.parametrize("spec, message", [
