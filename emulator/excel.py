@@ -5,8 +5,8 @@ openpyxl (https://openpyxl.readthedocs.io, MIT, pure Python).
 to define the sheet name to be loaded as a table."
 https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/Scripting/ScriptSpecifiers/table-format.htm
 ``header is n lines`` skips n rows before the labels or data; "header is line" is one line
-(.../ScriptSpecifiers/header-is.htm). ``embedded labels``/``no labels`` as for text files
-(same default, embedded, as inline.read_options). Our choices where the pages are silent (emulator/README.md, Issue 14l):
+(.../ScriptSpecifiers/header-is.htm). ``embedded labels``/``no labels`` as for text files; the
+items are read by file_format.read_format (a ``delimiter is`` item means nothing here). Our choices where the pages are silent (emulator/README.md, Issue 14l):
 an .xlsx name with no format item is ooxml (the page assumes txt);
 without ``table is`` the first sheet; an empty cell is NULL; rows with no value are skipped;
 a date cell is a date (DateFormat text) when it has no time of day, else a timestamp; a
@@ -19,9 +19,10 @@ import datetime as dt
 from collections.abc import Mapping
 from pathlib import Path
 
-from emulator.errors import FILE_NOT_FOUND, WRONG_FILE_FORMAT, ScriptError, UnsupportedSyntax
+from emulator.errors import FILE_NOT_FOUND, WRONG_FILE_FORMAT, ScriptError
 from emulator.functions import Settings, format_serial, serial_from_datetime
-from emulator.tokens import STRING, Token
+from emulator.file_format import read_format
+from emulator.tokens import Token
 from emulator.values import Dual, Value, boolean, number, text
 
 Rows = tuple[list[str], list[list[Value]]]
@@ -36,7 +37,7 @@ def is_excel(written: str, spec: list[list[Token]]) -> bool:
 
 
 def read_xlsx(path: Path, spec: list[list[Token]], variables: Mapping[str, Value]) -> Rows:
-    sheet_name, labels, header = _options(spec)
+    fmt = read_format(spec)
     import openpyxl  # here: only scripts that load Excel files pay for the import
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
@@ -45,34 +46,13 @@ def read_xlsx(path: Path, spec: list[list[Token]], variables: Mapping[str, Value
     except Exception as e:  # the library's errors for a file that is not a workbook
         raise ScriptError(f"'{path}' is not a readable Excel (ooxml) file: {e}", code=WRONG_FILE_FORMAT) from e
     try:
-        sheet = _sheet(book, sheet_name, path)
+        sheet = _sheet(book, fmt.sheet, path)
         cell = _cell_reader(Settings(variables))
-        records = [[cell(v) for v in row] for row in list(sheet.iter_rows(values_only=True))[header:]]
+        records = [[cell(v) for v in row] for row in list(sheet.iter_rows(values_only=True))[fmt.header_lines:]]
     finally:
         book.close()
     records = [r for r in records if any(v is not None for v in r)]
-    return _table(records, labels)
-
-
-def _options(spec: list[list[Token]]) -> tuple[str | None, bool, int]:
-    """(sheet name or None, labels embedded, header lines) from the format specification."""
-    sheet, labels, header = None, True, 0
-    for item in spec:
-        words = [t.value.lower() for t in item]
-        if words in (["ooxml"], ["embedded", "labels"]):
-            continue
-        if words == ["no", "labels"]:
-            labels = False
-        elif words[:2] == ["table", "is"] and len(item) == 3:
-            sheet = item[2].value
-        elif words == ["header", "is", "line"]:
-            header = 1
-        elif words[:2] == ["header", "is"] and len(item) == 4 and words[3] == "lines" \
-                and item[2].kind != STRING and item[2].value.isdigit():
-            header = int(item[2].value)
-        else:
-            raise UnsupportedSyntax(f"Unsupported Excel format option: {' '.join(t.text for t in item)}")
-    return sheet, labels, header
+    return _table(records, fmt.labels)
 
 
 def _sheet(book, name: str | None, path: Path):

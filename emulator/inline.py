@@ -13,38 +13,20 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from emulator.errors import UnsupportedSyntax
-from emulator.tokens import STRING, Token
+from emulator.file_format import read_format
+from emulator.tokens import Token
 from emulator.functions import data_formats, read_date_text
 from emulator.values import Dual, Value, from_text, parse_number, read_grouped_number
-
-_IGNORED_OPTIONS = {"txt", "ansi", "utf8", "unicode", "oem", "mac", "msq", "embedded labels"}
-_NAMED_DELIMITERS = {"\\t": "\t", "tab": "\t", "spaces": " "}
-
-
-def read_options(items: list[list[Token]]) -> tuple[str, bool]:
-    """(delimiter, labels embedded) from a format specification."""
-    delimiter, labels = ",", True
-    for item in items:
-        words = " ".join(t.value.lower() for t in item if t.kind != STRING)
-        if words == "delimiter is" and item[-1].kind == STRING:
-            raw = item[-1].value
-            delimiter = _NAMED_DELIMITERS.get(raw.lower(), raw)
-        elif words == "delimiter is spaces":
-            delimiter = " "
-        elif words.startswith("delimiter is ") and len(item) == 3:
-            delimiter = item[-1].text  # unquoted, as the age page writes (delimiter is |)
-        elif words == "no labels":
-            labels = False
-        elif words not in _IGNORED_OPTIONS and not words.startswith("codepage is"):
-            raise UnsupportedSyntax(f"Unsupported inline format option: {' '.join(t.text for t in item)}")
-    return delimiter, labels
-
 
 def read_table(data: str, spec: list[list[Token]],
                variables: Mapping[str, Value]) -> tuple[list[str], list[list[Value]]]:
     """An inline table or a delimited text file as the script reads it: its format spec, and
     the script's NullInterpret, DecimalSep and ThousandSep."""
-    return parse_inline(data, *read_options(spec), read=value_reader(variables))
+    fmt = read_format(spec)
+    if fmt.sheet is not None:
+        raise UnsupportedSyntax("'table is' names a sheet of an Excel file, not of a text table")
+    lines = data.splitlines()[fmt.header_lines:]
+    return parse_inline("\n".join(lines), fmt.delimiter, fmt.labels, read=value_reader(variables))
 
 
 def value_reader(variables: Mapping[str, Value]) -> Callable[[str], Value]:

@@ -25,7 +25,7 @@ from emulator import field_rules, loads
 from emulator.errors import DATABASE_NOT_FOUND, FIELD_NOT_FOUND, ScriptError, UnsupportedSyntax
 from emulator.evaluator import BINARY
 from emulator.files import write_qvd, write_text
-from emulator.inline import read_options
+from emulator.file_format import read_format
 from emulator.lexicon import QUOTES, quoted_end
 from emulator.parser import Call, Parser, Ref, file_path, format_spec
 from emulator.program import (Action, Block, ExitDo, ExitFor, ExitScript, ExitSub, Interpreter)
@@ -339,7 +339,7 @@ def _store(p: Parser, interp: Interpreter) -> Action:
     kind = " ".join(t.value.lower() for t in spec[0]) if spec else "qvd"
     if kind not in ("qvd", "txt"):
         raise UnsupportedSyntax(f"Store format not supported: ({kind}); qvd and txt are")
-    delimiter = read_options(spec[1:])[0] if kind == "txt" else ","
+    delimiter = read_format(spec[1:]).delimiter if kind == "txt" else ","
 
     def store(r: Interpreter) -> None:
         source = r.model.get(table)

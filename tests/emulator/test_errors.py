@@ -14,7 +14,7 @@ CASES = [
     ("T: Load * Inline [\nA\n1\n];\nHierarchy (N, P, M) Load * Inline [\nA\n1\n];", 5, "Unsupported statement prefix: Hierarchy", 2),
     ("T: Load * Inline [\nA\n1\n];\nOuter Keep Load * Inline [\nA\n1\n];", 5, "Keep needs inner, left or right", 2),
     ("Execute cmd.exe /c dir;", 1, "Unsupported statement: Execute", 2),
-    ("T: Load A Inline [\nA\n1\n] (msq, header is 2 lines);", 1, "Unsupported inline format option", 2),
+    ("T: Load A Inline [\nA\n1\n] (msq, explicit labels);", 1, "Unsupported file format option: explicit labels", 2),
     ("Let a = 1 +;", 1, "Syntax error", 2),
     ("Let a = NoSuchFunction(1);", 1, "NoSuchFunction", 2),
     ("Let a = Len(1, 2);", 1, "Wrong number of arguments", 2),

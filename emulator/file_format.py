@@ -1,0 +1,50 @@
+"""The format specification of a table file or inline table: ``(txt, delimiter is ';', no labels,
+header is 2 lines)``, ``(ooxml, embedded labels, table is Sheet1)``, ``(qvd)``, read once here
+for every reader (inline and text in inline.py, Excel in excel.py, Store's txt).
+https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/Scripting/ScriptSpecifiers/table-format.htm
+https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/Scripting/ScriptSpecifiers/delimiter.htm
+https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/Scripting/ScriptSpecifiers/header-is.htm
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from emulator.errors import UnsupportedSyntax
+from emulator.tokens import STRING, Token
+
+_IGNORED = {"txt", "ooxml", "qvd", "ansi", "utf8", "unicode", "oem", "mac", "msq", "embedded labels"}
+_NAMED_DELIMITERS = {"\\t": "\t", "tab": "\t", "spaces": " "}
+
+
+@dataclass(frozen=True)
+class FileFormat:
+    delimiter: str = ","
+    labels: bool = True  # embedded labels, the default; False for ``no labels``
+    sheet: str | None = None  # ``table is``: an Excel file's sheet
+    header_lines: int = 0  # ``header is n lines``: lines skipped before the labels
+
+
+def read_format(items: list[list[Token]]) -> FileFormat:
+    """The format items in one FileFormat; an item no reader knows is refused, naming it."""
+    found: dict[str, object] = {}
+    for item in items:
+        words = " ".join(t.value.lower() for t in item if t.kind != STRING)
+        if words == "delimiter is" and item[-1].kind == STRING:
+            raw = item[-1].value
+            found["delimiter"] = _NAMED_DELIMITERS.get(raw.lower(), raw)
+        elif words == "delimiter is spaces":
+            found["delimiter"] = " "
+        elif words.startswith("delimiter is ") and len(item) == 3:
+            found["delimiter"] = item[-1].text  # unquoted, as the age page writes (delimiter is |)
+        elif words == "no labels":
+            found["labels"] = False
+        elif words.startswith("table is ") and len(item) == 3:
+            found["sheet"] = item[2].value
+        elif words == "header is line":
+            found["header_lines"] = 1
+        elif len(item) == 4 and words.startswith("header is ") and words.endswith(" lines") \
+                and item[2].value.isdigit():
+            found["header_lines"] = int(item[2].value)
+        elif words not in _IGNORED and not words.startswith("codepage is"):
+            raise UnsupportedSyntax(f"Unsupported file format option: {' '.join(t.text for t in item)}")
+    return FileFormat(**found)
