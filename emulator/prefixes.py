@@ -359,7 +359,10 @@ def _node_paths(rows: list[Row], node_at: int, parent_at: int) -> list[list[list
         paths[i] = found
         return found
 
-    return [of(i, set()) for i in range(len(rows))]
+    try:
+        return [of(i, set()) for i in range(len(rows))]
+    except RecursionError:
+        raise ScriptError("Hierarchy: the hierarchy is too deep (some hundreds of levels) for the emulator") from None
 
 
 def _hierarchy(reshape: Reshape, fields: list[str], rows: list[Row]) -> Rows:
