@@ -344,25 +344,29 @@ def _node_paths(rows: list[Row], node_at: int, parent_at: int) -> list[list[list
         if row[node_at] is not None:
             by_id.setdefault(value_key(row[node_at]), []).append(i)
     paths: dict[int, list[list[Row]]] = {}
-
-    def of(i: int, visiting: set[int]) -> list[list[Row]]:
-        if i in paths:
-            return paths[i]
-        parent = rows[i][parent_at]
-        parents = by_id.get(value_key(parent)) if parent is not None else None
-        if parents is None:
-            found = [[rows[i]]]
-        else:
-            visiting.add(i)
-            found = [path + [rows[i]] for j in parents if j not in visiting for path in of(j, visiting)]
-            visiting.discard(i)
-        paths[i] = found
-        return found
-
     try:
-        return [of(i, set()) for i in range(len(rows))]
+        return [_paths_of(i, rows, parent_at, by_id, paths, set()) for i in range(len(rows))]
     except RecursionError:
         raise ScriptError("Hierarchy: the hierarchy is too deep (some hundreds of levels) for the emulator") from None
+
+
+def _paths_of(i: int, rows: list[Row], parent_at: int, by_id: dict[object, list[int]],
+              paths: dict[int, list[list[Row]]], visiting: set[int]) -> list[list[Row]]:
+    """Row i's paths from a root (memoized in ``paths``; rows in ``visiting`` close a circle).
+    A plain function, not a closure: a closure calling itself is a reference cycle."""
+    if i in paths:
+        return paths[i]
+    parent = rows[i][parent_at]
+    parents = by_id.get(value_key(parent)) if parent is not None else None
+    if parents is None:
+        found = [[rows[i]]]
+    else:
+        visiting.add(i)
+        found = [path + [rows[i]] for j in parents if j not in visiting
+                 for path in _paths_of(j, rows, parent_at, by_id, paths, visiting)]
+        visiting.discard(i)
+    paths[i] = found
+    return found
 
 
 def _hierarchy(reshape: Reshape, fields: list[str], rows: list[Row]) -> Rows:
