@@ -19,6 +19,13 @@ loaded rows, run here. The emulator always runs a full (normal) reload.
 - ``IntervalMatch (match [, keys])``: one row per interval and loaded value of the match field
   (with the same key values) inside it; closed intervals; non-numeric limits match nothing.
   https://help.qlik.com/en-US/cloud-services/Subsystems/Hub/Content/Sense_Hub/Scripting/ScriptPrefixes/IntervalMatch.htm
+- ``Hierarchy (NodeID, ParentID, NodeName [, ParentName [, PathSource [, PathName [, PathDelimiter
+  [, Depth]]]]])``: the expanded nodes table, one row per node and path from a root, with the
+  level fields NodeName1..n and the optional parent name, path and depth fields.
+  https://help.qlik.com/en-US/cloud-services/Subsystems/Hub/Content/Sense_Hub/Scripting/ScriptPrefixes/Hierarchy.htm
+- ``HierarchyBelongsTo (NodeID, ParentID, NodeName, AncestorID, AncestorName [, DepthDiff])``:
+  one row per node and ancestor (the node itself included, DepthDiff 0).
+  https://help.qlik.com/en-US/cloud-services/Subsystems/Hub/Content/Sense_Hub/Scripting/ScriptPrefixes/HierarchyBelongsTo.htm
 """
 from __future__ import annotations
 
@@ -33,8 +40,8 @@ from emulator.values import Value, number, text, to_number
 
 JOIN_PREFIXES = ("join", "keep", "inner", "outer", "left", "right")
 RELOAD_PREFIXES = ("add", "replace", "merge")
-RESHAPE_PREFIXES = ("crosstable", "generic", "intervalmatch")
-UNSUPPORTED_PREFIXES = ("hierarchy", "hierarchybelongsto", "buffer", "semantic", "bundle", "image_size",
+RESHAPE_PREFIXES = ("crosstable", "generic", "intervalmatch", "hierarchy", "hierarchybelongsto")
+UNSUPPORTED_PREFIXES = ("buffer", "semantic", "bundle", "image_size",
                         "info")
 PREFIX_WORDS = ("mapping", "noconcatenate", "concatenate", "first", "sample", *JOIN_PREFIXES,
                 *RELOAD_PREFIXES, *RESHAPE_PREFIXES, *UNSUPPORTED_PREFIXES)
@@ -61,8 +68,9 @@ class Reload:
 
 @dataclass(frozen=True)
 class Reshape:
-    """``Crosstable`` (names: attribute, data; count: qualifier fields), ``Generic`` or
-    ``IntervalMatch`` (names: match field, then key fields)."""
+    """``Crosstable`` (names: attribute, data; count: qualifier fields), ``Generic``,
+    ``IntervalMatch`` (names: match field, then key fields), ``Hierarchy`` or
+    ``HierarchyBelongsTo`` (names: their arguments, in order)."""
     kind: str
     names: tuple[str, ...] = ()
     count: Expr | None = None
@@ -154,7 +162,13 @@ def _reshape_prefix(p: Parser) -> Reshape:
         p.fail("Crosstable needs an attribute field and a data field")
     if kind == "intervalmatch" and len(names) > 6:
         p.fail("IntervalMatch takes a match field and at most five key fields")
+    low, high = _HIERARCHY_ARGUMENTS.get(kind, (0, len(names)))
+    if not low <= len(names) <= high:
+        p.fail(f"{'Hierarchy' if kind == 'hierarchy' else 'HierarchyBelongsTo'} takes {low} to {high} arguments")
     return Reshape(kind, tuple(names))
+
+
+_HIERARCHY_ARGUMENTS = {"hierarchy": (3, 8), "hierarchybelongsto": (5, 6)}
 
 
 # ---------------------------------------------------------------- running
@@ -179,6 +193,10 @@ def reshaped(runner: Interpreter, reshape: Reshape | None, fields: list[str], ro
         return fields, rows
     if reshape.kind == "crosstable":
         return _crosstable(runner, reshape, fields, rows)
+    if reshape.kind == "hierarchy":
+        return _hierarchy(reshape, fields, rows)
+    if reshape.kind == "hierarchybelongsto":
+        return _hierarchy_belongs_to(reshape, fields, rows)
     return _interval_match(runner, reshape, fields, rows)
 
 
@@ -305,3 +323,93 @@ def _operation(v: Value) -> str:
         raise ScriptError(f"Merge: the first field must be Insert, Update or Delete, not "
                           f"{'NULL' if v is None else repr(v.text)}")
     return operation
+
+
+# ---------------------------------------------------------------- Hierarchy, HierarchyBelongsTo
+
+def _positions(word: str, fields: list[str], names: tuple[str, ...]) -> list[int]:
+    """Where the input fields ``names`` are in ``fields``; a missing one fails."""
+    for name in names:
+        if name not in fields:
+            raise ScriptError(f"{word}: field '{name}' not found in the loaded table", code=FIELD_NOT_FOUND)
+    return [fields.index(name) for name in names]
+
+
+def _node_paths(rows: list[Row], node_at: int, parent_at: int) -> list[list[list[Row]]]:
+    """For each input row, its paths from a root: lists of rows, root first, the row last.
+    A root is a node whose parent ID is not in the NodeID column (or missing); rows not
+    connected to a root (circular references) get no path."""
+    by_id: dict[object, list[int]] = {}
+    for i, row in enumerate(rows):
+        if row[node_at] is not None:
+            by_id.setdefault(value_key(row[node_at]), []).append(i)
+    paths: dict[int, list[list[Row]]] = {}
+    try:
+        return [_paths_of(i, rows, parent_at, by_id, paths, set()) for i in range(len(rows))]
+    except RecursionError:
+        raise ScriptError("Hierarchy: the hierarchy is too deep (some hundreds of levels) for the emulator") from None
+
+
+def _paths_of(i: int, rows: list[Row], parent_at: int, by_id: dict[object, list[int]],
+              paths: dict[int, list[list[Row]]], visiting: set[int]) -> list[list[Row]]:
+    """Row i's paths from a root (memoized in ``paths``; rows in ``visiting`` close a circle).
+    A plain function, not a closure: a closure calling itself is a reference cycle."""
+    if i in paths:
+        return paths[i]
+    parent = rows[i][parent_at]
+    parents = by_id.get(value_key(parent)) if parent is not None else None
+    if parents is None:
+        found = [[rows[i]]]
+    else:
+        visiting.add(i)
+        found = [path + [rows[i]] for j in parents if j not in visiting
+                 for path in _paths_of(j, rows, parent_at, by_id, paths, visiting)]
+        visiting.discard(i)
+    paths[i] = found
+    return found
+
+
+def _hierarchy(reshape: Reshape, fields: list[str], rows: list[Row]) -> Rows:
+    """The expanded nodes table: the input fields, NodeName1..n (n the deepest level), then
+    the ParentName, PathName and Depth fields that are named. Rows keep the input order, one
+    per path when a node has several parents; a NULL path source is left out of the path
+    (our choice)."""
+    node_id, parent_id, node_name, *options = reshape.names
+    parent_name, path_source, path_name, delimiter, depth = (options + [None] * 5)[:5]
+    node_at, parent_at, name_at = _positions("Hierarchy", fields, (node_id, parent_id, node_name))
+    source_at = _positions("Hierarchy", fields, (path_source or node_name,))[0]
+    expanded = [(row, path) for row, paths in zip(rows, _node_paths(rows, node_at, parent_at)) for path in paths]
+    levels = max((len(path) for _, path in expanded), default=0)
+    out = []
+    for row, path in expanded:
+        names = [node[name_at] for node in path]
+        extra = names + [None] * (levels - len(path))
+        if parent_name:
+            extra.append(names[-2] if len(names) > 1 else None)
+        if path_name:
+            parts = [node[source_at].text for node in path if node[source_at] is not None]
+            extra.append(text((delimiter if delimiter is not None else "/").join(parts)))
+        if depth:
+            extra.append(number(len(path)))
+        out.append(row + extra)
+    new = [f"{node_name}{level}" for level in range(1, levels + 1)]
+    new += [name for name in (parent_name, path_name, depth) if name]
+    return fields + new, out
+
+
+def _hierarchy_belongs_to(reshape: Reshape, fields: list[str], rows: list[Row]) -> Rows:
+    """One row per node and ancestor (itself first, DepthDiff 0, then up to the root). The
+    input fields keep their place, the AncestorID field taking ParentID's (so the page's
+    example, where both are named AncestorID, gives its field order), then AncestorName and
+    DepthDiff (our choice where the page is silent)."""
+    node_id, parent_id, node_name, ancestor_id, ancestor_name, *depth_diff = reshape.names
+    node_at, parent_at, name_at = _positions("HierarchyBelongsTo", fields, (node_id, parent_id, node_name))
+    out_fields = [ancestor_id if i == parent_at else f for i, f in enumerate(fields)]
+    out_fields += [ancestor_name, *depth_diff]
+    out = []
+    for row, paths in zip(rows, _node_paths(rows, node_at, parent_at)):
+        for path in paths:
+            for diff, ancestor in enumerate(reversed(path)):
+                new = row[:parent_at] + [ancestor[node_at]] + row[parent_at + 1:] + [ancestor[name_at]]
+                out.append(new + [number(diff)] * len(depth_diff))
+    return out_fields, out

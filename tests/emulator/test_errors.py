@@ -11,7 +11,7 @@ CASES = [
     ("Let a = 1;\n\nT: Load * From lib://data/x.xls (biff);", 3, "Only delimited text, Excel (ooxml) and QVD files", 2),
     ("T: Load * From lib://data/missing.csv (txt);", 1, "Cannot open file", 8),
     ("T: Load * Extension R.ScriptEval('x');", 1, "Unsupported LOAD source", 2),
-    ("T: Load * Inline [\nA\n1\n];\nHierarchy (N, P, M) Load * Inline [\nA\n1\n];", 5, "Unsupported statement prefix: Hierarchy", 2),
+    ("T: Load * Inline [\nA\n1\n];\nSemantic Load * Inline [\nA\n1\n];", 5, "Unsupported statement prefix: Semantic", 2),
     ("T: Load * Inline [\nA\n1\n];\nOuter Keep Load * Inline [\nA\n1\n];", 5, "Keep needs inner, left or right", 2),
     ("Execute cmd.exe /c dir;", 1, "Unsupported statement: Execute", 2),
     ("T: Load A Inline [\nA\n1\n] (msq, explicit labels);", 1, "Unsupported file format option: explicit labels", 2),
