@@ -136,8 +136,8 @@ def _finish(runner: Interpreter, stmt: LoadStatement, default_name: str, fields:
     chain = pending + [stmt] if transform_own else pending
     top = chain[0] if chain else stmt
     if any(level.reload or level.reshape for level in chain[1:]):
-        raise UnsupportedSyntax("Add, Replace, Merge, Crosstable, Generic or IntervalMatch below a preceding "
-                                "load (put it on the topmost LOAD)")
+        raise UnsupportedSyntax("Add, Replace, Merge, Crosstable, Generic, IntervalMatch, Hierarchy or "
+                                "HierarchyBelongsTo below a preceding load (put it on the topmost LOAD)")
     name = top.label or default_name
     with building_rows():
         for level in reversed(chain):
