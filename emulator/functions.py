@@ -835,8 +835,16 @@ def _num_interpret(ctx: FunctionContext, s: Value, fmt: Value | None = None, dec
 
 
 def _interpreted(s: str, fmt: str | None, dec_sep: str, thou_sep: str) -> Value:
-    """Num#/Money#: the text kept, with the number it reads as in ``fmt`` (its prefix and
-    suffix dropped; a text in the format's negative section reads as a negative number)."""
+    """Num#/Money#: the text kept, with the number it reads as in ``fmt``."""
+    n = _read_formatted(s, fmt, dec_sep, thou_sep)
+    # the help page: "returns the string 35.648,3123 and NULL (-) as numeric value"
+    return text(s) if n is None else Dual(s, n)
+
+
+def _read_formatted(s: str, fmt: str | None, dec_sep: str, thou_sep: str, marked: bool = False) -> float | None:
+    """The number ``s`` reads as in ``fmt``: its prefix and suffix dropped; a text in the
+    format's negative section reads as a negative number. ``marked``: only a text that carries
+    the section's symbol (its prefix or suffix) reads, as data values do through MoneyFormat."""
     raw = s.strip()
     percent = fmt is not None and "%" in fmt and raw.endswith("%")
     sign = 1
@@ -848,12 +856,12 @@ def _interpreted(s: str, fmt: str | None, dec_sep: str, thou_sep: str) -> Value:
             if (g.prefix.strip() or g.suffix.strip()) and raw.startswith(g.prefix.strip()) \
                     and raw.endswith(g.suffix.strip()) and g.prefix.strip() != f.prefix.strip():
                 f, sign = g, -1
-        raw = raw.removeprefix(f.prefix.strip()).removesuffix(f.suffix.strip()).strip()
+        prefix, suffix = f.prefix.strip(), f.suffix.strip()
+        if marked and not ((prefix or suffix) and raw.startswith(prefix) and raw.endswith(suffix)):
+            return None
+        raw = raw.removeprefix(prefix).removesuffix(suffix).strip()
     n = read_grouped_number(raw, dec_sep, thou_sep)
-    if n is None:
-        # the help page: "returns the string 35.648,3123 and NULL (-) as numeric value"
-        return text(s)
-    return Dual(s, sign * (n / 100 if percent else n))
+    return None if n is None else sign * (n / 100 if percent else n)
 
 
 @script_function("Text", 1)
@@ -2290,12 +2298,28 @@ for _name, _fn in {"Cosh": math.cosh, "Sinh": math.sinh, "Tanh": math.tanh}.item
 DEFAULT_MONEY_FORMAT = "$#,##0.00;-$#,##0.00"
 
 
+def money_formats(setting: Callable[[str], str | None]) -> tuple[str, str, str]:
+    """The script's MoneyFormat, MoneyDecimalSep and MoneyThousandSep (or our defaults)."""
+    return (setting("MoneyFormat") or DEFAULT_MONEY_FORMAT, setting("MoneyDecimalSep") or ".",
+            setting("MoneyThousandSep") or ",")
+
+
+def read_money_text(s: str, formats: tuple[str, str, str]) -> float | None:
+    """A data value in the money format: "when numerical text fields are interpreted by Qlik
+    Sense, if the currency symbol of the text field matches that of the symbol defined in the
+    MoneyFormat variable, Qlik Sense will interpret this field as a monetary value"
+    (.../Scripting/NumberInterpretationVariables/MoneyFormat.htm)."""
+    try:
+        return _read_formatted(s, *formats, marked=True)
+    except _Undefined:  # a MoneyFormat that is no number format reads no data as money
+        return None
+
+
 def _money_settings(ctx: FunctionContext, fmt: Value | None, dec_sep: Value | None,
                     thou_sep: Value | None) -> tuple[str, str, str]:
-    settings = script_settings(ctx)
-    return (settings.text("MoneyFormat") or DEFAULT_MONEY_FORMAT if fmt is None else fmt.text,
-            settings.text("MoneyDecimalSep") or "." if dec_sep is None else dec_sep.text,
-            settings.text("MoneyThousandSep") or "," if thou_sep is None else thou_sep.text)
+    f, d, t = money_formats(script_settings(ctx).text)
+    return (f if fmt is None else fmt.text, d if dec_sep is None else dec_sep.text,
+            t if thou_sep is None else thou_sep.text)
 
 
 def _money_dual(ctx: FunctionContext, n: float) -> Dual:
