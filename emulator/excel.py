@@ -1,5 +1,6 @@
 """Excel files: ``LOAD * FROM [Sales.xlsx] (ooxml, embedded labels, table is Sheet1)``, read by
-openpyxl (https://openpyxl.readthedocs.io, MIT, pure Python).
+openpyxl (https://openpyxl.readthedocs.io, MIT, pure Python), and ``(biff, …)`` .xls files, read
+by xlrd (https://xlrd.readthedocs.io, BSD, pure Python), their cells converted alike.
 
 "Excel 2007 and later versions use the ooxml .xslx format. The Table is specifier can be used
 to define the sheet name to be loaded as a table."
@@ -29,39 +30,78 @@ Rows = tuple[list[str], list[list[Value]]]
 
 
 def is_excel(written: str, spec: list[list[Token]]) -> bool:
-    """``ooxml`` among the format items, or an .xlsx file whose items name no other format."""
-    items = [[t.value.lower() for t in item] for item in spec]
-    if ["ooxml"] in items:
+    """``ooxml`` or ``biff`` among the format items, or an .xlsx or .xls file whose items name
+    no other format."""
+    items = _items(spec)
+    if ["ooxml"] in items or ["biff"] in items:
         return True
-    return Path(written).suffix.lower() in (".xlsx", ".xlsm") and not (["txt"] in items or ["qvd"] in items)
+    return Path(written).suffix.lower() in (".xlsx", ".xlsm", ".xls") and not (["txt"] in items or ["qvd"] in items)
 
 
-def read_xlsx(path: Path, spec: list[list[Token]], variables: Mapping[str, Value]) -> Rows:
+def _items(spec: list[list[Token]]) -> list[list[str]]:
+    return [[t.value.lower() for t in item] for item in spec]
+
+
+def read_excel(path: Path, spec: list[list[Token]], variables: Mapping[str, Value]) -> Rows:
+    """An Excel file's sheet as a table: biff (``(biff)`` or an .xls name without ``ooxml``)
+    read by xlrd, else ooxml read by openpyxl; both give their cells as Python values."""
     fmt = read_format(spec)
+    items = _items(spec)
+    biff = ["biff"] in items or (path.suffix.lower() == ".xls" and ["ooxml"] not in items)
+    if not path.is_file():
+        raise ScriptError(f"Cannot open file '{path}': no such file", code=FILE_NOT_FOUND)
+    rows = (_biff_rows if biff else _ooxml_rows)(path, fmt.sheet)
+    cell = _cell_reader(Settings(variables))
+    records = [[cell(v) for v in row] for row in rows[fmt.header_lines:]]
+    return _table([r for r in records if any(v is not None for v in r)], fmt.labels)
+
+
+def _ooxml_rows(path: Path, sheet_name: str | None) -> list[tuple]:
     import openpyxl  # here: only scripts that load Excel files pay for the import
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except FileNotFoundError as e:
-        raise ScriptError(f"Cannot open file '{path}': no such file", code=FILE_NOT_FOUND) from e
     except Exception as e:  # the library's errors for a file that is not a workbook
         raise ScriptError(f"'{path}' is not a readable Excel (ooxml) file: {e}", code=WRONG_FILE_FORMAT) from e
     try:
-        sheet = _sheet(book, fmt.sheet, path)
-        cell = _cell_reader(Settings(variables))
-        records = [[cell(v) for v in row] for row in list(sheet.iter_rows(values_only=True))[fmt.header_lines:]]
+        return list(book[_sheet_name(book.sheetnames, sheet_name, path)].iter_rows(values_only=True))
     finally:
         book.close()
-    records = [r for r in records if any(v is not None for v in r)]
-    return _table(records, fmt.labels)
 
 
-def _sheet(book, name: str | None, path: Path):
+def _biff_rows(path: Path, sheet_name: str | None) -> list[list]:
+    import xlrd  # https://xlrd.readthedocs.io: reads the .xls (BIFF) format only
+    try:
+        book = xlrd.open_workbook(path)
+    except Exception as e:  # the library's errors for a file that is not an .xls workbook
+        raise ScriptError(f"'{path}' is not a readable Excel (biff) file: {e}", code=WRONG_FILE_FORMAT) from e
+    try:
+        sheet = book.sheet_by_name(_sheet_name(book.sheet_names(), sheet_name, path))
+        return [[_biff_value(c, book.datemode) for c in sheet.row(i)] for i in range(sheet.nrows)]
+    finally:
+        book.release_resources()
+
+
+def _biff_value(c, datemode: int) -> object:
+    """An xlrd cell as the Python value openpyxl gives for the same cell."""
+    import xlrd
+    if c.ctype in (xlrd.XL_CELL_EMPTY, xlrd.XL_CELL_BLANK):
+        return None
+    if c.ctype == xlrd.XL_CELL_BOOLEAN:
+        return bool(c.value)
+    if c.ctype == xlrd.XL_CELL_ERROR:
+        return xlrd.error_text_from_code.get(c.value, "#N/A")
+    if c.ctype == xlrd.XL_CELL_DATE:
+        moment = xlrd.xldate_as_datetime(c.value, datemode)
+        return moment.time() if 0 <= c.value < 1 else moment
+    return c.value
+
+
+def _sheet_name(names: list[str], name: str | None, path: Path) -> str:
     if name is None:
-        return book.worksheets[0]
-    if name not in book.sheetnames:
-        raise ScriptError(f"No sheet '{name}' in '{path}' (sheets: {', '.join(book.sheetnames)})",
-                          code=WRONG_FILE_FORMAT)
-    return book[name]
+        return names[0]
+    if name not in names:
+        raise ScriptError(f"No sheet '{name}' in '{path}' (sheets: {', '.join(names)})", code=WRONG_FILE_FORMAT)
+    return name
 
 
 def _cell_reader(settings: Settings):

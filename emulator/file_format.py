@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from emulator.errors import UnsupportedSyntax
 from emulator.tokens import STRING, Token
 
-_IGNORED = {"txt", "ooxml", "qvd", "ansi", "utf8", "unicode", "oem", "mac", "msq", "embedded labels"}
+_IGNORED = {"txt", "ooxml", "biff", "qvd", "ansi", "utf8", "unicode", "oem", "mac", "msq", "embedded labels"}
 _NAMED_DELIMITERS = {"\\t": "\t", "tab": "\t", "spaces": " "}
 
 

@@ -27,7 +27,7 @@ from emulator.errors import FIELD_NOT_FOUND, FILE_NOT_FOUND, SEMANTIC_ERROR, SYN
 from emulator.aggregations import AGGREGATIONS, without_repeats
 from emulator.evaluator import Getter, compile_expr, has_aggregation
 from emulator.inline import read_table
-from emulator.excel import is_excel, read_xlsx
+from emulator.excel import is_excel, read_excel
 from emulator.files import read_qvd
 from emulator.paths import TableFile
 from emulator.parser import Call, FieldSpec, LoadStatement, Parser, Ref, parse_load
@@ -172,11 +172,11 @@ def _source_rows(runner: Interpreter, stmt: LoadStatement, file: TableFile | Non
 
 def _table_file(runner: Interpreter, stmt: LoadStatement) -> TableFile:
     """The file ``From`` names, placed as includes are (paths.local_path): a QVD file (format
-    ``(qvd)`` or a .qvd name), an Excel file (``(ooxml)`` or an .xlsx name) or a delimited text file."""
+    ``(qvd)`` or a .qvd name), an Excel file (``(ooxml)``, ``(biff)``, an .xlsx or .xls name) or a delimited text file."""
     written = stmt.data
     if not is_qvd(written, stmt.format_spec) and not is_excel(written, stmt.format_spec) and \
             Path(written).suffix.lower() not in (".csv", ".txt", ".tab", ".tsv", ""):
-        raise UnsupportedSyntax(f"Only delimited text, Excel (ooxml) and QVD files can be loaded, not {written}")
+        raise UnsupportedSyntax(f"Only delimited text, Excel (ooxml, biff) and QVD files can be loaded, not {written}")
     path = runner.find_file(written)
     if path is None:
         raise ScriptError(f"Cannot open file '{written}'", code=FILE_NOT_FOUND)
@@ -187,7 +187,7 @@ def _read_file(runner: Interpreter, stmt: LoadStatement, path: Path) -> Rows:
     if is_qvd(stmt.data, stmt.format_spec):
         return read_qvd(path)
     if is_excel(stmt.data, stmt.format_spec):
-        return read_xlsx(path, stmt.format_spec, runner.variables)
+        return read_excel(path, stmt.format_spec, runner.variables)
     return read_table(path.read_text(encoding="utf-8-sig"), stmt.format_spec, runner.variables)
 
 

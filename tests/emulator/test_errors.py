@@ -8,7 +8,7 @@ from emulator.errors import InternalError, ScriptError
 CASES = [
     # (script, line, text in the message, code)
     ("Let a = 1;\nExecute cmd.exe;", 2, "Unsupported statement: Execute", 2),
-    ("Let a = 1;\n\nT: Load * From lib://data/x.xls (biff);", 3, "Only delimited text, Excel (ooxml) and QVD files", 2),
+    ("Let a = 1;\n\nT: Load * From lib://data/x.xml (xmlsimple);", 3, "Only delimited text, Excel (ooxml, biff) and QVD files", 2),
     ("T: Load * From lib://data/missing.csv (txt);", 1, "Cannot open file", 8),
     ("T: Load * Extension R.ScriptEval('x');", 1, "Unsupported LOAD source", 2),
     ("T: Load * Inline [\nA\n1\n];\nSemantic Load * Inline [\nA\n1\n];", 5, "Unsupported statement prefix: Semantic", 2),
