@@ -3,7 +3,8 @@
 The data is read as a delimited text file (txt format): one record a line, the first line
 the field names unless ``no labels`` (then the fields are @1, @2, ...). Standard quoting: a
 value may be enclosed in "..." or '...' when the quotes are its first and last non-blank
-characters; blanks around unquoted values are dropped; empty lines are skipped.
+characters (``no quotes``: never; ``msq``: "..." only, and it may hold line ends); blanks
+around unquoted values are dropped; empty lines and ``comment is`` lines are skipped.
 https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/Scripting/inline-loads-qs.htm
 https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/Scripting/ScriptSpecifiers/quotes.htm
 https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/Scripting/ScriptSpecifiers/delimiter.htm
@@ -28,8 +29,7 @@ def read_table(data: str, spec: list[list[Token]],
     if not fmt.no_eof:
         data = data.split("\x1a", 1)[0]  # No eof page: code point 26 otherwise ends the file
     lines = data.splitlines()[fmt.header_lines:]
-    return parse_inline("\n".join(lines), fmt.delimiter, fmt.labels, read=value_reader(variables),
-                        fmt=fmt)
+    return parse_inline("\n".join(lines), fmt, read=value_reader(variables))
 
 
 def value_reader(variables: Mapping[str, Value]) -> Callable[[str], Value]:
@@ -58,19 +58,19 @@ def value_reader(variables: Mapping[str, Value]) -> Callable[[str], Value]:
     return read
 
 
-def parse_inline(data: str, delimiter: str = ",", labels: bool = True,
-                 read: Callable[[str], Value] = from_text,
-                 fmt: FileFormat = FileFormat()) -> tuple[list[str], list[list[Value]]]:
-    """The fields and rows of delimited text; fmt gives the quoting and the comment prefix."""
+def parse_inline(data: str, fmt: FileFormat = FileFormat(),
+                 read: Callable[[str], Value] = from_text) -> tuple[list[str], list[list[Value]]]:
+    """The fields and rows of delimited text read with fmt's delimiter, labels, quoting and
+    comment prefix."""
     lines = data.splitlines()
     if fmt.quoting == "msq":
         lines = _msq_records(lines)
-    records = [split_record(line, delimiter, fmt.quotes) for line in lines
+    records = [split_record(line, fmt.delimiter, fmt.quotes) for line in lines
                if line.strip() and not (fmt.comment and line.startswith(fmt.comment))]
     if not records:
         return [], []
     width = max(len(r) for r in records)
-    if labels:
+    if fmt.labels:
         header, records = records[0], records[1:]
         fields = [name for name, _ in header]
     else:
