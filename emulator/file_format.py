@@ -4,6 +4,9 @@ for every reader (inline and text in inline.py, Excel in excel.py, Store's txt).
 https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/Scripting/ScriptSpecifiers/table-format.htm
 https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/Scripting/ScriptSpecifiers/delimiter.htm
 https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/Scripting/ScriptSpecifiers/header-is.htm
+https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/Scripting/ScriptSpecifiers/quotes.htm
+https://help.qlik.com/en-US/cloud-services/Subsystems/Hub/Content/Sense_Hub/Scripting/ScriptSpecifiers/format-specification-items.htm
+(comment is), .../ScriptSpecifiers/no-eof.htm, .../ScriptSpecifiers/labels.htm
 """
 from __future__ import annotations
 
@@ -12,7 +15,10 @@ from dataclasses import dataclass
 from emulator.errors import UnsupportedSyntax
 from emulator.tokens import STRING, Token
 
-_IGNORED = {"txt", "ooxml", "biff", "qvd", "ansi", "utf8", "unicode", "oem", "mac", "msq", "embedded labels"}
+_IGNORED = {"txt", "ooxml", "biff", "qvd", "ansi", "utf8", "unicode", "oem", "mac", "embedded labels"}
+# Quotes page: standard quoting accepts "..." and '...'; msq (modern style) double quotes only,
+# which may hold line ends; no quotes: quotation marks are ordinary characters.
+_QUOTING = {"no quotes": "none", "msq": "msq"}
 _NAMED_DELIMITERS = {"\\t": "\t", "tab": "\t", "spaces": " "}
 
 
@@ -22,6 +28,14 @@ class FileFormat:
     labels: bool = True  # embedded labels, the default; False for ``no labels``
     sheet: str | None = None  # ``table is``: an Excel file's sheet
     header_lines: int = 0  # ``header is n lines``: lines skipped before the labels
+    quoting: str = "standard"  # "standard", "none" (``no quotes``) or "msq"
+    comment: str = ""  # ``comment is``: lines starting with it are skipped
+    no_eof: bool = False  # ``no eof``: code point 26 is data, not the end of the file
+
+    @property
+    def quotes(self) -> str:
+        """The characters that may enclose a value."""
+        return {"standard": "\"'", "msq": '"', "none": ""}[self.quoting]
 
 
 def read_format(items: list[list[Token]]) -> FileFormat:
@@ -38,6 +52,15 @@ def read_format(items: list[list[Token]]) -> FileFormat:
             found["delimiter"] = item[-1].text  # unquoted, as the age page writes (delimiter is |)
         elif words == "no labels":
             found["labels"] = False
+        elif words == "explicit labels":
+            raise UnsupportedSyntax("Unsupported file format option: explicit labels (it names the "
+                                    "label section of a DIF file; use embedded labels or no labels)")
+        elif words in _QUOTING:
+            found["quoting"] = _QUOTING[words]
+        elif words == "comment is" and len(item) == 3 and item[2].kind == STRING and item[2].value:
+            found["comment"] = item[2].value
+        elif words == "no eof":
+            found["no_eof"] = True
         elif words.startswith("table is ") and len(item) == 3:
             found["sheet"] = item[2].value
         elif words == "header is line":

@@ -3,7 +3,8 @@
 The data is read as a delimited text file (txt format): one record a line, the first line
 the field names unless ``no labels`` (then the fields are @1, @2, ...). Standard quoting: a
 value may be enclosed in "..." or '...' when the quotes are its first and last non-blank
-characters; blanks around unquoted values are dropped; empty lines are skipped.
+characters (``no quotes``: never; ``msq``: "..." only, and it may hold line ends); blanks
+around unquoted values are dropped; empty lines and ``comment is`` lines are skipped.
 https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/Scripting/inline-loads-qs.htm
 https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/Scripting/ScriptSpecifiers/quotes.htm
 https://help.qlik.com/en-US/sense/Subsystems/Hub/Content/Sense_Hub/Scripting/ScriptSpecifiers/delimiter.htm
@@ -13,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from emulator.errors import UnsupportedSyntax
-from emulator.file_format import read_format
+from emulator.file_format import FileFormat, read_format
 from emulator.tokens import Token
 from emulator.functions import data_formats, money_formats, read_date_text, read_money_text
 from emulator.values import Dual, Value, from_text, parse_number, read_grouped_number
@@ -25,8 +26,10 @@ def read_table(data: str, spec: list[list[Token]],
     fmt = read_format(spec)
     if fmt.sheet is not None:
         raise UnsupportedSyntax("'table is' names a sheet of an Excel file, not of a text table")
+    if not fmt.no_eof:
+        data = data.split("\x1a", 1)[0]  # No eof page: code point 26 otherwise ends the file
     lines = data.splitlines()[fmt.header_lines:]
-    return parse_inline("\n".join(lines), fmt.delimiter, fmt.labels, read=value_reader(variables))
+    return parse_inline("\n".join(lines), fmt, read=value_reader(variables))
 
 
 def value_reader(variables: Mapping[str, Value]) -> Callable[[str], Value]:
@@ -59,13 +62,19 @@ def value_reader(variables: Mapping[str, Value]) -> Callable[[str], Value]:
     return read
 
 
-def parse_inline(data: str, delimiter: str = ",", labels: bool = True,
+def parse_inline(data: str, fmt: FileFormat = FileFormat(),
                  read: Callable[[str], Value] = from_text) -> tuple[list[str], list[list[Value]]]:
-    records = [split_record(line, delimiter) for line in data.splitlines() if line.strip()]
+    """The fields and rows of delimited text read with fmt's delimiter, labels, quoting and
+    comment prefix."""
+    lines = data.splitlines()
+    if fmt.quoting == "msq":
+        lines = _msq_records(lines)
+    records = [split_record(line, fmt.delimiter, fmt.quotes) for line in lines
+               if line.strip() and not (fmt.comment and line.startswith(fmt.comment))]
     if not records:
         return [], []
     width = max(len(r) for r in records)
-    if labels:
+    if fmt.labels:
         header, records = records[0], records[1:]
         fields = [name for name, _ in header]
     else:
@@ -75,23 +84,40 @@ def parse_inline(data: str, delimiter: str = ",", labels: bool = True,
     return fields, rows
 
 
-def split_record(line: str, delimiter: str) -> list[tuple[str, bool]]:
-    """The values of one line, each with whether it was quoted."""
+def _msq_records(lines: list[str]) -> list[str]:
+    """Lines joined into records where a double-quoted value holds line ends (Quotes page, msq).
+    Our choice: a record is open while it holds an odd number of double quotes."""
+    records: list[str] = []
+    open_record: str | None = None
+    for line in lines:
+        record = line if open_record is None else open_record + "\n" + line
+        if record.count('"') % 2:
+            open_record = record
+        else:
+            records.append(record)
+            open_record = None
+    if open_record is not None:
+        records.append(open_record)
+    return records
+
+
+def split_record(line: str, delimiter: str, quotes: str = "\"'") -> list[tuple[str, bool]]:
+    """The values of one line, each with whether it was quoted by one of quotes."""
     values: list[tuple[str, bool]] = []
     pos = 0
     while True:
-        value, quoted, pos = _read_value(line, pos, delimiter)
+        value, quoted, pos = _read_value(line, pos, delimiter, quotes)
         values.append((value, quoted))
         if pos >= len(line):
             return values
         pos += len(delimiter)
 
 
-def _read_value(line: str, pos: int, delimiter: str) -> tuple[str, bool, int]:
+def _read_value(line: str, pos: int, delimiter: str, quotes: str) -> tuple[str, bool, int]:
     start = pos
     while start < len(line) and line[start] in " \t" and line[start] != delimiter:
         start += 1
-    if start < len(line) and line[start] in "\"'":
+    if start < len(line) and line[start] in quotes:
         quote = line[start]
         end, chunks = start + 1, []
         while True:

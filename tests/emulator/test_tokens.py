@@ -52,6 +52,6 @@ def test_split_record(page: str, line: str, delimiter: str, expected: list) -> N
 
 
 def test_inline_values_are_duals_read_from_text() -> None:
-    fields, rows = parse_inline("A, B\r\n007, x\r\n", ",", True)
+    fields, rows = parse_inline("A, B\r\n007, x\r\n")
     assert fields == ["A", "B"]
     assert (rows[0][0].text, rows[0][0].num, rows[0][1].num) == ("007", 7.0, None)
