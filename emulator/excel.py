@@ -20,7 +20,7 @@ import datetime as dt
 from collections.abc import Mapping
 from pathlib import Path
 
-from emulator.errors import FILE_NOT_FOUND, WRONG_FILE_FORMAT, ScriptError
+from emulator.errors import FILE_NOT_FOUND, WRONG_FILE_FORMAT, ScriptError, UnsupportedSyntax
 from emulator.functions import Settings, format_serial, serial_from_datetime
 from emulator.file_format import read_format
 from emulator.tokens import Token
@@ -46,6 +46,9 @@ def read_excel(path: Path, spec: list[list[Token]], variables: Mapping[str, Valu
     """An Excel file's sheet as a table: biff (``(biff)`` or an .xls name without ``ooxml``)
     read by xlrd, else ooxml read by openpyxl; both give their cells as Python values."""
     fmt = read_format(spec)
+    if (fmt.quoting, fmt.comment, fmt.no_eof) != ("standard", "", False):
+        raise UnsupportedSyntax("no quotes, msq, comment is and no eof are items of text files, "
+                                "not of Excel files")
     items = _items(spec)
     biff = ["biff"] in items or (path.suffix.lower() == ".xls" and ["ooxml"] not in items)
     if not path.is_file():

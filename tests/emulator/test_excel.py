@@ -73,6 +73,7 @@ def test_xlsx_name_without_format_and_times(run, tmp_path: Path) -> None:
 @pytest.mark.parametrize("spec, message", [
     ("(ooxml, embedded labels, table is Nope)", "No sheet 'Nope'"),
     ("(ooxml, explicit labels)", "Unsupported file format option: explicit labels"),
+    ("(ooxml, msq)", "items of text files, not of Excel files"),  # Quotes page: quoting of text files
 ])
 def test_bad_sheet_or_option_is_a_clear_error(run, tmp_path: Path, spec: str, message: str) -> None:
     _workbook(tmp_path / "s.xlsx", {"Sheet1": SALES})
