@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import colorsys
 import datetime as dt
+import functools
 import enum
 import json
 import math
@@ -747,6 +748,7 @@ class _NumberFormat:
     percent: bool
 
 
+@functools.lru_cache(maxsize=256)  # data values read through MoneyFormat ask for it per value
 def _parse_number_format(fmt: str, dec_sep: str, thou_sep: str) -> _NumberFormat:
     m = _NUMBER_PATTERN.match(fmt)
     if not m:
@@ -2304,15 +2306,27 @@ def money_formats(setting: Callable[[str], str | None]) -> tuple[str, str, str]:
             setting("MoneyThousandSep") or ",")
 
 
-def read_money_text(s: str, formats: tuple[str, str, str]) -> float | None:
-    """A data value in the money format: "when numerical text fields are interpreted by Qlik
-    Sense, if the currency symbol of the text field matches that of the symbol defined in the
-    MoneyFormat variable, Qlik Sense will interpret this field as a monetary value"
-    (.../Scripting/NumberInterpretationVariables/MoneyFormat.htm)."""
+def money_text_reader(formats: tuple[str, str, str]) -> Callable[[str], float | None]:
+    """How a data value reads in the money format: "when numerical text fields are interpreted
+    by Qlik Sense, if the currency symbol of the text field matches that of the symbol defined
+    in the MoneyFormat variable, Qlik Sense will interpret this field as a monetary value"
+    (.../Scripting/NumberInterpretationVariables/MoneyFormat.htm). A text holding none of the
+    format's symbols is passed over at once (most data values)."""
+    fmt, dec_sep, thou_sep = formats
     try:
-        return _read_formatted(s, *formats, marked=True)
+        sections = [_parse_number_format(section, dec_sep, thou_sep) for section in fmt.split(";")]
     except _Undefined:  # a MoneyFormat that is no number format reads no data as money
-        return None
+        return lambda s: None
+    marks = {m for f in sections for m in (f.prefix.strip(), f.suffix.strip()) if m}
+
+    def read(s: str) -> float | None:
+        if not any(m in s for m in marks):
+            return None
+        try:
+            return _read_formatted(s, fmt, dec_sep, thou_sep, marked=True)
+        except _Undefined:
+            return None
+    return read
 
 
 def _money_settings(ctx: FunctionContext, fmt: Value | None, dec_sep: Value | None,

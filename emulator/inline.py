@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from emulator.errors import UnsupportedSyntax
 from emulator.file_format import FileFormat, read_format
 from emulator.tokens import Token
-from emulator.functions import data_formats, money_formats, read_date_text, read_money_text
+from emulator.functions import data_formats, money_formats, money_text_reader, read_date_text
 from emulator.values import Dual, Value, from_text, parse_number, read_grouped_number
 
 def read_table(data: str, spec: list[list[Token]],
@@ -42,7 +42,7 @@ def value_reader(variables: Mapping[str, Value]) -> Callable[[str], Value]:
     https://help.qlik.com/en-us/cloud-services/Subsystems/Hub/Content/Sense_Hub/Scripting/ValueHandlingVariables/NullInterpret.htm
     DecimalSep/ThousandSep, when the script sets them, are how numbers in the data are written
     (.../Scripting/NumberInterpretationVariables/DecimalSep.htm). A text carrying MoneyFormat's
-    currency symbol reads as money (functions.read_money_text)."""
+    currency symbol reads as money (functions.money_text_reader)."""
     def setting(name: str) -> str | None:
         value = variables.get(name)
         return None if value is None else value.text
@@ -50,14 +50,14 @@ def value_reader(variables: Mapping[str, Value]) -> Callable[[str], Value]:
     null = setting("NullInterpret") or None
     dec, thou = setting("DecimalSep"), setting("ThousandSep")
     formats = data_formats(setting)
-    money = money_formats(setting)
+    read_money = money_text_reader(money_formats(setting))
 
     def read(s: str) -> Value:
         if s == null:
             return None
         n = parse_number(s) if dec is None and thou is None else read_grouped_number(s, dec or ".", thou or "")
         if n is None:
-            n = read_money_text(s, money)
+            n = read_money(s)
         return Dual(s, read_date_text(s, formats) if n is None else n)
     return read
 
