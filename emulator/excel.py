@@ -29,28 +29,13 @@ from emulator.values import Dual, Value, boolean, number, text
 Rows = tuple[list[str], list[list[Value]]]
 
 
-def is_excel(written: str, spec: list[list[Token]]) -> bool:
-    """``ooxml`` or ``biff`` among the format items, or an .xlsx or .xls file whose items name
-    no other format."""
-    items = _items(spec)
-    if ["ooxml"] in items or ["biff"] in items:
-        return True
-    return Path(written).suffix.lower() in (".xlsx", ".xlsm", ".xls") and not (["txt"] in items or ["qvd"] in items)
-
-
-def _items(spec: list[list[Token]]) -> list[list[str]]:
-    return [[t.value.lower() for t in item] for item in spec]
-
-
-def read_excel(path: Path, spec: list[list[Token]], variables: Mapping[str, Value]) -> Rows:
-    """An Excel file's sheet as a table: biff (``(biff)`` or an .xls name without ``ooxml``)
-    read by xlrd, else ooxml read by openpyxl; both give their cells as Python values."""
+def read_excel(path: Path, spec: list[list[Token]], variables: Mapping[str, Value], biff: bool) -> Rows:
+    """An Excel file's sheet as a table: biff read by xlrd, ooxml by openpyxl; both give their
+    cells as Python values."""
     fmt = read_format(spec)
     if (fmt.quoting, fmt.comment, fmt.no_eof) != ("standard", "", False):
         raise UnsupportedSyntax("no quotes, msq, comment is and no eof are items of text files, "
                                 "not of Excel files")
-    items = _items(spec)
-    biff = ["biff"] in items or (path.suffix.lower() == ".xls" and ["ooxml"] not in items)
     if not path.is_file():
         raise ScriptError(f"Cannot open file '{path}': no such file", code=FILE_NOT_FOUND)
     rows = (_biff_rows if biff else _ooxml_rows)(path, fmt.sheet)

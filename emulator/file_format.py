@@ -11,6 +11,7 @@ https://help.qlik.com/en-US/cloud-services/Subsystems/Hub/Content/Sense_Hub/Scri
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from emulator.errors import UnsupportedSyntax
 from emulator.tokens import STRING, Token
@@ -71,3 +72,22 @@ def read_format(items: list[list[Token]]) -> FileFormat:
         elif words not in _IGNORED and not words.startswith("codepage is"):
             raise UnsupportedSyntax(f"Unsupported file format option: {' '.join(t.text for t in item)}")
     return FileFormat(**found)
+
+
+_EXCEL_SUFFIXES = {".xlsx": "ooxml", ".xlsm": "ooxml", ".xls": "biff"}
+
+
+def file_kind(written: str, items: list[list[Token]]) -> str:
+    """Which reader a table file needs: "qvd" (``(qvd)`` first, or a .qvd name without items),
+    "biff" or "ooxml" (that item, or an .xls/.xlsx name whose items name no other format: our
+    choice, the Table format page assumes txt) or "txt"."""
+    words = [[t.value.lower() for t in item] for item in items]
+    suffix = Path(written).suffix.lower()
+    if words[:1] == [["qvd"]] or (not words and suffix == ".qvd"):
+        return "qvd"
+    for kind in ("biff", "ooxml"):
+        if [kind] in words:
+            return kind
+    if suffix in _EXCEL_SUFFIXES and ["txt"] not in words and ["qvd"] not in words:
+        return _EXCEL_SUFFIXES[suffix]
+    return "txt"

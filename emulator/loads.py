@@ -27,14 +27,15 @@ from emulator.errors import FIELD_NOT_FOUND, FILE_NOT_FOUND, SEMANTIC_ERROR, SYN
 from emulator.aggregations import AGGREGATIONS, without_repeats
 from emulator.evaluator import Getter, compile_expr, has_aggregation
 from emulator.inline import read_table
-from emulator.excel import is_excel, read_excel
+from emulator.excel import read_excel
+from emulator.file_format import file_kind
 from emulator.files import read_qvd
 from emulator.paths import TableFile
 from emulator.parser import Call, FieldSpec, LoadStatement, Parser, Ref, parse_load
 from emulator.prefixes import PREFIX_WORDS, disregarded, generic_tables, merged, parse_prefixes, reshaped, sampled
 from emulator.program import Interpreter, LoadContext, Loading
 from emulator.tables import LoadedValues, Row, building_rows, join_rows, keep_rows, value_key
-from emulator.tokens import NAME, STRING, WORD, Token
+from emulator.tokens import NAME, STRING, WORD
 from emulator.values import Value, is_true, sharing, shown_with, text, to_number
 
 TABLE_STATEMENT_WORDS = frozenset({"load", "sql", *PREFIX_WORDS})
@@ -174,7 +175,7 @@ def _table_file(runner: Interpreter, stmt: LoadStatement) -> TableFile:
     """The file ``From`` names, placed as includes are (paths.local_path): a QVD file (format
     ``(qvd)`` or a .qvd name), an Excel file (``(ooxml)``, ``(biff)``, an .xlsx or .xls name) or a delimited text file."""
     written = stmt.data
-    if not is_qvd(written, stmt.format_spec) and not is_excel(written, stmt.format_spec) and \
+    if file_kind(written, stmt.format_spec) == "txt" and \
             Path(written).suffix.lower() not in (".csv", ".txt", ".tab", ".tsv", ""):
         raise UnsupportedSyntax(f"Only delimited text, Excel (ooxml, biff) and QVD files can be loaded, not {written}")
     path = runner.find_file(written)
@@ -184,18 +185,12 @@ def _table_file(runner: Interpreter, stmt: LoadStatement) -> TableFile:
 
 
 def _read_file(runner: Interpreter, stmt: LoadStatement, path: Path) -> Rows:
-    if is_qvd(stmt.data, stmt.format_spec):
+    kind = file_kind(stmt.data, stmt.format_spec)
+    if kind == "qvd":
         return read_qvd(path)
-    if is_excel(stmt.data, stmt.format_spec):
-        return read_excel(path, stmt.format_spec, runner.variables)
+    if kind in ("biff", "ooxml"):
+        return read_excel(path, stmt.format_spec, runner.variables, biff=kind == "biff")
     return read_table(path.read_text(encoding="utf-8-sig"), stmt.format_spec, runner.variables)
-
-
-def is_qvd(written: str, spec: list[list[Token]]) -> bool:
-    """``(qvd)`` as the format, or a .qvd file without a format."""
-    if spec:
-        return [t.value.lower() for t in spec[0]] == ["qvd"]
-    return Path(written).suffix.lower() == ".qvd"
 
 
 class LoadScope:
